@@ -6,30 +6,75 @@ line and in ``config.json``; ``dataset.describe()`` gives the options back.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from disentangle.data.base import FactorDataset, ImageDataset
 from disentangle.data.dsprites import DSprites
+from disentangle.data.images import MNIST, ArrayImages, Digits, FashionMNIST, ImageFolder, InMemoryImages
 from disentangle.errors import InputError
 
 #: name -> constructor taking keyword options
 DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "dsprites": DSprites,
+    "mnist": MNIST,
+    "fashion-mnist": FashionMNIST,
+    "array": ArrayImages,
+    "folder": ImageFolder,
+    "digits": Digits,
 }
 
 
 def get_dataset(name: str, **options) -> ImageDataset:
     """The dataset called ``name`` (see ``DATASETS``), built with ``options``.
 
-    Options whose value is ``None`` are dropped, so CLI defaults pass through.
+    Options whose value is ``None`` are dropped, so CLI defaults pass through. The
+    options are checked against the constructor's signature: an unknown option or a
+    missing required one raises ``InputError`` naming it and the accepted options.
+    Errors raised while building the dataset (a ``TypeError`` from a bug included)
+    propagate unchanged.
     """
     if name not in DATASETS:
         raise InputError(f"--data: unknown dataset '{name}' (expected one of {', '.join(sorted(DATASETS))})")
     options = {key: value for key, value in options.items() if value is not None}
-    try:
-        return DATASETS[name](**options)
-    except TypeError as error:
-        raise InputError(f"--data {name}: invalid options {sorted(options)} ({error})") from None
+    constructor = DATASETS[name]
+    _check_options(name, constructor, options)
+    return constructor(**options)
 
 
-__all__ = ["DATASETS", "DSprites", "FactorDataset", "ImageDataset", "get_dataset"]
+def _check_options(name: str, constructor: Callable[..., ImageDataset], options: dict) -> None:
+    """Raise ``InputError`` unless ``constructor(**options)`` fits its signature."""
+    parameters = inspect.signature(constructor).parameters.values()
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
+        return
+    by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = [parameter.name for parameter in parameters if parameter.kind in by_keyword]
+    required = [
+        parameter.name
+        for parameter in parameters
+        if parameter.kind in by_keyword and parameter.default is inspect.Parameter.empty
+    ]
+    takes = f"accepted: {', '.join(accepted)}" if accepted else "it takes no options"
+    for problem, keys in (
+        ("unknown", sorted(set(options) - set(accepted))),
+        ("missing", [key for key in required if key not in options]),
+    ):
+        if keys:
+            quoted = ", ".join(f"'{key}'" for key in keys)
+            plural = "s" if len(keys) > 1 else ""
+            raise InputError(f"--data {name}: {problem} option{plural} {quoted} ({takes})")
+
+
+__all__ = [
+    "DATASETS",
+    "MNIST",
+    "ArrayImages",
+    "DSprites",
+    "Digits",
+    "FactorDataset",
+    "FashionMNIST",
+    "ImageDataset",
+    "ImageFolder",
+    "InMemoryImages",
+    "get_dataset",
+]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -120,3 +121,9 @@ def as_index_tensor(indices: np.ndarray | torch.Tensor | Sequence[int], size: in
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
         raise InputError(f"index: expected values in [0, {size})")
     return index
+
+
+def absolute_path(path: str | Path) -> str:
+    """``path`` made absolute with symbolic links resolved, as ``describe()`` stores it,
+    so that a run folder's ``config.json`` names the same file from any working folder."""
+    return str(Path(path).resolve())

@@ -1,0 +1,49 @@
+"""Models: one file per family, each the mathematics of one objective.
+
+``build_model(name, observation_shape, **hyperparameters)`` validates the
+hyperparameters through the model's frozen config dataclass and builds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from disentangle.errors import InputError
+from disentangle.models.base import Model, ModelConfig
+from disentangle.models.vae import AnnealedVAE, BetaVAE, GaussianVAE, VAE
+
+#: name used at the command line and in config.json -> model class
+MODELS: dict[str, type[Model]] = {
+    cls.name: cls
+    for cls in (
+        VAE, BetaVAE, AnnealedVAE,
+    )
+}
+
+
+def hyperparameter_names(name: str) -> list[str]:
+    """The hyperparameters (config fields) of the model called ``name``."""
+    return [field.name for field in dataclasses.fields(model_class(name).config_class)]
+
+
+def model_class(name: str) -> type[Model]:
+    if name not in MODELS:
+        raise InputError(f"--model: unknown model '{name}' (expected one of {', '.join(sorted(MODELS))})")
+    return MODELS[name]
+
+
+def model_config(name: str, **hyperparameters) -> ModelConfig:
+    """The validated configuration of model ``name``; unknown hyperparameters are errors."""
+    valid = hyperparameter_names(name)
+    for key in hyperparameters:
+        if key not in valid:
+            raise InputError(f"--{key.replace('_', '-')}: not a hyperparameter of {name} (it takes {', '.join(valid)})")
+    return model_class(name).config_class(**hyperparameters)
+
+
+def build_model(name: str, observation_shape: tuple[int, int, int], **hyperparameters) -> Model:
+    """The model called ``name`` for observations of ``observation_shape``."""
+    return model_class(name)(model_config(name, **hyperparameters), observation_shape)
+
+
+__all__ = ["MODELS", "Model", "ModelConfig", "GaussianVAE", "build_model", "hyperparameter_names", "model_class", "model_config"]

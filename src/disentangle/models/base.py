@@ -1,0 +1,99 @@
+"""What every model shares: its typed configuration and the ``Model`` interface.
+
+A model is a ``torch.nn.Module`` that owns its nets and returns its objective as named
+terms. Conventions (disentanglement_lib's, so hyperparameters mean the same thing):
+``recon`` is −log p(x|z) summed over pixels and averaged over the batch, ``kl`` is in
+nats summed over latent dimensions and averaged over the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from torch import Tensor, nn
+
+from disentangle.errors import InputError
+from disentangle.likelihoods import LIKELIHOODS, get_likelihood
+from disentangle.nets import ARCHITECTURES
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Settings every model has.
+
+    Attributes:
+        latent_dim: size of the code (the representation's dimension).
+        likelihood: ``bernoulli`` (logits, dlib's default) or ``gaussian``.
+        gaussian_std: the fixed pixel std of the Gaussian likelihood.
+        architecture: ``auto``, ``conv`` (Burgess/dlib 4×4), ``conv-2x2`` (dlib) or ``mlp`` (Higgins).
+    """
+
+    latent_dim: int = 10
+    likelihood: str = "bernoulli"
+    gaussian_std: float = 1 / math.sqrt(2)
+    architecture: str = "auto"
+
+    def __post_init__(self):
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise InputError(f"--latent-dim: must be an integer ≥ 1, got {self.latent_dim}")
+        if self.likelihood not in LIKELIHOODS:
+            raise InputError(f"--likelihood: unknown '{self.likelihood}' (expected one of {', '.join(LIKELIHOODS)})")
+        if not self.gaussian_std > 0:
+            raise InputError(f"--gaussian-std: must be > 0, got {self.gaussian_std}")
+        if self.architecture not in ARCHITECTURES:
+            raise InputError(
+                f"--architecture: unknown '{self.architecture}' (expected one of {', '.join(ARCHITECTURES)})"
+            )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def require(condition: bool, option: str, expected: str, value) -> None:
+    """Raise ``InputError`` naming ``--option`` unless ``condition`` holds."""
+    if not condition:
+        raise InputError(f"--{option.replace('_', '-')}: must be {expected}, got {value}")
+
+
+class Model(nn.Module):
+    """Base class: subclasses set ``name`` and ``config_class`` and implement the methods.
+
+    Models with an adversary (FactorVAE, VAE-GAN, ...) set ``has_adversary`` and
+    implement ``adversary_parameters()`` (excluded from the model's optimizer),
+    ``adversary_optimizer_settings()`` → ``(learning_rate, (beta1, beta2))`` and
+    ``adversary_loss(x, step)`` → a dict with the adversary's ``loss``; the training
+    loop steps the model, then the adversary, on the same batch.
+    """
+
+    name: ClassVar[str]
+    config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    has_adversary: ClassVar[bool] = False
+
+    def __init__(self, config: ModelConfig, observation_shape: tuple[int, int, int]):
+        super().__init__()
+        self.config = config
+        self.observation_shape = tuple(int(s) for s in observation_shape)
+        self.likelihood = get_likelihood(config.likelihood, config.gaussian_std)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode(self, x: Tensor) -> Tensor:
+        """The representation scored by metrics: ``(N, latent_dim)``."""
+        raise NotImplementedError
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Likelihood parameters ``(N, C, H, W)`` for codes ``(N, latent_dim)``."""
+        raise NotImplementedError
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """The expected reconstruction of ``x`` in [0, 1]."""
+        return self.likelihood.mean(self.decode(self.encode(x)))
+
+    def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
+        """``loss`` (the scalar to minimise) and every term worth logging."""
+        raise NotImplementedError

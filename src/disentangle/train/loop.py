@@ -1,0 +1,191 @@
+"""The training loop: sample a batch, forward, backward, step, log, checkpoint.
+
+``train`` starts a run folder, ``resume`` continues one, ``load_run`` rebuilds a
+trained model and its dataset from nothing but the folder's path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from disentangle.data import ImageDataset, get_dataset
+from disentangle.errors import InputError, TrainingDiverged
+from disentangle.models import Model, build_model, model_class, model_config
+from disentangle.train import run_folder
+from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
+from disentangle.train.config import TrainConfig
+from disentangle.train.run_log import RunLogger, TermMeter
+from disentangle.train.runtime import configure_threads, tune_allocator, uses_convolutions
+
+
+@dataclass
+class Run:
+    """A run folder loaded back: its settings, model (in eval mode) and dataset."""
+
+    path: Path
+    config: dict
+    model: Model
+    dataset: ImageDataset
+    step: int
+
+
+def _build(config: dict) -> tuple[Model, ImageDataset]:
+    data_options = {k: v for k, v in config["data"].items() if k != "name"}
+    dataset = get_dataset(config["data"]["name"], **data_options)
+    hyperparameters = {k: v for k, v in config["model"].items() if k != "name"}
+    model = build_model(config["model"]["name"], dataset.observation_shape, **hyperparameters)
+    return model, dataset
+
+
+def _optimizers(model: Model, settings: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+    def make(parameters, lr, betas):
+        if settings.optimizer == "adagrad":
+            return torch.optim.Adagrad(parameters, lr=lr)
+        return torch.optim.Adam(parameters, lr=lr, betas=betas, eps=settings.adam_eps)
+
+    adversary = set(map(id, model.adversary_parameters())) if model.has_adversary else set()
+    own = [p for p in model.parameters() if id(p) not in adversary]
+    optimizers = {"optimizer": make(own, settings.learning_rate, (settings.adam_beta1, settings.adam_beta2))}
+    if model.has_adversary:
+        lr, betas = model.adversary_optimizer_settings()
+        optimizers["adversary_optimizer"] = make(list(model.adversary_parameters()), lr, betas)
+    return optimizers
+
+
+def _check_finite(terms: dict[str, torch.Tensor], step: int, run: Path, player: str = "") -> None:
+    if torch.isfinite(terms["loss"]).all():
+        return
+    bad = next((k for k, v in terms.items() if not torch.isfinite(v).all()), "loss")
+    value = terms[bad].detach().flatten()[0].item()
+    last = run_folder.checkpoint_paths(run)
+    kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+    who = f"{player} " if player else ""
+    raise TrainingDiverged(f"step {step + 1}: {who}loss term '{bad}' is {value} (expected finite); {kept}")
+
+
+def _prune_checkpoints(run: Path, keep: int) -> None:
+    for old in run_folder.checkpoint_paths(run)[:-keep]:
+        old.unlink(missing_ok=True)
+
+
+def _loop(run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, optimizers, state, progress):
+    device = torch.device(settings.device)
+    memory_format = torch.channels_last if uses_convolutions(model) else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format).train()
+    optimizer = optimizers["optimizer"]
+    meter = TermMeter()
+    logger = RunLogger(run, state.step, settings.steps, progress)
+    try:
+        while state.step < settings.steps:
+            indices = dataset.sample_indices(settings.batch_size, state.data_generator)
+            x = dataset.observations(indices).to(device, memory_format=memory_format)
+
+            terms = model.loss(x, state.step)
+            _check_finite(terms, state.step, run)
+            optimizer.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            optimizer.step()
+
+            if model.has_adversary:  # the second player: trained on the same batch, after the model
+                adversary_terms = model.adversary_loss(x, state.step)
+                _check_finite(adversary_terms, state.step, run, player="adversary")
+                optimizers["adversary_optimizer"].zero_grad(set_to_none=True)
+                adversary_terms["loss"].backward()
+                optimizers["adversary_optimizer"].step()
+                terms.update({f"adversary_{k}": v for k, v in adversary_terms.items()})
+
+            state.step += 1
+            meter.add(terms)
+            if state.step % settings.log_every == 0 or state.step == settings.steps:
+                logger.write(state.step, settings.batch_size, meter.means())
+            if state.step % settings.checkpoint_every == 0 or state.step == settings.steps:
+                save_checkpoint(run_folder.checkpoint_path(run, state.step), model, optimizers, state)
+                _prune_checkpoints(run, settings.keep_checkpoints)
+    finally:
+        logger.close()
+    return state
+
+
+def _prepare_process(settings: TrainConfig) -> None:
+    tune_allocator()
+    configure_threads(settings.threads)
+    if settings.device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {settings.device}: CUDA is not available on this machine (use --device cpu)")
+
+
+def train(
+    out: str | Path,
+    model: str = "beta-vae",
+    data: str = "dsprites",
+    *,
+    data_options: dict | None = None,
+    progress: bool = True,
+    **settings,
+) -> Path:
+    """Train ``model`` on ``data`` and write the run folder ``out``; returns its path.
+
+    ``settings`` holds the model's hyperparameters (``beta=4``, ``latent_dim=10``, ...)
+    and the fields of ``TrainConfig`` (``steps``, ``batch_size``, ``seed``, ...).
+    """
+    out = Path(out)
+    train_fields = set(TrainConfig.__dataclass_fields__)
+    train_settings = TrainConfig(**{k: v for k, v in settings.items() if k in train_fields})
+    hyperparameters = {k: v for k, v in settings.items() if k not in train_fields}
+    model_settings = model_config(model, **hyperparameters)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(f"--out {out}: exists and is not an empty folder (use --resume {out} to continue a run)")
+    _prepare_process(train_settings)
+
+    dataset = get_dataset(data, **(data_options or {}))
+    torch.manual_seed(train_settings.seed)
+    network = model_class(model)(model_settings, dataset.observation_shape)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {
+        "format_version": run_folder.FORMAT_VERSION,
+        "model": {"name": model, **network.config.to_dict()},
+        "data": dataset.describe(),
+        "train": train_settings.to_dict(),
+        "environment": run_folder.environment(),
+    }
+    run_folder.atomic_write_json(out / run_folder.CONFIG, config)
+    generator = torch.Generator().manual_seed(train_settings.seed)
+    state = TrainingState(step=0, data_generator=generator)
+    _loop(out, network, dataset, train_settings, _optimizers(network, train_settings), state, progress)
+    return out
+
+
+def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> Path:
+    """Continue the run in folder ``run`` from its last checkpoint up to ``steps`` in total.
+
+    The result is the same as a run trained for ``steps`` without interruption.
+    """
+    run = Path(run)
+    config = run_folder.read_config(run)
+    settings = TrainConfig.from_dict(config["train"], source=str(run / run_folder.CONFIG))
+    if steps is not None:
+        settings = TrainConfig(**{**settings.to_dict(), "steps": steps})
+    _prepare_process(settings)
+    checkpoint = run_folder.latest_checkpoint(run)
+    model, dataset = _build(config)
+    optimizers = _optimizers(model, settings)
+    state = load_checkpoint(checkpoint, model, optimizers)
+    if settings.steps < state.step:
+        raise InputError(f"--steps: the run is already at step {state.step}; expected a total ≥ {state.step}")
+    run_folder.truncate_log(run, state.step)
+    run_folder.atomic_write_json(run / run_folder.CONFIG, {**config, "train": settings.to_dict()})
+    _loop(run, model, dataset, settings, optimizers, state, progress)
+    return run
+
+
+def load_run(run: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> Run:
+    """The trained model (eval mode, on ``device``) and dataset of a run folder."""
+    run = Path(run)
+    config = run_folder.read_config(run)
+    model, dataset = _build(config)
+    path = Path(checkpoint) if checkpoint else run_folder.latest_checkpoint(run)
+    step = load_model_weights(path, model)
+    model.to(device).eval()
+    return Run(path=run, config=config, model=model, dataset=dataset, step=step)

@@ -1,0 +1,100 @@
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from disentangle.errors import InputError, TrainingDiverged
+from disentangle.models.vae import BetaVAE
+from disentangle.train import load_run, resume, train
+from disentangle.train.run_folder import checkpoint_paths, read_log
+
+QUIET = {"progress": False}
+
+
+def _weights(path):
+    return {k: v for k, v in load_file(str(path)).items() if k.startswith("model.")}
+
+
+def test_short_training_run_lowers_the_loss(tmp_path):
+    run = train(tmp_path / "run", "beta-vae", "dsprites", steps=150, batch_size=32, beta=4.0,
+                learning_rate=5e-4, log_every=25, **QUIET)
+    log = read_log(run)
+    assert [line["step"] for line in log] == [25, 50, 75, 100, 125, 150]
+    assert log[-1]["loss"] < 0.5 * log[0]["loss"]
+    assert {"loss", "recon", "kl", "kl_per_dim", "time", "images_per_second"} <= log[0].keys()
+
+
+def test_run_folder_holds_config_checkpoints_log_and_tensorboard_events(tmp_path):
+    run = train(tmp_path / "run", "beta-vae", "dsprites", steps=4, batch_size=8, beta=4.0, log_every=2,
+                checkpoint_every=2, keep_checkpoints=5, seed=3, **QUIET)
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == {"name": "beta-vae", "latent_dim": 10, "likelihood": "bernoulli",
+                               "gaussian_std": pytest.approx(0.7071067811865476), "architecture": "auto",
+                               "beta": 4.0}
+    assert config["data"]["name"] == "dsprites" and config["train"]["seed"] == 3
+    assert config["environment"]["disentangle"]
+    assert [p.name for p in checkpoint_paths(run)] == ["step-00000002.safetensors", "step-00000004.safetensors"]
+    assert list(run.glob("events.out.tfevents.*"))
+    loaded = load_run(run)
+    assert loaded.step == 4 and not loaded.model.training
+
+
+def test_equal_seeds_give_equal_runs_and_other_seeds_differ(tmp_path):
+    common = dict(steps=3, batch_size=8, **QUIET)
+    a = train(tmp_path / "a", "vae", "dsprites", seed=1, **common)
+    b = train(tmp_path / "b", "vae", "dsprites", seed=1, **common)
+    c = train(tmp_path / "c", "vae", "dsprites", seed=2, **common)
+    wa, wb, wc = (_weights(checkpoint_paths(r)[-1]) for r in (a, b, c))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(tmp_path):
+    common = dict(batch_size=16, beta=4.0, log_every=2, checkpoint_every=5, seed=7, **QUIET)
+    straight = train(tmp_path / "straight", "beta-vae", "dsprites", steps=12, **common)
+    interrupted = train(tmp_path / "interrupted", "beta-vae", "dsprites", steps=5, **common)
+    resume(interrupted, steps=12, progress=False)
+    final_a, final_b = checkpoint_paths(straight)[-1], checkpoint_paths(interrupted)[-1]
+    assert final_a.name == final_b.name == "step-00000012.safetensors"
+    wa, wb = _weights(final_a), _weights(final_b)
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert [line["step"] for line in read_log(interrupted)] == [2, 4, 5, 6, 8, 10, 12]
+    assert json.loads((interrupted / "config.json").read_text())["train"]["steps"] == 12
+
+
+def test_adagrad_is_available_for_the_higgins_setting(tmp_path):
+    run = train(tmp_path / "run", "beta-vae", "dsprites", steps=2, batch_size=4, optimizer="adagrad",
+                learning_rate=1e-2, architecture="mlp", **QUIET)
+    assert json.loads((run / "config.json").read_text())["train"]["optimizer"] == "adagrad"
+
+
+def test_a_loss_that_turns_nan_stops_naming_step_and_term_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    original = BetaVAE.regularizer
+
+    def poisoned(self, kl, kl_per_dim, mean, logvar, z, step):
+        terms = original(self, kl, kl_per_dim, mean, logvar, z, step)
+        if step >= 6:
+            terms["regularizer"] = terms["regularizer"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(BetaVAE, "regularizer", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"step 7: loss term 'loss' is nan .*step-00000005"):
+        train(tmp_path / "run", "beta-vae", "dsprites", steps=10, batch_size=4, checkpoint_every=5, **QUIET)
+    monkeypatch.setattr(BetaVAE, "regularizer", original)
+    loaded = load_run(tmp_path / "run")
+    assert loaded.step == 5
+    assert all(torch.isfinite(p).all() for p in loaded.model.parameters())
+
+
+def test_training_into_a_non_empty_folder_is_refused_and_leaves_it_untouched(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="exists and is not an empty folder"):
+        train(tmp_path, "vae", "dsprites", steps=1, **QUIET)
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_resume_to_fewer_steps_than_done_is_refused(tmp_path):
+    run = train(tmp_path / "run", "vae", "dsprites", steps=4, batch_size=4, **QUIET)
+    with pytest.raises(InputError, match="--steps: the run is already at step 4"):
+        resume(run, steps=2, progress=False)
