@@ -98,3 +98,24 @@ def test_resume_to_fewer_steps_than_done_is_refused(tmp_path):
     run = train(tmp_path / "run", "vae", "dsprites", steps=4, batch_size=4, **QUIET)
     with pytest.raises(InputError, match="--steps: the run is already at step 4"):
         resume(run, steps=2, progress=False)
+
+
+def test_each_player_steps_on_the_gradient_of_its_own_loss_only():
+    from disentangle.models.base import Player
+    from disentangle.train.loop import _apply_gradients
+
+    torch.manual_seed(0)
+    generator_net, critic = torch.nn.Linear(3, 3), torch.nn.Linear(3, 1)
+    x = torch.randn(8, 3)
+    fake = generator_net(x)
+    terms = {"loss": -critic(fake).mean(), "loss_critic": critic(fake.detach()).square().mean()}
+    players = [Player("model", tuple(generator_net.parameters())),
+               Player("critic", tuple(critic.parameters()), loss_key="loss_critic")]
+    expected = [torch.autograd.grad(terms[p.loss_key], p.parameters, retain_graph=True) for p in players]
+    before = [[q.detach().clone() for q in p.parameters] for p in players]
+    optimizers = {"optimizer": torch.optim.SGD(players[0].parameters, lr=0.1),
+                  "optimizer_critic": torch.optim.SGD(players[1].parameters, lr=0.1)}
+    _apply_gradients(terms, players, optimizers)
+    for player, grads, old in zip(players, expected, before):
+        for parameter, grad, value in zip(player.parameters, grads, old):
+            assert torch.allclose(parameter, value - 0.1 * grad)

@@ -58,19 +58,34 @@ def require(condition: bool, option: str, expected: str, value) -> None:
         raise InputError(f"--{option.replace('_', '-')}: must be {expected}, got {value}")
 
 
+@dataclass(frozen=True)
+class Player:
+    """A group of parameters trained by its own optimizer on its own loss term.
+
+    Attributes:
+        name: ``model`` for the main player, else e.g. ``discriminator``.
+        parameters: the parameters this player's optimizer updates.
+        loss_key: the key of ``Model.loss``'s result that this player minimises.
+        learning_rate, betas: optimizer settings; ``None`` uses the run's settings.
+    """
+
+    name: str
+    parameters: tuple[nn.Parameter, ...]
+    loss_key: str = "loss"
+    learning_rate: float | None = None
+    betas: tuple[float, float] | None = None
+
+
 class Model(nn.Module):
     """Base class: subclasses set ``name`` and ``config_class`` and implement the methods.
 
-    Models with an adversary (FactorVAE, VAE-GAN, ...) set ``has_adversary`` and
-    implement ``adversary_parameters()`` (excluded from the model's optimizer),
-    ``adversary_optimizer_settings()`` → ``(learning_rate, (beta1, beta2))`` and
-    ``adversary_loss(x, step)`` → a dict with the adversary's ``loss``; the training
-    loop steps the model, then the adversary, on the same batch.
+    Models with an adversary (FactorVAE, VAE-GAN, AVB, InfoGAN) override ``players``:
+    each player's optimizer takes the gradient of its own loss term, all computed on
+    the same forward pass and applied together, as disentanglement_lib does.
     """
 
     name: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
-    has_adversary: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig, observation_shape: tuple[int, int, int]):
         super().__init__()
@@ -81,6 +96,10 @@ class Model(nn.Module):
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
+
+    def players(self) -> list[Player]:
+        """The parameter groups and the loss term each minimises (default: one player)."""
+        return [Player("model", tuple(self.parameters()))]
 
     def encode(self, x: Tensor) -> Tensor:
         """The representation scored by metrics: ``(N, latent_dim)``."""
@@ -95,5 +114,6 @@ class Model(nn.Module):
         return self.likelihood.mean(self.decode(self.encode(x)))
 
     def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
-        """``loss`` (the scalar to minimise) and every term worth logging."""
+        """``loss`` (the scalar to minimise), each further player's loss, and every
+        term worth logging."""
         raise NotImplementedError

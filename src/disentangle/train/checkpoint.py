@@ -3,7 +3,7 @@ safetensors file, so that loading never unpickles anything and a resumed run
 continues exactly where it stopped.
 
 Tensor names: ``model.<state_dict key>``, ``<optimizer>.<param index>.<state key>``
-(``optimizer`` and, for adversarial models, ``adversary_optimizer``), ``rng.torch`` and
+(``optimizer`` for the model and ``optimizer_<player>`` for each further player), ``rng.torch`` and
 ``rng.data``. The header's metadata holds the step and each optimizer's
 hyperparameters as JSON.
 """

@@ -41,29 +41,51 @@ def _build(config: dict) -> tuple[Model, ImageDataset]:
 
 
 def _optimizers(model: Model, settings: TrainConfig) -> dict[str, torch.optim.Optimizer]:
-    def make(parameters, lr, betas):
+    """One optimizer per player, keyed ``optimizer`` (the model) or ``optimizer_<player>``."""
+    optimizers = {}
+    for player in model.players():
+        lr = player.learning_rate or settings.learning_rate
+        betas = player.betas or (settings.adam_beta1, settings.adam_beta2)
         if settings.optimizer == "adagrad":
-            return torch.optim.Adagrad(parameters, lr=lr)
-        return torch.optim.Adam(parameters, lr=lr, betas=betas, eps=settings.adam_eps)
-
-    adversary = set(map(id, model.adversary_parameters())) if model.has_adversary else set()
-    own = [p for p in model.parameters() if id(p) not in adversary]
-    optimizers = {"optimizer": make(own, settings.learning_rate, (settings.adam_beta1, settings.adam_beta2))}
-    if model.has_adversary:
-        lr, betas = model.adversary_optimizer_settings()
-        optimizers["adversary_optimizer"] = make(list(model.adversary_parameters()), lr, betas)
+            optimizer = torch.optim.Adagrad(player.parameters, lr=lr)
+        else:
+            optimizer = torch.optim.Adam(player.parameters, lr=lr, betas=betas, eps=settings.adam_eps)
+        optimizers["optimizer" if player.name == "model" else f"optimizer_{player.name}"] = optimizer
     return optimizers
 
 
-def _check_finite(terms: dict[str, torch.Tensor], step: int, run: Path, player: str = "") -> None:
-    if torch.isfinite(terms["loss"]).all():
+def _check_finite(terms: dict[str, torch.Tensor], players, step: int, run: Path) -> None:
+    """Raise ``TrainingDiverged`` naming the step, the player and the term if a loss is not finite."""
+    for player in players:
+        if torch.isfinite(terms[player.loss_key]).all():
+            continue
+        bad = next((k for k, v in terms.items() if not torch.isfinite(v).all()), player.loss_key)
+        value = terms[bad].detach().flatten()[0].item()
+        last = run_folder.checkpoint_paths(run)
+        kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+        who = "" if player.name == "model" else f"{player.name} "
+        raise TrainingDiverged(f"step {step + 1}: {who}loss term '{bad}' is {value} (expected finite); {kept}")
+
+
+def _apply_gradients(terms: dict[str, torch.Tensor], players, optimizers) -> None:
+    """Each player's optimizer steps on the gradient of its own loss term.
+
+    With one player this is ``loss.backward(); optimizer.step()``. With several, all
+    gradients are taken first (on the same forward pass), then every optimizer steps.
+    """
+    if len(players) == 1:
+        optimizer = next(iter(optimizers.values()))
+        optimizer.zero_grad(set_to_none=True)
+        terms[players[0].loss_key].backward()
+        optimizer.step()
         return
-    bad = next((k for k, v in terms.items() if not torch.isfinite(v).all()), "loss")
-    value = terms[bad].detach().flatten()[0].item()
-    last = run_folder.checkpoint_paths(run)
-    kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
-    who = f"{player} " if player else ""
-    raise TrainingDiverged(f"step {step + 1}: {who}loss term '{bad}' is {value} (expected finite); {kept}")
+    gradients = [
+        torch.autograd.grad(terms[p.loss_key], p.parameters, retain_graph=True, allow_unused=True) for p in players
+    ]
+    for player, grads, optimizer in zip(players, gradients, optimizers.values()):
+        for parameter, grad in zip(player.parameters, grads):
+            parameter.grad = grad
+        optimizer.step()
 
 
 def _prune_checkpoints(run: Path, keep: int) -> None:
@@ -75,7 +97,7 @@ def _loop(run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig,
     device = torch.device(settings.device)
     memory_format = torch.channels_last if uses_convolutions(model) else torch.contiguous_format
     model.to(device=device, memory_format=memory_format).train()
-    optimizer = optimizers["optimizer"]
+    players = model.players()
     meter = TermMeter()
     logger = RunLogger(run, state.step, settings.steps, progress)
     try:
@@ -84,18 +106,8 @@ def _loop(run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig,
             x = dataset.observations(indices).to(device, memory_format=memory_format)
 
             terms = model.loss(x, state.step)
-            _check_finite(terms, state.step, run)
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            optimizer.step()
-
-            if model.has_adversary:  # the second player: trained on the same batch, after the model
-                adversary_terms = model.adversary_loss(x, state.step)
-                _check_finite(adversary_terms, state.step, run, player="adversary")
-                optimizers["adversary_optimizer"].zero_grad(set_to_none=True)
-                adversary_terms["loss"].backward()
-                optimizers["adversary_optimizer"].step()
-                terms.update({f"adversary_{k}": v for k, v in adversary_terms.items()})
+            _check_finite(terms, players, state.step, run)
+            _apply_gradients(terms, players, optimizers)
 
             state.step += 1
             meter.add(terms)
