@@ -9,7 +9,11 @@ from __future__ import annotations
 import dataclasses
 
 from disentangle.errors import InputError
+from disentangle.models.autoencoders import Autoencoder, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 from disentangle.models.base import Model, ModelConfig
+from disentangle.models.dip_vae import DIPVAEI, DIPVAEII
+from disentangle.models.info_vae import InfoVAE
+from disentangle.models.tcvae import BetaTCVAE
 from disentangle.models.vae import AnnealedVAE, BetaVAE, GaussianVAE, VAE
 
 #: name used at the command line and in config.json -> model class
@@ -17,6 +21,8 @@ MODELS: dict[str, type[Model]] = {
     cls.name: cls
     for cls in (
         VAE, BetaVAE, AnnealedVAE,
+        Autoencoder, DenoisingAE, SparseAE, KSparseAE, ContractiveAE,
+        BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE,
     )
 }
 
