@@ -3,7 +3,11 @@ cache that never touches the user's home folder."""
 
 import os
 
+import numpy as np
 import pytest
+import torch
+
+from disentangle.data import FactorDataset
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -16,3 +20,25 @@ def dsprites_cache(tmp_path_factory):
         os.environ.pop("DISENTANGLE_CACHE", None)
     else:
         os.environ["DISENTANGLE_CACHE"] = previous
+
+
+class TinyFactors(FactorDataset):
+    """Factors (4, 5, 6); each image is 2×2 pixels holding a fixed mixing of the factors."""
+
+    factors_num_values = [4, 5, 6]
+    factor_names = ["a", "b", "c"]
+
+    @property
+    def observation_shape(self):
+        return (1, 2, 2)
+
+    def images(self, indices):
+        factors = torch.as_tensor(self.factors_of(np.asarray(indices)), dtype=torch.float32)
+        mixing = torch.tensor([[40.0, 0, 0, 10], [0, 50.0, 0, 10], [0, 0, 42.0, 10]])
+        return (factors @ mixing).clamp(0, 255).to(torch.uint8).view(-1, 1, 2, 2)
+
+
+@pytest.fixture
+def tiny_factors():
+    """A 120-image factor dataset whose 2×2 images mix the factors linearly."""
+    return TinyFactors()

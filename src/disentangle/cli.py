@@ -138,6 +138,90 @@ def _run_traverse(args) -> None:
         print(f"wrote {path}")
 
 
+#: the headline score of each metric, printed in tables
+HEADLINE = {
+    "beta_vae": ["eval_accuracy"],
+    "factor_vae": ["eval_accuracy"],
+    "mig": ["discrete_mig"],
+    "dci": ["disentanglement", "completeness", "informativeness_test"],
+    "sap": ["SAP_score"],
+    "modularity_explicitness": ["modularity_score", "explicitness_score_test"],
+    "gaussian_total_correlation": ["gaussian_total_correlation"],
+}
+
+
+def _print_scores(summary: dict, results: dict | None = None) -> None:
+    for metric, scores in summary.items():
+        seconds = ""
+        if results and metric in results:
+            seconds = f"  ({sum(r['wall_time_s'] for r in results[metric]):.1f} s)"
+        keys = [k for k in HEADLINE.get(metric, []) if k in scores] or list(scores)[:3]
+        shown = ", ".join(
+            f"{key} {scores[key]['mean']:.4f}" + (f" ± {scores[key]['std']:.4f}" if len(scores[key]["values"]) > 1 else "")
+            for key in keys
+        )
+        print(f"  {metric:28s} {shown}{seconds}")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise argparse.ArgumentTypeError(f"expected non-negative integers, got '{text}'")
+    return seeds
+
+
+def _names(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _metric_names(text: str) -> list[str]:
+    """Metric names as in ``disentangle.metrics.METRICS``; ``factor-vae`` means ``factor_vae``."""
+    return [name.replace("-", "_") for name in _names(text)]
+
+
+def _run_evaluate(args) -> None:
+    from disentangle.evaluate import evaluate
+
+    content = evaluate(
+        args.run, metrics=args.metrics, seeds=args.seed, preset=args.preset, device=args.device,
+        progress=None if args.quiet else lambda text: print(f"  … {text}", file=sys.stderr, flush=True),
+    )
+    print(f"{args.run} (step {content['checkpoint_step']}, preset {content['preset']}, seeds {content['seeds']}):")
+    _print_scores(content["summary"], content["results"])
+    encoding = content["encoding"]
+    print(f"  encoded {encoding['distinct_images']} distinct images in {encoding['wall_time_s']:.1f} s; "
+          f"total {content['wall_time_s']:.1f} s")
+    print(f"wrote {Path(args.run) / 'metrics.json'}")
+
+
+def _run_baselines(args) -> None:
+    from disentangle.baselines import evaluate_baselines
+
+    options = dict(args.data_option)
+    if args.data_path is not None:
+        options["path"] = args.data_path
+    summary = evaluate_baselines(
+        args.out, data=args.data, data_options=options, baselines=args.baselines,
+        metrics=args.metrics, seeds=args.seed, preset=args.preset,
+        progress=None if args.quiet else lambda text: print(f"  … {text}", file=sys.stderr, flush=True),
+    )
+    for kind, scores in summary.items():
+        print(f"{kind}:")
+        _print_scores(scores)
+    print(f"wrote {Path(args.out) / 'baselines.json'}")
+
+
+def _add_scoring_options(parser, metric_default) -> None:
+    parser.add_argument("--metrics", type=_metric_names, default=list(metric_default),
+                        help="comma-separated metric names (default: all of dlib's)")
+    parser.add_argument("--seed", type=_seeds, default=[0], help="metric seed(s), comma-separated (default 0)")
+    parser.add_argument("--preset", default="dlib", help="dlib (default: disentanglement_lib's settings) or fast")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="disentangle", description="Learn, measure and look at disentangled representations."
@@ -153,10 +237,33 @@ def build_parser() -> argparse.ArgumentParser:
     traverse.add_argument("run", type=Path)
     traverse.add_argument("--out", type=Path, help="folder for the images (default: the run folder)")
     traverse.add_argument("--seed", type=int, default=0, help="which images are shown")
+
+    from disentangle.baselines import BASELINES
+    from disentangle.evaluate import DEFAULT_METRICS
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="score a run with the disentanglement metrics",
+        description="Score the run's latest checkpoint with the metrics (dlib's defaults) and write RUN/metrics.json.",
+    )
+    evaluate.add_argument("run", type=Path)
+    evaluate.add_argument("--device", default="cpu")
+    _add_scoring_options(evaluate, DEFAULT_METRICS)
+    baselines = subparsers.add_parser(
+        "baselines", help="score raw pixels, PCA, ICA and an untrained VAE",
+        description="Score the baselines of Higgins et al. 2017 (Table 1) on a factor dataset; "
+        "writes OUT/<baseline>/metrics.json and OUT/baselines.json.",
+    )
+    baselines.add_argument("--data", default="dsprites")
+    baselines.add_argument("--data-path")
+    baselines.add_argument("--data-option", action="append", type=_data_option, default=[], metavar="KEY=VALUE")
+    baselines.add_argument("--out", type=Path, required=True)
+    baselines.add_argument("--baselines", type=_names, default=list(BASELINES),
+                           help=f"comma-separated, some of {', '.join(BASELINES)}")
+    _add_scoring_options(baselines, DEFAULT_METRICS)
     return parser
 
 
-COMMANDS = {"train": _run_train, "traverse": _run_traverse}
+COMMANDS = {"train": _run_train, "traverse": _run_traverse, "evaluate": _run_evaluate, "baselines": _run_baselines}
 
 
 def main(argv: list[str] | None = None) -> int:

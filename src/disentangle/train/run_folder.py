@@ -15,12 +15,12 @@ write never leaves a half-written file behind.
 from __future__ import annotations
 
 import json
+from importlib import metadata
 import os
 import platform
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import disentangle
@@ -49,13 +49,14 @@ def atomic_write_json(path: Path, payload) -> None:
 
 def environment() -> dict:
     """Library and platform versions, recorded with every run and every evaluation."""
-    return {
-        "disentangle": disentangle.__version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-    }
+    versions = {"disentangle": disentangle.__version__, "python": platform.python_version(), "torch": torch.__version__}
+    for package in ("numpy", "scipy", "scikit-learn"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    versions["platform"] = platform.platform()
+    return versions
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -1,0 +1,138 @@
+"""Disentanglement, completeness, informativeness (Eastwood & Williams 2018, "A Framework
+for the Quantitative Evaluation of Disentangled Representations"; dlib's ``dci.py``).
+
+Per factor, a scikit-learn ``GradientBoostingClassifier()`` with its defaults learns
+the factor from all codes (``num_train`` points) and gives an importance per code,
+``R[i, j] = |feature_importances_[i]|`` of code i for factor j. By default the classifier
+is :mod:`disentangle.metrics.gbt`, the same model computed several times faster
+(``classifier="sklearn"`` runs scikit-learn's own). From R (codes x factors):
+
+- disentanglement = sum_i rho_i (1 - H_K(R_i. / sum_j R_ij)), rho_i = sum_j R_ij / sum R;
+- completeness = sum_j rho_j (1 - H_D(R_.j / sum_i R_ij)), rho_j = sum_i R_ij / sum R
+  (dlib weights each factor by its share of the importance, not equally);
+- informativeness_train / _test = mean classification accuracy over factors,
+
+entropies in base K (factors) and D (codes), with dlib's 1e-11 added to R.
+
+The per-factor classifiers are independent and run in ``n_jobs`` threads (default: the
+CPUs available; the heavy array work releases the GIL), the factors with most classes
+first. dlib leaves the classifiers' ``random_state`` unset (the global RNG, which only
+breaks ties between equally good splits); here each gets a seed drawn from
+``random_state`` after the data, so a result is reproducible and does not depend on
+``n_jobs``. Invariant to permuting code dimensions and to positive rescaling of each
+(trees depend only on the order of values), up to those ties.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.stats
+from sklearn.ensemble import GradientBoostingClassifier
+
+from disentangle.errors import InputError
+from disentangle.metrics.gbt import fit_gradient_boosting
+from disentangle.metrics.presets import resolve_settings
+from disentangle.metrics.sampling import sample_factor_codes
+
+
+def dci(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+    """DCI: ``{"disentanglement", "completeness", "informativeness_train",
+    "informativeness_test", "settings"}``, each in [0, 1].
+
+    Settings: ``num_train`` (10,000), ``num_test`` (5,000), ``batch_size`` (16),
+    ``classifier`` (``"gbt"`` or ``"sklearn"``), ``num_stages`` (boosting stages, 100),
+    ``n_jobs`` (threads for the per-factor classifiers; default the CPUs available).
+    """
+    settings = resolve_settings("dci", preset, settings)
+    if settings["classifier"] not in ("gbt", "sklearn"):
+        raise InputError(f"dci: classifier must be 'gbt' or 'sklearn', got {settings['classifier']!r}")
+    n_jobs = _available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise InputError(f"dci: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
+    settings["n_jobs"] = n_jobs
+    codes_train, factors_train = sample_factor_codes(
+        ground_truth_data, representation_function, settings["num_train"], random_state,
+        settings["batch_size"],
+    )
+    codes_test, factors_test = sample_factor_codes(
+        ground_truth_data, representation_function, settings["num_test"], random_state,
+        settings["batch_size"],
+    )
+    if codes_train.shape[1] < 2 or factors_train.shape[1] < 2:
+        raise InputError(
+            "dci: expected at least 2 codes and 2 factors, "
+            f"got {codes_train.shape[1]} and {factors_train.shape[1]}"
+        )
+    importance, train_accuracy, test_accuracy = importance_gbt(
+        codes_train, factors_train, codes_test, factors_test, random_state, settings
+    )
+    return {
+        "informativeness_train": float(np.mean(train_accuracy)),
+        "informativeness_test": float(np.mean(test_accuracy)),
+        "disentanglement": disentanglement(importance),
+        "completeness": completeness(importance),
+        "settings": settings,
+    }
+
+
+def _available_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _fit_gbt(x_train, y_train, x_test, y_test, seed, classifier, num_stages):
+    if classifier == "sklearn":
+        model = GradientBoostingClassifier(n_estimators=num_stages, random_state=seed).fit(x_train, y_train)
+        importance = model.feature_importances_
+    else:
+        model = fit_gradient_boosting(x_train, y_train, np.random.RandomState(seed), num_stages)
+        importance = model.feature_importances
+    return (
+        np.abs(importance),
+        np.mean(model.predict(x_train) == y_train),
+        np.mean(model.predict(x_test) == y_test),
+    )
+
+
+def importance_gbt(x_train, y_train, x_test, y_test, random_state, settings):
+    """dlib's ``compute_importance_gbt`` on ``(N, D)`` codes and ``(N, K)`` factors.
+
+    ``settings`` gives ``classifier``, ``num_stages`` and ``n_jobs``. Returns
+    ``(importance (D, K), train accuracy (K,), test accuracy (K,))``.
+    """
+    num_factors = y_train.shape[1]
+    seeds = random_state.randint(np.iinfo(np.int32).max, size=num_factors)
+    # Most classes first: the slowest fits start first, which shortens the wall time.
+    order = np.argsort([-len(np.unique(y_train[:, k])) for k in range(num_factors)], kind="stable")
+
+    def fit(k):
+        return _fit_gbt(
+            x_train, y_train[:, k], x_test, y_test[:, k], seeds[k], settings["classifier"],
+            settings["num_stages"],
+        )
+
+    with ThreadPoolExecutor(max_workers=min(settings["n_jobs"], num_factors)) as pool:
+        results = list(pool.map(fit, order))
+    importance = np.zeros((x_train.shape[1], num_factors))
+    train_accuracy, test_accuracy = np.zeros(num_factors), np.zeros(num_factors)
+    for k, (factor_importance, train, test) in zip(order, results):
+        importance[:, k], train_accuracy[k], test_accuracy[k] = factor_importance, train, test
+    return importance, train_accuracy, test_accuracy
+
+
+def disentanglement(importance: np.ndarray) -> float:
+    """Importance-weighted mean over codes of 1 - entropy (base K) of each code's row."""
+    per_code = 1.0 - scipy.stats.entropy(importance.T + 1e-11, base=importance.shape[1])
+    if importance.sum() == 0.0:
+        importance = np.ones_like(importance)
+    return float(np.sum(per_code * importance.sum(axis=1) / importance.sum()))
+
+
+def completeness(importance: np.ndarray) -> float:
+    """Importance-weighted mean over factors of 1 - entropy (base D) of each factor's column."""
+    per_factor = 1.0 - scipy.stats.entropy(importance + 1e-11, base=importance.shape[0])
+    if importance.sum() == 0.0:
+        importance = np.ones_like(importance)
+    return float(np.sum(per_factor * importance.sum(axis=0) / importance.sum()))

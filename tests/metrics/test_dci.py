@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from disentangle.errors import InputError
+from disentangle.metrics import dci
+from disentangle.metrics.dci import completeness, disentanglement
+
+SMALL = {"num_train": 600, "num_test": 300}
+
+
+def test_factors_as_codes_are_disentangled_complete_and_informative(toy_data, factors_as_codes):
+    result = dci(toy_data([3, 4, 5]), factors_as_codes, np.random.RandomState(0), **SMALL)
+    assert result["disentanglement"] == pytest.approx(1.0, abs=0.02)
+    assert result["completeness"] == pytest.approx(1.0, abs=0.02)
+    assert result["informativeness_test"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_noise_codes_score_low(toy_data, noise):
+    result = dci(toy_data([3, 4, 5]), noise(4), np.random.RandomState(0), **SMALL)
+    assert result["disentanglement"] < 0.15
+    assert result["completeness"] < 0.15
+    assert result["informativeness_test"] == pytest.approx(np.mean([1 / 3, 1 / 4, 1 / 5]), abs=0.06)
+
+
+def test_permuting_and_rescaling_codes_leave_the_scores_unchanged(toy_data):
+    data = toy_data([3, 4])
+    mixing = np.random.RandomState(1).randn(2, 3)
+
+    def representation(x):
+        return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 3)
+
+    original = dci(data, representation, np.random.RandomState(0), **SMALL)
+    transformed = dci(data, lambda x: (representation(x) * [4.0, 0.5, 2.0])[:, [2, 0, 1]],
+                      np.random.RandomState(0), **SMALL)
+    for key in ("disentanglement", "completeness", "informativeness_train", "informativeness_test"):
+        assert transformed[key] == pytest.approx(original[key], abs=1e-3)
+
+
+def test_the_number_of_threads_does_not_change_the_result(toy_data, noise):
+    one = dci(toy_data([3, 4, 5]), noise(3), np.random.RandomState(0), n_jobs=1, **SMALL)
+    two = dci(toy_data([3, 4, 5]), noise(3), np.random.RandomState(0), n_jobs=2, **SMALL)
+    for key in ("disentanglement", "completeness", "informativeness_train", "informativeness_test"):
+        assert one[key] == two[key]
+
+
+def test_sklearns_own_classifier_gives_the_same_scores(toy_data):
+    data = toy_data([3, 4])
+    mixing = np.random.RandomState(1).randn(2, 3)
+
+    def representation(x):
+        return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 3)
+
+    ours = dci(data, representation, np.random.RandomState(0), **SMALL)
+    reference = dci(data, representation, np.random.RandomState(0), classifier="sklearn", **SMALL)
+    for key in ("disentanglement", "completeness", "informativeness_train", "informativeness_test"):
+        assert ours[key] == pytest.approx(reference[key], abs=0.01)
+
+
+def test_disentanglement_and_completeness_of_hand_made_importance_matrices():
+    assert disentanglement(np.eye(3)) == pytest.approx(1.0, abs=1e-9)
+    assert completeness(np.eye(3)) == pytest.approx(1.0, abs=1e-9)
+    assert disentanglement(np.ones((3, 4))) == pytest.approx(0.0, abs=1e-9)
+    assert completeness(np.ones((3, 4))) == pytest.approx(0.0, abs=1e-9)
+    # Code 0 serves both factors (disentanglement 0, weight 1/2), code 2 only factor 0
+    # (1, weight 1/2). Factor 0 spreads 1:2 over codes 0 and 2 (weight 3/4), factor 1
+    # lies in code 0 alone (completeness 1, weight 1/4).
+    importance = np.array([[1.0, 1.0], [0.0, 0.0], [2.0, 0.0]]) / 4
+    spread = -((1 / 3) * np.log(1 / 3) + (2 / 3) * np.log(2 / 3)) / np.log(3)
+    assert disentanglement(importance) == pytest.approx(0.5, abs=1e-6)
+    assert completeness(importance) == pytest.approx(0.75 * (1 - spread) + 0.25, abs=1e-6)
+
+
+def test_a_single_code_raises_input_error(toy_data):
+    with pytest.raises(InputError, match="at least 2 codes"):
+        dci(toy_data([3, 4]), lambda x: x[:, :1], np.random.RandomState(0), num_train=50, num_test=20)
+
+
+def test_unknown_classifier_raises_input_error(toy_data, factors_as_codes):
+    with pytest.raises(InputError, match="classifier"):
+        dci(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), classifier="forest")

@@ -1,0 +1,87 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.metrics import mutual_info_score
+
+from disentangle.errors import InputError
+from disentangle.metrics.mutual_information import (
+    discrete_entropy,
+    discrete_mutual_info,
+    histogram_discretize,
+)
+
+
+def test_entropy_of_hand_computed_columns():
+    labels = np.array([[0, 5, 1], [0, 5, 1], [1, 5, 2], [1, 5, 3]])
+    expected = [np.log(2), 0.0, -(0.5 * np.log(0.5) + 2 * 0.25 * np.log(0.25))]
+    np.testing.assert_allclose(discrete_entropy(labels), expected, atol=1e-15)
+
+
+def test_mutual_information_of_a_hand_computed_table():
+    # Joint counts [[3, 1], [1, 3]] over 8 points: MI = sum p log(p / (p_a p_b)).
+    a = np.array([0, 0, 0, 0, 1, 1, 1, 1])[:, None]
+    b = np.array([0, 0, 0, 1, 0, 1, 1, 1])[:, None]
+    expected = 2 * (3 / 8) * np.log((3 / 8) / 0.25) + 2 * (1 / 8) * np.log((1 / 8) / 0.25)
+    assert discrete_mutual_info(a, b)[0, 0] == pytest.approx(expected, abs=1e-15)
+
+
+def test_mutual_information_of_a_variable_with_itself_is_its_entropy():
+    rng = np.random.RandomState(0)
+    labels = rng.randint(7, size=(500, 3))
+    mutual_info = discrete_mutual_info(labels, labels)
+    np.testing.assert_allclose(np.diag(mutual_info), discrete_entropy(labels), atol=1e-12)
+
+
+def test_mutual_information_with_a_constant_is_zero():
+    a = np.random.RandomState(0).randint(4, size=(50, 2))
+    assert np.all(discrete_mutual_info(a, np.zeros((50, 1), dtype=int)) == 0.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(np.int64, st.tuples(st.integers(1, 60), st.integers(1, 4)), elements=st.integers(-3, 9)),
+    st.integers(0, 2**31 - 1),
+)
+def test_mutual_information_equals_sklearn_mutual_info_score(a, seed):
+    b = np.random.RandomState(seed).randint(0, 5, size=(len(a), 3))
+    b[:, 0] = a[:, 0] % 3  # one column that depends on a
+    ours = discrete_mutual_info(a, b)
+    reference = np.array(
+        [[mutual_info_score(b[:, j], a[:, i]) for j in range(b.shape[1])] for i in range(a.shape[1])]
+    )
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.int64, st.tuples(st.integers(1, 80), st.integers(1, 3)), elements=st.integers(0, 12)))
+def test_entropy_equals_sklearn_mutual_info_score_of_a_column_with_itself(labels):
+    reference = [mutual_info_score(labels[:, j], labels[:, j]) for j in range(labels.shape[1])]
+    np.testing.assert_allclose(discrete_entropy(labels), reference, rtol=0, atol=1e-12)
+
+
+def test_histogram_discretize_is_dlibs_digitize_on_histogram_edges():
+    codes = np.random.RandomState(0).randn(1000, 3) * [1.0, 10.0, 0.01]
+    codes[:, 2] = 4.0  # a constant column
+    expected = np.stack(
+        [np.digitize(codes[:, j], np.histogram(codes[:, j], 20)[1][:-1]) for j in range(3)], axis=1
+    )
+    discrete = histogram_discretize(codes, 20)
+    np.testing.assert_array_equal(discrete, expected)
+    assert discrete[:, :2].min() == 1 and discrete[:, :2].max() == 20
+
+
+def test_mismatched_row_counts_raise_input_error():
+    with pytest.raises(InputError, match="same number of rows"):
+        discrete_mutual_info(np.zeros((3, 1), dtype=int), np.zeros((4, 1), dtype=int))
+
+
+def test_wide_inputs_processed_in_blocks_give_the_same_values(monkeypatch):
+    import disentangle.metrics.mutual_information as mi
+
+    rng = np.random.RandomState(0)
+    a, b = rng.randint(0, 5, size=(300, 40)), rng.randint(0, 3, size=(300, 2))
+    whole = mi.discrete_mutual_info(a, b)
+    monkeypatch.setattr(mi, "_MAX_JOINT_LABELS", 300 * 2 * 7)
+    assert np.array_equal(mi.discrete_mutual_info(a, b), whole)

@@ -1,0 +1,87 @@
+import json
+
+import pytest
+
+from disentangle.cli import main
+from disentangle.errors import InputError
+from disentangle.evaluate import evaluate
+from disentangle.train import train
+
+FAST = {"preset": "fast", "progress": None}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return train(tmp_path_factory.mktemp("evaluate") / "run", "beta-vae", "dsprites", steps=3, batch_size=8,
+                 progress=False)
+
+
+def test_evaluate_writes_values_settings_seeds_versions_and_times(run):
+    content = evaluate(run, metrics=["mig", "gaussian_total_correlation"], seeds=[0, 1], **FAST)
+    written = json.loads((run / "metrics.json").read_text())
+    assert written == json.loads(json.dumps(content))
+    assert written["seeds"] == [0, 1] and written["checkpoint_step"] == 3 and written["preset"] == "fast"
+    assert [r["seed"] for r in written["results"]["mig"]] == [0, 1]
+    first = written["results"]["mig"][0]
+    assert {"discrete_mig", "settings", "wall_time_s"} <= first.keys()
+    summary = written["summary"]["mig"]["discrete_mig"]
+    assert summary["values"] == [r["discrete_mig"] for r in written["results"]["mig"]]
+    assert {"torch", "numpy", "scikit-learn", "disentangle"} <= written["environment"].keys()
+    assert 0 < written["encoding"]["distinct_images"] <= 737_280
+
+
+def test_a_second_seed_reuses_the_encodings_of_the_first(run):
+    one = evaluate(run, metrics=["mig"], seeds=[5], **FAST)
+    two = evaluate(run, metrics=["mig"], seeds=[5, 5], **FAST)
+    assert two["encoding"]["distinct_images"] == one["encoding"]["distinct_images"]
+    assert two["results"]["mig"][0]["discrete_mig"] == two["results"]["mig"][1]["discrete_mig"]
+
+
+def test_evaluating_more_metrics_later_keeps_the_earlier_ones(run):
+    evaluate(run, metrics=["mig"], seeds=[0], **FAST)
+    evaluate(run, metrics=["gaussian_total_correlation"], seeds=[0], **FAST)
+    assert set(json.loads((run / "metrics.json").read_text())["results"]) == {"mig", "gaussian_total_correlation"}
+
+
+def test_unknown_metric_is_named(run):
+    with pytest.raises(InputError, match="--metrics: unknown metric"):
+        evaluate(run, metrics=["nope"])
+
+
+def test_a_dataset_without_factors_cannot_be_scored(tmp_path):
+    plain = train(tmp_path / "digits", "vae", "digits", steps=2, batch_size=4, progress=False)
+    with pytest.raises(InputError, match="has no ground-truth factors"):
+        evaluate(plain, metrics=["mig"])
+
+
+def test_cli_evaluate_prints_a_table_and_bad_input_exits_2(run, capsys):
+    assert main(["evaluate", str(run), "--metrics", "mig", "--preset", "fast", "--quiet"]) == 0
+    assert "discrete_mig" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--metrics", "nope"]) == 2
+    assert "--metrics: unknown metric" in capsys.readouterr().err
+    assert main(["evaluate", str(run / "missing")]) == 2
+
+
+def test_diagnostics_of_a_gaussian_model_over_a_small_factor_dataset(tiny_factors):
+    import numpy as np
+    import torch
+
+    from disentangle.evaluate import memoised_run_encoder, run_diagnostic
+    from disentangle.models import build_model
+    data = tiny_factors
+    torch.manual_seed(0)
+    model = build_model("beta-vae", data.observation_shape, latent_dim=3, architecture="mlp")
+    memo = memoised_run_encoder(model, data)
+    units = run_diagnostic("active_units", model, data, memo, seed=0)
+    assert units["num_active_units"] == int(np.sum(np.asarray(units["activity"]) > 0.01))
+    decomposition = run_diagnostic("elbo_decomposition", model, data, memo, seed=0)
+    for estimator in ("mws", "mss"):
+        assert decomposition[f"average_kl_{estimator}"] == pytest.approx(decomposition[f"average_kl_mss"])
+    bound = run_diagnostic("iwae_bound", model, data, memo, seed=0)
+    assert bound["iwae_bound"] >= bound["elbo"] - 1e-9
+
+
+def test_diagnostics_need_a_gaussian_posterior(tmp_path):
+    run = train(tmp_path / "ae", "ae", "dsprites", steps=1, batch_size=4, progress=False)
+    with pytest.raises(InputError, match="need a Gaussian posterior"):
+        evaluate(run, metrics=["active_units"])
