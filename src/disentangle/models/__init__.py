@@ -10,11 +10,19 @@ import dataclasses
 
 from disentangle.errors import InputError
 from disentangle.models.autoencoders import Autoencoder, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
+from disentangle.models.avb import AVB
 from disentangle.models.base import Model, ModelConfig
+from disentangle.models.dc_ign import DCIGN
 from disentangle.models.dip_vae import DIPVAEI, DIPVAEII
+from disentangle.models.draw import DRAW
+from disentangle.models.factor_vae import FactorVAE
 from disentangle.models.info_vae import InfoVAE
+from disentangle.models.infogan import InfoGAN
+from disentangle.models.iwae import IWAE
 from disentangle.models.tcvae import BetaTCVAE
 from disentangle.models.vae import AnnealedVAE, BetaVAE, GaussianVAE, VAE
+from disentangle.models.vae_gan import VAEGAN
+from disentangle.models.vq_vae import VQVAE
 
 #: name used at the command line and in config.json -> model class
 MODELS: dict[str, type[Model]] = {
@@ -23,6 +31,8 @@ MODELS: dict[str, type[Model]] = {
         VAE, BetaVAE, AnnealedVAE,
         Autoencoder, DenoisingAE, SparseAE, KSparseAE, ContractiveAE,
         BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE,
+        FactorVAE,
+        VAEGAN, AVB, VQVAE, IWAE, InfoGAN, DCIGN, DRAW,
     )
 }
 

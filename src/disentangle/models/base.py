@@ -13,8 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+import torch
 from torch import Tensor, nn
 
+from disentangle.data import ImageDataset
 from disentangle.errors import InputError
 from disentangle.likelihoods import LIKELIHOODS, get_likelihood
 from disentangle.nets import ARCHITECTURES
@@ -82,10 +84,15 @@ class Model(nn.Module):
     Models with an adversary (FactorVAE, VAE-GAN, AVB, InfoGAN) override ``players``:
     each player's optimizer takes the gradient of its own loss term, all computed on
     the same forward pass and applied together, as disentanglement_lib does.
+
+    ``batch_multiplier``: ``loss`` receives ``batch_size · batch_multiplier``
+    observations per training step (1 by default; FactorVAE with a second batch for
+    its permuted codes sets 2 and splits the batch in halves).
     """
 
     name: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
+    batch_multiplier: int = 1
 
     def __init__(self, config: ModelConfig, observation_shape: tuple[int, int, int]):
         super().__init__()
@@ -113,7 +120,24 @@ class Model(nn.Module):
         """The expected reconstruction of ``x`` in [0, 1]."""
         return self.likelihood.mean(self.decode(self.encode(x)))
 
+    def check_dataset(self, dataset: ImageDataset) -> None:
+        """Raise ``InputError`` if this model cannot train on ``dataset`` (checked before
+        a run folder is created). Default: every dataset will do."""
+
+    def sample_batch(
+        self, dataset: ImageDataset, batch_size: int, generator: torch.Generator
+    ) -> tuple[Tensor, dict]:
+        """One training batch ``(batch_size, C, H, W)`` and its context, the keyword
+        arguments the training loop passes on to ``loss``.
+
+        Default: observations drawn uniformly with replacement, no context. Models that
+        need structured batches (DC-IGN: one factor varies) override it, drawing every
+        random number from ``generator`` so that a resumed run repeats its batches.
+        """
+        return dataset.observations(dataset.sample_indices(batch_size, generator)), {}
+
     def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
         """``loss`` (the scalar to minimise), each further player's loss, and every
-        term worth logging."""
+        term worth logging. Models whose ``sample_batch`` gives a context take it as
+        further keyword arguments."""
         raise NotImplementedError

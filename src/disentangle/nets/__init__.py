@@ -11,7 +11,10 @@ from __future__ import annotations
 from torch import nn
 
 from disentangle.errors import InputError
+from disentangle.nets.adversarial import Discriminator, PairDiscriminator
 from disentangle.nets.conv import Conv28Decoder, Conv28Encoder, Conv64Decoder, Conv64Encoder
+from disentangle.nets.discriminator import CodeDiscriminator
+from disentangle.nets.draw import DRAWDecoderCell, DRAWEncoderCell
 from disentangle.nets.mlp import MLPDecoder, MLPEncoder
 
 ARCHITECTURES = ("auto", "conv", "conv-2x2", "mlp")
@@ -56,4 +59,7 @@ def make_decoder(architecture: str, latent_dim: int, observation_shape: tuple[in
     return Conv64Decoder(latent_dim, channels)
 
 
-__all__ = ["ARCHITECTURES", "make_decoder", "make_encoder", "resolve_architecture"]
+__all__ = [
+    "ARCHITECTURES", "CodeDiscriminator", "DRAWDecoderCell", "DRAWEncoderCell", "Discriminator", "PairDiscriminator",
+    "make_decoder", "make_encoder", "resolve_architecture",
+]

@@ -98,21 +98,21 @@ def _loop(run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig,
     memory_format = torch.channels_last if uses_convolutions(model) else torch.contiguous_format
     model.to(device=device, memory_format=memory_format).train()
     players = model.players()
+    batch_size = settings.batch_size * model.batch_multiplier
     meter = TermMeter()
     logger = RunLogger(run, state.step, settings.steps, progress)
     try:
         while state.step < settings.steps:
-            indices = dataset.sample_indices(settings.batch_size, state.data_generator)
-            x = dataset.observations(indices).to(device, memory_format=memory_format)
+            x, context = model.sample_batch(dataset, batch_size, state.data_generator)
 
-            terms = model.loss(x, state.step)
+            terms = model.loss(x.to(device, memory_format=memory_format), state.step, **context)
             _check_finite(terms, players, state.step, run)
             _apply_gradients(terms, players, optimizers)
 
             state.step += 1
             meter.add(terms)
             if state.step % settings.log_every == 0 or state.step == settings.steps:
-                logger.write(state.step, settings.batch_size, meter.means())
+                logger.write(state.step, batch_size, meter.means())
             if state.step % settings.checkpoint_every == 0 or state.step == settings.steps:
                 save_checkpoint(run_folder.checkpoint_path(run, state.step), model, optimizers, state)
                 _prune_checkpoints(run, settings.keep_checkpoints)
@@ -154,6 +154,7 @@ def train(
     dataset = get_dataset(data, **(data_options or {}))
     torch.manual_seed(train_settings.seed)
     network = model_class(model)(model_settings, dataset.observation_shape)
+    network.check_dataset(dataset)
     out.mkdir(parents=True, exist_ok=True)
     config = {
         "format_version": run_folder.FORMAT_VERSION,
