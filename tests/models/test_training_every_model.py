@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from disentangle.evaluate import evaluate
 from disentangle.models import MODELS
 from disentangle.train import load_run, train
 from disentangle.train.run_folder import read_log
@@ -49,6 +50,14 @@ def test_the_run_folder_of_a_short_run_loads_back_and_draws_traversals(name, tra
     paths = write_traversals(loaded.model, loaded.dataset, tmp_path)
     assert [path.name for path in paths] == ["traversal.png", "reconstructions.png"]
     assert all(path.stat().st_size > 0 for path in paths)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_run_folder_of_a_short_run_is_scored_by_evaluate(name, trained_run):
+    content = evaluate(trained_run(name), metrics=["mig"], preset="fast")
+    assert 0.0 <= content["results"]["mig"][0]["discrete_mig"] <= 1.0
+    assert (trained_run(name) / "metrics.json").is_file()
 
 
 @pytest.mark.slow
