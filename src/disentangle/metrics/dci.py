@@ -35,7 +35,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from disentangle.errors import InputError
 from disentangle.metrics.gbt import fit_gradient_boosting
 from disentangle.metrics.presets import resolve_settings
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import train_test_codes
 
 
 def dci(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
@@ -53,13 +53,8 @@ def dci(ground_truth_data, representation_function, random_state, preset: str = 
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise InputError(f"dci: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
     settings["n_jobs"] = n_jobs
-    codes_train, factors_train = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state,
-        settings["batch_size"],
-    )
-    codes_test, factors_test = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_test"], random_state,
-        settings["batch_size"],
+    codes_train, factors_train, codes_test, factors_test = train_test_codes(
+        ground_truth_data, representation_function, random_state, settings
     )
     if codes_train.shape[1] < 2 or factors_train.shape[1] < 2:
         raise InputError(

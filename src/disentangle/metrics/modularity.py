@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from disentangle.errors import InputError
 from disentangle.metrics.mutual_information import discrete_mutual_info, histogram_discretize
 from disentangle.metrics.presets import resolve_settings
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import train_test_codes
 
 
 def modularity_explicitness(
@@ -40,13 +40,8 @@ def modularity_explicitness(
     ``num_bins`` (20).
     """
     settings = resolve_settings("modularity_explicitness", preset, settings)
-    codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state,
-        settings["batch_size"],
-    )
-    codes_test, factors_test = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_test"], random_state,
-        settings["batch_size"],
+    codes, factors, codes_test, factors_test = train_test_codes(
+        ground_truth_data, representation_function, random_state, settings
     )
     if factors.shape[1] < 2:
         raise InputError(f"modularity_explicitness: expected at least 2 factors, got {factors.shape[1]}")

@@ -196,3 +196,17 @@ def excluded_factors(ground_truth_data, exclude_factors, exclude_shape: bool) ->
             f"got {exclude_factors!r}"
         )
     return [int(k) for k in indices]
+
+
+def train_test_codes(
+    ground_truth_data, representation_function: Representation, random_state: np.random.RandomState, settings: dict
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(codes_train, factors_train, codes_test, factors_test)``: ``settings["num_train"]``
+    then ``settings["num_test"]`` points from ``sample_factor_codes``, in dlib's order."""
+    codes_train, factors_train = sample_factor_codes(
+        ground_truth_data, representation_function, settings["num_train"], random_state, settings["batch_size"]
+    )
+    codes_test, factors_test = sample_factor_codes(
+        ground_truth_data, representation_function, settings["num_test"], random_state, settings["batch_size"]
+    )
+    return codes_train, factors_train, codes_test, factors_test

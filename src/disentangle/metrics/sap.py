@@ -19,7 +19,7 @@ from sklearn.svm import LinearSVC
 
 from disentangle.errors import InputError
 from disentangle.metrics.presets import resolve_settings
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import train_test_codes
 
 
 def sap(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
@@ -29,13 +29,8 @@ def sap(ground_truth_data, representation_function, random_state, preset: str = 
     ``continuous_factors`` (False).
     """
     settings = resolve_settings("sap", preset, settings)
-    codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state,
-        settings["batch_size"],
-    )
-    codes_test, factors_test = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_test"], random_state,
-        settings["batch_size"],
+    codes, factors, codes_test, factors_test = train_test_codes(
+        ground_truth_data, representation_function, random_state, settings
     )
     if codes.shape[1] < 2:
         raise InputError(f"sap: expected at least 2 code dimensions, got {codes.shape[1]}")

@@ -3,7 +3,7 @@
 ::
 
     RUN/config.json        every setting (model, data, train), seed, library versions
-    RUN/checkpoints/       step-XXXXXXXX.safetensors, written atomically
+    RUN/checkpoints/       step-<8-digit step>.safetensors, written atomically
     RUN/log.jsonl          one line per logging step: step, time, every loss term
     RUN/events.*           TensorBoard scalars
     RUN/metrics.json       written by evaluate
