@@ -93,10 +93,18 @@ def _prune_checkpoints(run: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
+def _memory_format(model: Model) -> torch.memory_format:
+    return torch.channels_last if uses_convolutions(model) else torch.contiguous_format
+
+
+def _place(model: Model, settings: TrainConfig) -> Model:
+    """Move the model to its device and layout before optimizers see its parameters, so
+    that restored optimizer state lands on the same device."""
+    return model.to(device=torch.device(settings.device), memory_format=_memory_format(model)).train()
+
+
 def _loop(run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, optimizers, state, progress):
-    device = torch.device(settings.device)
-    memory_format = torch.channels_last if uses_convolutions(model) else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format).train()
+    device, memory_format = torch.device(settings.device), _memory_format(model)
     players = model.players()
     batch_size = settings.batch_size * model.batch_multiplier
     meter = TermMeter()
@@ -153,7 +161,7 @@ def train(
 
     dataset = get_dataset(data, **(data_options or {}))
     torch.manual_seed(train_settings.seed)
-    network = model_class(model)(model_settings, dataset.observation_shape)
+    network = _place(model_class(model)(model_settings, dataset.observation_shape), train_settings)
     network.check_dataset(dataset)
     out.mkdir(parents=True, exist_ok=True)
     config = {
@@ -183,6 +191,7 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
     _prepare_process(settings)
     checkpoint = run_folder.latest_checkpoint(run)
     model, dataset = _build(config)
+    _place(model, settings)
     optimizers = _optimizers(model, settings)
     state = load_checkpoint(checkpoint, model, optimizers)
     if settings.steps < state.step:
