@@ -88,7 +88,7 @@ def test_run_folder_without_checkpoint_is_named(capsys, tmp_path, trained_run):
 
 def test_resume_rejects_settings_the_run_folder_already_holds(trained_run, capsys):
     code, _, err = _run(capsys, "train", "--resume", trained_run, "--beta", 8)
-    _assert_one_line_error(code, err, "--resume: takes only --steps")
+    _assert_one_line_error(code, err, "--resume: takes only --steps", "got --beta")
 
 
 def test_config_file_errors_name_the_file(capsys, tmp_path):

@@ -106,18 +106,21 @@ def _run_train(args) -> None:
     train_settings = {k.split(".", 1)[1]: v for k, v in given.items() if k.startswith("train.")}
     hyperparameters = {k.split(".", 1)[1]: v for k, v in given.items() if k.startswith("model.")}
     if args.resume is not None:
-        extra = sorted(set(train_settings) - {"steps"}) + sorted(hyperparameters)
-        if extra or args.out or args.model or args.data or args.config:
-            raise InputError(f"--resume: takes only --steps (the run folder holds every other setting); got {extra or 'more'}")
+        named = {"out": args.out, "model": args.model, "data": args.data, "config": args.config,
+                 "data_path": args.data_path, "data_option": args.data_option}
+        extra = sorted(set(train_settings) - {"steps"}) + sorted(hyperparameters) + [k for k, v in named.items() if v]
+        if extra:
+            flags = ", ".join(_flag(name) for name in extra)
+            raise InputError(f"--resume: takes only --steps (the run folder holds every other setting), got {flags}")
         path = resume(args.resume, steps=train_settings.get("steps"), progress=not args.no_progress)
         print(f"resumed {path}")
         return
     config = _read_yaml(args.config) if args.config else {}
     model_section = dict(config.get("model", {}))
     data_section = dict(config.get("data", {}))
-    model = args.model or model_section.pop("name", "beta-vae")
+    model = args.model or model_section.get("name", "beta-vae")
+    data = args.data or data_section.get("name", "dsprites")
     model_section.pop("name", None)
-    data = args.data or data_section.pop("name", "dsprites")
     data_section.pop("name", None)
     data_options = {**data_section, **dict(args.data_option)}
     if args.data_path is not None:
