@@ -12,6 +12,7 @@ Conventions shared by every dataset:
 
 from __future__ import annotations
 
+import zipfile
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -127,3 +128,16 @@ def absolute_path(path: str | Path) -> str:
     """``path`` made absolute with symbolic links resolved, as ``describe()`` stores it,
     so that a run folder's ``config.json`` names the same file from any working folder."""
     return str(Path(path).resolve())
+
+
+def load_numpy_file(path, kind: str, expected: str):
+    """``np.load(path)`` without unpickling; a missing or unreadable file is an
+    ``InputError`` naming it. ``kind`` names the format (".npz file"), ``expected``
+    what the file should hold, for the missing-file message."""
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{path}: no such file (expected {expected})")
+    try:
+        return np.load(file, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise InputError(f"{path}: not a readable {kind} ({error})") from None

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from disentangle.data.base import FactorDataset, absolute_path, as_index_tensor
+from disentangle.data.base import FactorDataset, absolute_path, as_index_tensor, load_numpy_file
 from disentangle.errors import InputError
 
 FACTOR_NAMES = ["shape", "scale", "orientation", "posX", "posY"]
@@ -236,12 +236,7 @@ def read_factor_npz(path: str | Path, factors_num_values: Sequence[int], image_s
     """
     path = Path(path)
     num_images = int(np.prod(factors_num_values))
-    if not path.is_file():
-        raise InputError(f"{path}: no such file (expected an .npz with arrays {', '.join(_NPZ_KEYS)})")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise InputError(f"{path}: not a readable .npz file ({error})") from None
+    archive = load_numpy_file(path, ".npz file", f"an .npz with arrays {', '.join(_NPZ_KEYS)}")
     if isinstance(archive, np.ndarray):
         raise InputError(f"{path}: holds a single array, expected an .npz with arrays {', '.join(_NPZ_KEYS)}")
     with archive:

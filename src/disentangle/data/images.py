@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from disentangle.data.base import ImageDataset, absolute_path, as_index_tensor
+from disentangle.data.base import ImageDataset, absolute_path, as_index_tensor, load_numpy_file
 from disentangle.errors import InputError
 
 #: IDX magic number of a 3-D array of unsigned bytes (MNIST images)
@@ -209,13 +209,7 @@ class ArrayImages(InMemoryImages):
     def __init__(self, path: str | Path, key: str | None = None):
         #: absolute and resolved, so that ``describe()`` rebuilds it from any working folder
         self.path = absolute_path(path)
-        file = Path(path)
-        if not file.is_file():
-            raise InputError(f"{path}: no such file (expected a .npy or .npz array of images)")
-        try:
-            loaded = np.load(file, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-            raise InputError(f"{path}: not a readable .npy or .npz file ({error})") from None
+        loaded = load_numpy_file(path, ".npy or .npz file", "a .npy or .npz array of images")
         if isinstance(loaded, np.ndarray):
             if key is not None:
                 raise InputError(f"key: applies to a .npz archive, but {path} holds a single array")
