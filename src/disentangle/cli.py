@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -142,24 +143,35 @@ def _run_traverse(args) -> None:
         print(f"wrote {path}")
 
 
-#: the headline score of each metric, printed in tables
-HEADLINE = {
-    "beta_vae": ["eval_accuracy"],
-    "factor_vae": ["eval_accuracy"],
-    "mig": ["discrete_mig"],
-    "dci": ["disentanglement", "completeness", "informativeness_test"],
-    "sap": ["SAP_score"],
-    "modularity_explicitness": ["modularity_score", "explicitness_score_test"],
-    "gaussian_total_correlation": ["gaussian_total_correlation"],
-}
+def _run_report(args) -> None:
+    from disentangle.viz import write_comparison, write_report
+
+    for run in args.runs:
+        print(f"wrote {write_report(run, seed=args.seed, baselines=args.baselines)}")
+    if len(args.runs) > 1:
+        out = args.out or Path(os.path.commonpath([run.resolve() for run in args.runs])) / "comparison.html"
+        print(f"wrote {write_comparison(args.runs, out, seed=args.seed, baselines=args.baselines)}")
+
+
+def _run_explore(args) -> None:
+    from disentangle.viz.explorer import make_server
+
+    with make_server(args.run, host=args.host, port=args.port, seed=args.seed) as server:
+        print(f"exploring {args.run} at {server.url} (Ctrl-C stops)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print("stopped")
 
 
 def _print_scores(summary: dict, results: dict | None = None) -> None:
+    from disentangle.evaluate import headline_keys
+
     for metric, scores in summary.items():
         seconds = ""
         if results and metric in results:
             seconds = f"  ({sum(r['wall_time_s'] for r in results[metric]):.1f} s)"
-        keys = [k for k in HEADLINE.get(metric, []) if k in scores] or list(scores)[:3]
+        keys = headline_keys(metric, scores, fallback=3)
         shown = ", ".join(
             f"{key} {scores[key]['mean']:.4f}" + (f" ± {scores[key]['std']:.4f}" if len(scores[key]["values"]) > 1 else "")
             for key in keys
@@ -241,6 +253,26 @@ def build_parser() -> argparse.ArgumentParser:
     traverse.add_argument("run", type=Path)
     traverse.add_argument("--out", type=Path, help="folder for the images (default: the run folder)")
     traverse.add_argument("--seed", type=int, default=0, help="which images are shown")
+    report = subparsers.add_parser(
+        "report", help="write a self-contained HTML report of each run, and a comparison of several",
+        description="Write RUN/report.html: configuration, training curves, KL per dimension, traversals, "
+        "reconstructions, prior samples, metrics and, on factor datasets, latents against factors. "
+        "With several runs, also a page comparing them.",
+    )
+    report.add_argument("runs", type=Path, nargs="+", metavar="RUN")
+    report.add_argument("--baselines", type=Path, help="a folder written by 'disentangle baselines', shown beside the scores")
+    report.add_argument("--out", type=Path, help="the comparison page (default: comparison.html in the runs' common folder)")
+    report.add_argument("--seed", type=int, default=0, help="which images and prior samples are shown")
+    explore = subparsers.add_parser(
+        "explore", help="serve a page to explore a run's latent space in the browser",
+        description="Serve a local page with one slider per latent (sorted by KL) that decodes the latent "
+        "vector live with the run's weights, a button to start from a random dataset image, and the "
+        "traversal strip of the latent under the cursor. Runs until Ctrl-C.",
+    )
+    explore.add_argument("run", type=Path)
+    explore.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    explore.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port)")
+    explore.add_argument("--seed", type=int, default=0, help="which images rank the latents and size sliders")
 
     from disentangle.baselines import BASELINES
     from disentangle.evaluate import DEFAULT_METRICS
@@ -267,7 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"train": _run_train, "traverse": _run_traverse, "evaluate": _run_evaluate, "baselines": _run_baselines}
+COMMANDS = {
+    "train": _run_train, "traverse": _run_traverse, "evaluate": _run_evaluate, "baselines": _run_baselines,
+    "report": _run_report, "explore": _run_explore,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,23 @@ DEFAULT_METRICS = ("beta_vae", "factor_vae", "mig", "dci", "sap", "modularity_ex
 #: diagnostics of a trained model's posterior and decoder, run when named
 DIAGNOSTICS = ("elbo_decomposition", "active_units", "iwae_bound")
 METRICS_FILE = "metrics.json"
+#: metric -> its headline score(s), the ones tables and plots show
+HEADLINE_SCORES = {
+    "beta_vae": ("eval_accuracy",),
+    "factor_vae": ("eval_accuracy",),
+    "mig": ("discrete_mig",),
+    "dci": ("disentanglement", "completeness", "informativeness_test"),
+    "sap": ("SAP_score",),
+    "modularity_explicitness": ("modularity_score", "explicitness_score_test"),
+    "gaussian_total_correlation": ("gaussian_total_correlation",),
+}
+
+
+def headline_keys(metric: str, scores: Sequence[str], fallback: int = 1) -> list[str]:
+    """The headline scores of ``metric`` among ``scores``; else the first ``fallback`` of them."""
+    return [key for key in HEADLINE_SCORES.get(metric, ()) if key in scores] or list(scores)[:fallback]
+
+
 #: settings of the diagnostics as ``evaluate`` runs them (CPU-sized; see docs/metrics.md)
 DIAGNOSTIC_SETTINGS = {
     "elbo_decomposition": {"estimators": ("mws", "mss"), "num_samples": 10_000, "batch_size": 64},

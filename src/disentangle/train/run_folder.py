@@ -7,9 +7,11 @@
     RUN/log.jsonl          one line per logging step: step, time, every loss term
     RUN/events.*           TensorBoard scalars
     RUN/metrics.json       written by evaluate
+    RUN/report.html        written by report
 
 Everything is written through a temporary file and ``os.replace``, so an interrupted
-write never leaves a half-written file behind.
+write never leaves a half-written file behind; files get the usual permissions
+(0666 less the process's umask), not the temporary file's private 0600.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ FORMAT_VERSION = 1
 CONFIG = "config.json"
 LOG = "log.jsonl"
 CHECKPOINTS = "checkpoints"
+#: the process's file-creation mask, read once (reading it means setting it)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -40,6 +45,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(f.name, 0o666 & ~_UMASK)
     os.replace(f.name, path)
 
 

@@ -1,0 +1,133 @@
+"""``disentangle report``: one self-contained HTML file per run, and a comparison page."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image
+
+from disentangle.cli import main
+from disentangle.errors import InputError
+from disentangle.evaluate import evaluate
+from disentangle.train import train
+from disentangle.viz import write_comparison, write_report
+from disentangle.viz.report import SECTIONS
+
+VOID = {"meta", "img", "br", "hr", "input", "link"}
+
+
+class _Page(HTMLParser):
+    """Collects ids, tags and URL-bearing attributes, and checks that elements nest."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.ids, self.tags, self.urls, self.images, self.stack = [], [], [], [], []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append(tag)
+        if "id" in attrs:
+            self.ids.append(attrs["id"])
+        self.urls.extend(attrs[name] for name in ("src", "href", "action", "data") if name in attrs)
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
+        self.stack.pop()
+
+
+def _check_self_contained(text: str) -> _Page:
+    page = _Page(text)
+    assert page.stack == [], f"unclosed elements: {page.stack}"
+    assert "script" not in page.tags and "link" not in page.tags and "iframe" not in page.tags
+    for url in page.urls:
+        assert url.startswith(("data:image/png;base64,", "data:image/gif;base64,", "#")), url[:60]
+    assert "http://" not in text and "https://" not in text and "url(" not in text
+    for src in page.images:  # every inlined image decodes
+        Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).verify()
+    return page
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    common = dict(steps=4, batch_size=8, log_every=2, progress=False)
+    return (train(folder / "beta4", "beta-vae", "dsprites", beta=4.0, **common),
+            train(folder / "ae", "ae", "dsprites", **common))
+
+
+@pytest.fixture(scope="module")
+def reports(runs, tmp_path_factory):
+    """The CLI's output for both runs (neither scored yet): their reports and the comparison page."""
+    out = tmp_path_factory.mktemp("comparison") / "both.html"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["report", str(runs[0]), str(runs[1]), "--out", str(out)]) == 0
+    paths = [runs[0] / "report.html", runs[1] / "report.html", out]
+    assert printed.getvalue().splitlines() == [f"wrote {path}" for path in paths]
+    return paths
+
+
+def test_a_run_without_metrics_gets_every_section_and_says_how_to_score_it(runs, reports):
+    text = reports[0].read_text()
+    page = _check_self_contained(text)
+    assert [id_ for id_ in page.ids if id_ in SECTIONS] == list(SECTIONS)
+    assert f"No metrics yet: this run has no metrics.json. Compute them with <code>disentangle evaluate {runs[0]}" in text
+    assert text.count('src="data:image/gif') == 1  # the animated traversal
+    assert "decodings of z ~ N(0, I)" in text and "around three samples of the prior" in text
+    assert "<tr><th>model.beta</th><td>4.0</td></tr>" in text  # the configuration
+
+
+def test_a_model_without_a_gaussian_prior_is_traversed_across_its_codes_range(reports):
+    text = reports[1].read_text()
+    _check_self_contained(text)
+    assert "across its codes' 1st–99th percentile" in text
+    assert "Skipped: Autoencoder has no N(0, I) prior" in text and "samples of the prior" not in text
+
+
+def test_several_runs_get_a_comparison_page(runs, reports, tmp_path):
+    text = reports[2].read_text()
+    page = _check_self_contained(text)
+    assert {"settings", "metrics", "training", "traversals"} <= set(page.ids)
+    assert "<th>model.name</th>" in text and "<th>train.seed</th>" not in text  # only what differs
+    assert f"<code>disentangle evaluate {runs[1]}</code>" in text  # runs with no metrics.json
+    with pytest.raises(InputError, match="named twice"):
+        write_comparison([runs[0], runs[0]], tmp_path / "twice.html")
+
+
+def test_scores_are_shown_beside_the_baselines(runs, reports, tmp_path):
+    evaluate(runs[0], metrics=["mig"], preset="fast")
+    baselines = tmp_path / "baselines"
+    baselines.mkdir()
+    score = {"mean": 0.123456, "std": 0.0, "values": [0.123456]}
+    (baselines / "baselines.json").write_text(json.dumps({"pca": {"mig": {"discrete_mig": score}}}))
+    text = write_report(runs[0], baselines=baselines, num_factor_images=300).read_text()
+    _check_self_contained(text)
+    assert "<td>baseline: pca</td><td>mig</td><td>discrete_mig</td><td class=\"number\">0.1235</td>" in text
+    assert f"<td>{runs[0].name}</td><td>mig</td><td>discrete_mig</td>" in text
+    assert "No metrics yet" not in text and "No baselines shown" not in text
+
+
+@pytest.mark.parametrize("problem", ["not a run", "bad baselines"])
+def test_cli_bad_input_is_one_line_and_exit_2(runs, tmp_path, capsys, problem):
+    if problem == "not a run":
+        argv = ["report", str(tmp_path)]
+    else:
+        (tmp_path / "baselines.json").write_text("[1, 2")
+        argv = ["report", str(runs[0]), "--baselines", str(tmp_path)]
+    before = (runs[0] / "report.html").read_bytes() if (runs[0] / "report.html").exists() else None
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path) in err
+    after = (runs[0] / "report.html").read_bytes() if (runs[0] / "report.html").exists() else None
+    assert before == after
