@@ -114,7 +114,8 @@ def _run_train(args) -> None:
             flags = ", ".join(_flag(name) for name in extra)
             raise InputError(f"--resume: takes only --steps (the run folder holds every other setting), got {flags}")
         path = resume(args.resume, steps=train_settings.get("steps"), progress=not args.no_progress)
-        print(f"resumed {path}")
+        if _is_first_process():
+            print(f"resumed {path}")
         return
     config = _read_yaml(args.config) if args.config else {}
     model_section = dict(config.get("model", {}))
@@ -131,7 +132,13 @@ def _run_train(args) -> None:
         raise InputError("--out: required (the run folder to create)")
     settings = {**config.get("train", {}), **train_settings, **model_section, **hyperparameters}
     path = train(out, model, data, data_options=data_options, progress=not args.no_progress, **settings)
-    print(f"wrote {path}")
+    if _is_first_process():
+        print(f"wrote {path}")
+
+
+def _is_first_process() -> bool:
+    """False in the processes of rank ≥ 1 that ``torchrun`` starts; they print nothing."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def _run_traverse(args) -> None:

@@ -16,7 +16,8 @@ class TrainConfig:
 
     Attributes:
         steps: total optimisation steps of the run (a resumed run continues to this).
-        batch_size: observations per step, drawn uniformly with replacement.
+        batch_size: observations per step, drawn uniformly with replacement (over all
+            processes together when launched by torchrun; see ``docs/distributed.md``).
         optimizer: ``adam`` (dlib) or ``adagrad`` (Higgins et al. 2017, lr 1e-2).
         learning_rate, adam_beta1, adam_beta2, adam_eps: optimizer settings.
         seed: seeds weights, batches and sampling noise; equal seeds give equal CPU runs.

@@ -17,6 +17,7 @@ from disentangle.models import Model, build_model, model_class, model_config
 from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
 from disentangle.train.config import TrainConfig
+from disentangle.train.distributed import Processes
 from disentangle.train.run_log import RunLogger, TermMeter
 from disentangle.train.runtime import configure_threads, tune_allocator, uses_convolutions
 
@@ -67,8 +68,11 @@ def _check_finite(terms: dict[str, torch.Tensor], players, step: int, run: Path)
         raise TrainingDiverged(f"step {step + 1}: {who}loss term '{bad}' is {value} (expected finite); {kept}")
 
 
-def _apply_gradients(terms: dict[str, torch.Tensor], players, optimizers) -> None:
-    """Each player's optimizer steps on the gradient of its own loss term.
+def _apply_gradients(
+    terms: dict[str, torch.Tensor], players, optimizers, processes: Processes = Processes(device="cpu")
+) -> None:
+    """Each player's optimizer steps on the gradient of its own loss term, averaged over
+    the ``processes`` of a multi-process run (default: a single process).
 
     With one player this is ``loss.backward(); optimizer.step()``. With several, all
     gradients are taken first (on the same forward pass), then every optimizer steps.
@@ -77,12 +81,14 @@ def _apply_gradients(terms: dict[str, torch.Tensor], players, optimizers) -> Non
         optimizer = next(iter(optimizers.values()))
         optimizer.zero_grad(set_to_none=True)
         terms[players[0].loss_key].backward()
+        processes.average_gradients(parameter.grad for parameter in players[0].parameters)
         optimizer.step()
         return
     gradients = [
         torch.autograd.grad(terms[p.loss_key], p.parameters, retain_graph=True, allow_unused=True) for p in players
     ]
     for player, grads, optimizer in zip(players, gradients, optimizers.values()):
+        processes.average_gradients(grads)
         for parameter, grad in zip(player.parameters, grads):
             parameter.grad = grad
         optimizer.step()
@@ -97,41 +103,52 @@ def _memory_format(model: Model) -> torch.memory_format:
     return torch.channels_last if uses_convolutions(model) else torch.contiguous_format
 
 
-def _place(model: Model, settings: TrainConfig) -> Model:
+def _place(model: Model, device: str) -> Model:
     """Move the model to its device and layout before optimizers see its parameters, so
     that restored optimizer state lands on the same device."""
-    return model.to(device=torch.device(settings.device), memory_format=_memory_format(model)).train()
+    return model.to(device=torch.device(device), memory_format=_memory_format(model)).train()
 
 
-def _loop(run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, optimizers, state, progress):
-    device, memory_format = torch.device(settings.device), _memory_format(model)
+def _loop(
+    run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, optimizers, state, progress,
+    processes: Processes,
+):
+    """Train up to ``settings.steps``. ``batch_size`` is the global batch: each of the
+    ``processes`` learns from its shard, and only rank 0 logs and writes checkpoints."""
+    device, memory_format = torch.device(processes.device), _memory_format(model)
     players = model.players()
     batch_size = settings.batch_size * model.batch_multiplier
     meter = TermMeter()
-    logger = RunLogger(run, state.step, settings.steps, progress)
+    logger = RunLogger(run, state.step, settings.steps, progress) if processes.is_main else None
+    processes.broadcast_parameters(model)
     try:
         while state.step < settings.steps:
             x, context = model.sample_batch(dataset, batch_size, state.data_generator)
+            x = processes.shard(x, model.batch_multiplier)
 
             terms = model.loss(x.to(device, memory_format=memory_format), state.step, **context)
             _check_finite(terms, players, state.step, run)
-            _apply_gradients(terms, players, optimizers)
+            _apply_gradients(terms, players, optimizers, processes)
 
             state.step += 1
             meter.add(terms)
-            if state.step % settings.log_every == 0 or state.step == settings.steps:
-                logger.write(state.step, batch_size, meter.means())
-            if state.step % settings.checkpoint_every == 0 or state.step == settings.steps:
+            final = state.step == settings.steps
+            if state.step % settings.log_every == 0 or final:
+                means = processes.average_terms(meter.means())
+                if logger:
+                    logger.write(state.step, batch_size, means)
+            if processes.is_main and (state.step % settings.checkpoint_every == 0 or final):
                 save_checkpoint(run_folder.checkpoint_path(run, state.step), model, optimizers, state)
                 _prune_checkpoints(run, settings.keep_checkpoints)
     finally:
-        logger.close()
+        if logger:
+            logger.close()
     return state
 
 
-def _prepare_process(settings: TrainConfig) -> None:
+def _prepare_process(settings: TrainConfig, processes: Processes) -> None:
     tune_allocator()
-    configure_threads(settings.threads)
+    configure_threads(settings.threads or processes.threads_per_process)
     if settings.device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {settings.device}: CUDA is not available on this machine (use --device cpu)")
 
@@ -149,6 +166,8 @@ def train(
 
     ``settings`` holds the model's hyperparameters (``beta=4``, ``latent_dim=10``, ...)
     and the fields of ``TrainConfig`` (``steps``, ``batch_size``, ``seed``, ...).
+    Under torchrun every process calls it and trains its shard of each batch; only
+    rank 0 writes ``out`` (see ``disentangle.train.distributed``).
     """
     out = Path(out)
     train_fields = set(TrainConfig.__dataclass_fields__)
@@ -157,24 +176,30 @@ def train(
     model_settings = model_config(model, **hyperparameters)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"--out {out}: exists and is not an empty folder (use --resume {out} to continue a run)")
-    _prepare_process(train_settings)
+    processes = Processes.launched(train_settings.device)
+    _prepare_process(train_settings, processes)
 
     dataset = get_dataset(data, **(data_options or {}))
     torch.manual_seed(train_settings.seed)
-    network = _place(model_class(model)(model_settings, dataset.observation_shape), train_settings)
+    network = _place(model_class(model)(model_settings, dataset.observation_shape), processes.device)
     network.check_dataset(dataset)
-    out.mkdir(parents=True, exist_ok=True)
-    config = {
-        "format_version": run_folder.FORMAT_VERSION,
-        "model": {"name": model, **network.config.to_dict()},
-        "data": dataset.describe(),
-        "train": train_settings.to_dict(),
-        "environment": run_folder.environment(),
-    }
-    run_folder.atomic_write_json(out / run_folder.CONFIG, config)
-    generator = torch.Generator().manual_seed(train_settings.seed)
-    state = TrainingState(step=0, data_generator=generator)
-    _loop(out, network, dataset, train_settings, _optimizers(network, train_settings), state, progress)
+    processes.check(network, train_settings.batch_size)
+    with processes.joined():
+        if processes.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            config = {
+                "format_version": run_folder.FORMAT_VERSION,
+                "model": {"name": model, **network.config.to_dict()},
+                "data": dataset.describe(),
+                "train": train_settings.to_dict(),
+                "environment": {**run_folder.environment(), "world_size": processes.world_size},
+            }
+            run_folder.atomic_write_json(out / run_folder.CONFIG, config)
+        generator = torch.Generator().manual_seed(train_settings.seed)
+        state = TrainingState(step=0, data_generator=generator)
+        processes.seed_noise(train_settings.seed, state.step)
+        optimizers = _optimizers(network, train_settings)
+        _loop(out, network, dataset, train_settings, optimizers, state, progress, processes)
     return out
 
 
@@ -188,17 +213,22 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
     settings = TrainConfig.from_dict(config["train"], source=str(run / run_folder.CONFIG))
     if steps is not None:
         settings = TrainConfig(**{**settings.to_dict(), "steps": steps})
-    _prepare_process(settings)
+    processes = Processes.launched(settings.device)
+    _prepare_process(settings, processes)
     checkpoint = run_folder.latest_checkpoint(run)
     model, dataset = _build(config)
-    _place(model, settings)
+    processes.check(model, settings.batch_size)
+    _place(model, processes.device)
     optimizers = _optimizers(model, settings)
     state = load_checkpoint(checkpoint, model, optimizers)
     if settings.steps < state.step:
         raise InputError(f"--steps: the run is already at step {state.step}; expected a total ≥ {state.step}")
-    run_folder.truncate_log(run, state.step)
-    run_folder.atomic_write_json(run / run_folder.CONFIG, {**config, "train": settings.to_dict()})
-    _loop(run, model, dataset, settings, optimizers, state, progress)
+    with processes.joined():
+        if processes.is_main:
+            run_folder.truncate_log(run, state.step)
+            run_folder.atomic_write_json(run / run_folder.CONFIG, {**config, "train": settings.to_dict()})
+        processes.seed_noise(settings.seed, state.step)
+        _loop(run, model, dataset, settings, optimizers, state, progress, processes)
     return run
 
 
