@@ -1,7 +1,8 @@
 """The ``disentangle`` command: argument parsing and printing only.
 
 Every subcommand calls a library function a Python user can call too. Bad input
-(``InputError``) and diverged training print one line on stderr and exit with code 2.
+(``InputError``) and diverged training print one line on stderr and exit with code 2;
+a sweep in which some run failed exits with code 1.
 """
 
 from __future__ import annotations
@@ -237,6 +238,40 @@ def _run_baselines(args) -> None:
     print(f"wrote {Path(args.out) / 'baselines.json'}")
 
 
+def _run_sweep(args) -> int:
+    from disentangle.sweep import expand_sweep, run_sweep
+
+    runs = expand_sweep(args.file)
+    if args.list:
+        for run in runs:
+            print(run.name)
+        return 0
+    if args.out is None:
+        raise InputError("--out: required (the sweep's folder)")
+
+    def report(result) -> None:
+        detail = {"done": f" ({result.seconds:.1f} s)", "skipped": " (finished before)", "failed": f": {result.error}"}
+        print(f"{result.state:7s} {result.name}{detail[result.state]}", flush=True)
+
+    results = run_sweep(runs, args.out, executor=args.executor, workers=args.workers, only=args.run,
+                        address=args.address, report=report)
+    counts = {state: sum(result.state == state for result in results) for state in ("done", "skipped", "failed")}
+    where = f" (errors in {args.out / 'status'})" if counts["failed"] else ""
+    print(f"{args.out}: " + ", ".join(f"{count} {state}" for state, count in counts.items()) + where)
+    return 1 if counts["failed"] else 0
+
+
+def _run_aggregate(args) -> None:
+    from disentangle.sweep import aggregate
+
+    table = aggregate(args.dir, by=args.by)
+    unscored = int((~table["scored"].astype(bool)).sum())
+    print(f"{len(table)} run(s)" + (f"; {unscored} without metrics.json (their scores are empty)" if unscored else ""))
+    figures = len(list((args.dir / "figures").glob("*.png")))
+    print(f"wrote {args.dir / 'results.csv'}, {args.dir / 'results.parquet'} and {figures} figure(s) in "
+          f"{args.dir / 'figures'}")
+
+
 def _add_scoring_options(parser, metric_default) -> None:
     parser.add_argument("--metrics", type=_metric_names, default=list(metric_default),
                         help="comma-separated metric names (default: all of dlib's)")
@@ -303,12 +338,36 @@ def build_parser() -> argparse.ArgumentParser:
     baselines.add_argument("--baselines", type=_names, default=list(BASELINES),
                            help=f"comma-separated, some of {', '.join(BASELINES)}")
     _add_scoring_options(baselines, DEFAULT_METRICS)
+    sweep = subparsers.add_parser(
+        "sweep", help="run a grid of runs from a sweep file",
+        description="Expand a sweep file (base config, grid, list, seeds, evaluate; see docs/sweeps.md) into "
+        "numbered runs and run them into OUT/runs/<name>. Finished runs are skipped, interrupted ones resumed; "
+        "a failed run is reported and the others go on (exit 1 when any failed).",
+    )
+    sweep.add_argument("file", type=Path)
+    sweep.add_argument("--out", type=Path, help="the sweep's folder")
+    sweep.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="local (default: this machine) or ray (a local Ray instance, or --address)")
+    sweep.add_argument("--workers", type=int, help="runs at once (local: processes, default 1; ray: CPUs of the "
+                       "local instance and runs in flight, default all)")
+    sweep.add_argument("--run", type=_seeds, metavar="N[,M,...]",
+                       help="only these run numbers (an array job's index, e.g. $SLURM_ARRAY_TASK_ID)")
+    sweep.add_argument("--address", help="a Ray cluster's address (default: start a local Ray instance)")
+    sweep.add_argument("--list", action="store_true", help="print the runs' numbered names and exit")
+    aggregate = subparsers.add_parser(
+        "aggregate", help="collect every run's config and scores into one table with figures",
+        description="Collect every run folder under DIR into DIR/results.csv and DIR/results.parquet (one row "
+        "per run), and draw DIR/figures/: each score's spread per method and the scores' rank correlation.",
+    )
+    aggregate.add_argument("dir", type=Path)
+    aggregate.add_argument("--by", type=_names, default=[], metavar="KEY[,KEY...]",
+                           help="config columns that split each model into methods in the figures, e.g. model.beta")
     return parser
 
 
 COMMANDS = {
     "train": _run_train, "traverse": _run_traverse, "evaluate": _run_evaluate, "baselines": _run_baselines,
-    "report": _run_report, "explore": _run_explore,
+    "report": _run_report, "explore": _run_explore, "sweep": _run_sweep, "aggregate": _run_aggregate,
 }
 
 
@@ -318,11 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     # converging on codes; that is the reference protocol, so it is not reported per fit.
     warnings.filterwarnings("ignore", message="lbfgs failed to converge")
     try:
-        COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
     except (InputError, TrainingDiverged) as error:
         print(f"disentangle {args.command}: error: {error}", file=sys.stderr)
         return 2
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

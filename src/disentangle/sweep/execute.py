@@ -1,0 +1,177 @@
+"""One run of a sweep, brought to its finished state whatever state it was left in.
+
+A sweep's output folder::
+
+    DIR/sweep.json            every run of the sweep (number, name, settings, evaluation)
+    DIR/runs/<name>/          each run's folder (see ``disentangle.train.run_folder``)
+    DIR/status/<name>.json    the last attempt at each run: state, times, host, error
+
+``run_one`` skips a finished run (trained to its steps and, when the sweep
+evaluates, scored at that step with the requested metrics, seeds and preset),
+resumes one with a checkpoint, restarts one killed before its first checkpoint,
+then evaluates. It catches the run's own errors: a failed run is recorded in its
+status file (message and traceback) and returned as failed, so a sweep goes on.
+Each status file has one writer, so concurrent workers never share a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from disentangle.errors import InputError, TrainingDiverged
+from disentangle.evaluate import METRICS_FILE, evaluate
+from disentangle.sweep.spec import SweepRun, configuration
+from disentangle.train import resume, run_folder, train
+
+RUNS = "runs"
+STATUS = "status"
+#: training settings that may differ between a run folder and its sweep: steps grow
+#: when a sweep is extended, threads follow the executor's share of the cores
+_MAY_DIFFER = ("steps", "threads")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What became of one run: ``state`` is ``done``, ``skipped`` (already finished) or
+    ``failed`` (``error`` then holds the one-line reason; the status file has the traceback)."""
+
+    number: int
+    name: str
+    state: str
+    seconds: float
+    error: str | None = None
+
+
+def run_path(out: Path, run: SweepRun) -> Path:
+    return Path(out) / RUNS / run.name
+
+
+def status_path(out: Path, run: SweepRun) -> Path:
+    return Path(out) / STATUS / f"{run.name}.json"
+
+
+def is_finished(run: SweepRun, folder: Path) -> bool:
+    """Whether ``folder``'s last checkpoint is at ``run.steps`` and, when the run is
+    evaluated, its ``metrics.json`` scores that step with the requested metrics, seeds and preset."""
+    checkpoints = run_folder.checkpoint_paths(folder)
+    if not checkpoints or checkpoints[-1] != run_folder.checkpoint_path(folder, run.steps):
+        return False
+    if run.evaluation is None:
+        return True
+    try:
+        scored = json.loads((Path(folder) / METRICS_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return (
+        scored.get("checkpoint_step") == run.steps
+        and scored.get("preset") == run.evaluation.preset
+        and scored.get("seeds") == list(run.evaluation.seeds)
+        and set(run.evaluation.metrics) <= set(scored.get("results", {}))
+    )
+
+
+def _check_same_configuration(run: SweepRun, folder: Path) -> None:
+    """Refuse a run folder whose config.json differs from the sweep's run (but for ``_MAY_DIFFER``)."""
+    written = run_folder.read_config(folder)
+    expected = json.loads(json.dumps(configuration(run)))
+    pairs = [
+        ("model", written["model"], expected["model"]),
+        ("data.name", written["data"]["name"], run.data["name"]),
+    ]
+    for key in sorted(set(written["train"]) | set(expected["train"])):
+        if key not in _MAY_DIFFER:
+            pairs.append((f"train.{key}", written["train"].get(key), expected["train"].get(key)))
+    for key, old, new in pairs:
+        if old != new:
+            raise InputError(
+                f"{folder}: made with other settings than the sweep's ({key}: {old} in config.json, "
+                f"{new} in the sweep); move the folder away or use another --out"
+            )
+
+
+def _train(run: SweepRun, folder: Path, threads: int | None) -> None:
+    """Train, resume or restart ``folder`` until its last checkpoint is at ``run.steps``."""
+    checkpoints = run_folder.checkpoint_paths(folder)
+    if checkpoints and checkpoints[-1] == run_folder.checkpoint_path(folder, run.steps):
+        return
+    if checkpoints:
+        resume(folder, steps=run.steps, progress=False)
+        return
+    if folder.exists():  # killed before its first checkpoint: nothing worth keeping
+        shutil.rmtree(folder)
+    settings = dict(run.settings)
+    if threads is not None:
+        settings.setdefault("threads", threads)
+    train(folder, run.model, run.data["name"], data_options=run.data_options, progress=False, **settings)
+
+
+def one_line(error: BaseException) -> str:
+    """The error as one line: its message for our errors, else prefixed with its type."""
+    lines = str(error).strip().splitlines()
+    message = lines[0] if lines else ""
+    if isinstance(error, (InputError, TrainingDiverged)):
+        return message
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def record_status(
+    out: Path, run: SweepRun, state: str, started: float, error: BaseException | None = None
+) -> None:
+    """Write ``DIR/status/<name>.json`` atomically."""
+    status = {
+        "number": run.number,
+        "name": run.name,
+        "state": state,
+        "started_at": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_s": round(time.time() - started, 3),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    if error is not None:
+        status["error"] = one_line(error)
+        status["traceback"] = "".join(traceback.format_exception(error))
+    path = status_path(out, run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_folder.atomic_write_json(path, status)
+
+
+def failed(run: SweepRun, out: Path, started: float, error: BaseException) -> RunResult:
+    """Record ``run`` as failed with ``error`` and return its result."""
+    record_status(out, run, "failed", started, error)
+    return RunResult(run.number, run.name, "failed", round(time.time() - started, 3), one_line(error))
+
+
+def run_one(run: SweepRun, out: str | Path, threads: int | None = None) -> RunResult:
+    """Bring ``run`` to its finished state in ``out/runs/<name>``; never raises for the run's own errors.
+
+    ``threads``: CPU threads for training when the run's settings name none.
+    """
+    out, started = Path(out), time.time()
+    folder = run_path(out, run)
+    try:
+        if (folder / run_folder.CONFIG).is_file():
+            _check_same_configuration(run, folder)
+            if is_finished(run, folder):
+                return RunResult(run.number, run.name, "skipped", 0.0)
+        record_status(out, run, "running", started)
+        _train(run, folder, threads)
+        if run.evaluation is not None:
+            evaluate(
+                folder,
+                metrics=run.evaluation.metrics,
+                seeds=run.evaluation.seeds,
+                preset=run.evaluation.preset,
+                device=run.settings.get("device", "cpu"),
+            )
+    except Exception as error:  # noqa: BLE001 - a run's failure of any kind must not stop the sweep
+        return failed(run, out, started, error)
+    record_status(out, run, "done", started)
+    return RunResult(run.number, run.name, "done", round(time.time() - started, 3))

@@ -1,0 +1,375 @@
+"""Sweep files: a base configuration, a grid, a list and seeds, expanded into runs.
+
+A sweep file is YAML::
+
+    model: {name: beta-vae, latent_dim: 10}    # the base, as in ``train --config``
+    data: {name: dsprites}
+    train: {batch_size: 64}
+    steps: 300000                              # the same as train.steps
+    grid:                                      # every combination of these values
+      model.beta: [1, 2, 4]
+    list:                                      # a union of small grids, crossed with the grid
+      - {model.name: beta-vae}
+      - {model.name: beta-tcvae, model.beta: [2, 6]}
+    seeds: [0, 1, 2]                           # training seeds, one run per seed
+    evaluate: {metrics: [mig, dci], seeds: [0], preset: dlib}   # or false: train only
+
+Keys of ``grid`` and ``list`` entries are dotted, ``section.field`` (``model.beta``,
+``model.name``, ``data.name``, ``data.path``, ``train.seed``); they override the base.
+A list value in a ``list`` entry means one run per value, as in the grid; a value
+that is itself a list is written ``[[0.5, 0.9]]`` in both.
+
+Expansion order, which fixes every run's number: list entries in file order (one
+empty entry when there is no list), within each its list-valued keys, then the grid
+keys in file order, then the seeds; in every nest the last key varies fastest, as
+in ``itertools.product``. So the seeds of one configuration have consecutive numbers.
+A run's name is its zero-padded number, the model and the values it sets beyond the
+base: ``0003-beta-vae-beta=4-seed=1``.
+
+Every run is validated on expansion (model, hyperparameters, training settings,
+dataset name); two runs with the same final configuration are an error naming both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from disentangle.data import DATASETS
+from disentangle.errors import InputError
+from disentangle.evaluate import DEFAULT_METRICS, check_metric_names
+from disentangle.metrics.presets import PRESETS
+from disentangle.models import model_class, model_config
+from disentangle.train import TrainConfig
+
+SECTIONS = ("model", "data", "train")
+TOP_LEVEL = (*SECTIONS, "steps", "seeds", "grid", "list", "evaluate")
+DEFAULT_MODEL = "beta-vae"
+DEFAULT_DATA = "dsprites"
+#: names are cut to this many characters (the number keeps them unique)
+MAX_NAME_LENGTH = 120
+_TRAIN_KINDS = {field.name: str(field.type) for field in dataclasses.fields(TrainConfig)}
+_TRAIN_FIELDS = frozenset(_TRAIN_KINDS)
+_EXPECTED = {"float": "a number", "int": "an integer", "str": "a string", "bool": "true or false"}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How every run of a sweep is scored: ``disentangle.evaluate.evaluate``'s arguments."""
+
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    seeds: tuple[int, ...] = (0,)
+    preset: str = "dlib"
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep.
+
+    Attributes:
+        number: its 0-based position in the expansion order (an array job's index).
+        name: its folder name, ``<number>-<model>-<key=value>...``.
+        model: the model's name.
+        data: the dataset's ``name`` and options (``get_dataset``'s keyword arguments).
+        settings: ``train``'s keyword arguments: hyperparameters and training settings;
+            ``steps`` is always present.
+        evaluation: how the trained run is scored; ``None`` trains only.
+        choices: the dotted keys this run sets beyond the base, which its name shows.
+    """
+
+    number: int
+    name: str
+    model: str
+    data: dict
+    settings: dict
+    evaluation: Evaluation | None
+    choices: dict
+
+    @property
+    def steps(self) -> int:
+        return self.settings["steps"]
+
+    @property
+    def data_options(self) -> dict:
+        return {key: value for key, value in self.data.items() if key != "name"}
+
+    @property
+    def hyperparameters(self) -> dict:
+        return {key: value for key, value in self.settings.items() if key not in _TRAIN_FIELDS}
+
+    @property
+    def train_settings(self) -> dict:
+        return {key: value for key, value in self.settings.items() if key in _TRAIN_FIELDS}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def configuration(run: SweepRun) -> dict:
+    """The run's sections model, data and train as ``config.json`` holds them, defaults
+    filled in; raises ``InputError`` for an invalid hyperparameter or training setting."""
+    return {
+        "model": {"name": run.model, **model_config(run.model, **run.hyperparameters).to_dict()},
+        "data": run.data,
+        "train": TrainConfig(**run.train_settings).to_dict(),
+    }
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """A value a run takes for ``key``, and where the sweep file says so."""
+
+    key: str
+    value: object
+    origin: str
+
+
+def read_sweep_file(path: str | Path) -> dict:
+    """The parsed YAML of a sweep file (a mapping), with one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such sweep file")
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(content, dict):
+        raise InputError(f"{path}: expected a mapping with some of the keys {', '.join(TOP_LEVEL)}")
+    return content
+
+
+def expand_sweep(spec: dict | str | Path, source: str = "sweep") -> list[SweepRun]:
+    """The runs of a sweep, in expansion order; ``spec`` is a sweep file or its parsed content.
+
+    ``source`` names the sweep in error messages (the file's path when ``spec`` is one).
+    """
+    if not isinstance(spec, dict):
+        source = str(spec)
+        spec = read_sweep_file(spec)
+    unknown = sorted(set(spec) - set(TOP_LEVEL))
+    if unknown:
+        raise InputError(
+            f"{source}: unknown key(s) {', '.join(unknown)} (expected some of {', '.join(TOP_LEVEL)})"
+        )
+    base = _base(spec, source)
+    evaluation = _evaluation(spec.get("evaluate", {}), source)
+    grid = _grid(spec.get("grid", {}), source)
+    entries = _entries(spec.get("list", [{}]), {axis[0].key for axis in grid}, source)
+    seeds = _seeds(spec, base, grid, entries, source)
+    combinations = [
+        (index, combination)
+        for index, entry in enumerate(entries)
+        for combination in itertools.product(*entry, *grid, *seeds)
+    ]
+    width = max(4, len(str(len(combinations) - 1)))
+    runs, seen = [], {}  # seen: final configuration -> (number, origin) of its first run
+    for number, (index, choices) in enumerate(combinations):
+        origin = ("" if "list" not in spec else f"list[{index}]: ") + ", ".join(
+            f"{c.key}={c.value}" for c in choices
+        )
+        where = f"{source}: run {number}" + (f" ({origin})" if origin else "")
+        run, resolved = _run(number, width, base, choices, evaluation, where)
+        if resolved in seen:
+            first, first_origin = seen[resolved]
+            raise InputError(
+                f"{source}: runs {first} ({first_origin}) and {number} ({origin}) have the same configuration"
+            )
+        seen[resolved] = (number, origin)
+        runs.append(run)
+    return runs
+
+
+def _check_key(key, where: str) -> str:
+    section, _, field = str(key).partition(".")
+    if section not in SECTIONS or not field:
+        raise InputError(
+            f"{where}: '{key}' is not a dotted key section.field with section one of {', '.join(SECTIONS)}"
+        )
+    return key
+
+
+def _base(spec: dict, source: str) -> dict[str, _Choice]:
+    """The base configuration as dotted keys: sections model, data, train, and steps."""
+    base = {}
+    for section in SECTIONS:
+        values = spec.get(section, {})
+        if not isinstance(values, dict):
+            raise InputError(f"{source}: {section}: expected a mapping of settings")
+        for field, value in values.items():
+            base[f"{section}.{field}"] = _Choice(f"{section}.{field}", value, f"{section}.{field}")
+    if "steps" in spec:
+        if "train.steps" in base:
+            raise InputError(f"{source}: steps: also given as train.steps (set it in one place)")
+        base["train.steps"] = _Choice("train.steps", spec["steps"], "steps")
+    return base
+
+
+def _values(values, where: str) -> list:
+    if not isinstance(values, list) or not values:
+        raise InputError(f"{where}: expected a non-empty list of values")
+    return values
+
+
+def _axis(key: str, values: list, where: str) -> list[_Choice]:
+    return [_Choice(key, value, f"{where}[{i}]") for i, value in enumerate(values)]
+
+
+def _grid(grid, source: str) -> list[list[_Choice]]:
+    if not isinstance(grid, dict):
+        raise InputError(f"{source}: grid: expected a mapping of dotted keys to lists of values")
+    return [
+        _axis(_check_key(key, f"{source}: grid"), _values(values, f"{source}: grid.{key}"), f"grid.{key}")
+        for key, values in grid.items()
+    ]
+
+
+def _entries(entries, grid_keys: set[str], source: str) -> list[list[list[_Choice]]]:
+    """Each list entry as the axes of its own small grid (a scalar is a one-value axis)."""
+    if not isinstance(entries, list) or not entries:
+        raise InputError(f"{source}: list: expected a non-empty list of mappings of dotted keys to values")
+    expanded = []
+    for index, entry in enumerate(entries):
+        where = f"{source}: list[{index}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where}: expected a mapping of dotted keys to values")
+        axes = []
+        for key, value in entry.items():
+            _check_key(key, where)
+            if key in grid_keys:
+                raise InputError(f"{where}.{key}: also in grid (set a key in one place)")
+            values = _values(value, f"{where}.{key}") if isinstance(value, list) else [value]
+            axes.append(_axis(key, values, f"list[{index}].{key}"))
+        expanded.append(axes)
+    return expanded
+
+
+def _seeds(spec: dict, base: dict, grid, entries, source: str) -> list[list[_Choice]]:
+    """``seeds`` as the innermost axis over ``train.seed``, which nothing else may set."""
+    if "seeds" not in spec:
+        return []
+    seeds = _values(spec["seeds"], f"{source}: seeds")
+    if not all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in seeds):
+        raise InputError(f"{source}: seeds: expected a list of integers ≥ 0, got {seeds}")
+    elsewhere = (
+        "train.seed" in base
+        or any(axis[0].key == "train.seed" for axis in grid)
+        or any(axis[0].key == "train.seed" for entry in entries for axis in entry)
+    )
+    if elsewhere:
+        raise InputError(f"{source}: seeds: train.seed is also set elsewhere (set it in one place)")
+    return [[_Choice("train.seed", seed, f"seeds[{i}]") for i, seed in enumerate(seeds)]]
+
+
+def _evaluation(section, source: str) -> Evaluation | None:
+    if section is False:
+        return None
+    where = f"{source}: evaluate"
+    if not isinstance(section, dict) or not set(section) <= {"metrics", "seeds", "preset"}:
+        raise InputError(f"{where}: expected false or a mapping with some of the keys metrics, seeds, preset")
+    evaluation = Evaluation()
+    if "metrics" in section:
+        names = [str(name).replace("-", "_") for name in _values(section["metrics"], f"{where}.metrics")]
+        try:
+            check_metric_names(names, diagnostics=True)
+        except InputError as error:
+            raise InputError(f"{where}.metrics: {str(error).removeprefix('--metrics: ')}") from None
+        evaluation = dataclasses.replace(evaluation, metrics=tuple(names))
+    if "seeds" in section:
+        seeds = _values(section["seeds"], f"{where}.seeds")
+        if not all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in seeds):
+            raise InputError(f"{where}.seeds: expected a list of integers ≥ 0, got {seeds}")
+        evaluation = dataclasses.replace(evaluation, seeds=tuple(seeds))
+    if "preset" in section:
+        if section["preset"] not in PRESETS:
+            raise InputError(
+                f"{where}.preset: expected one of {', '.join(PRESETS)}, got {section['preset']!r}"
+            )
+        evaluation = dataclasses.replace(evaluation, preset=section["preset"])
+    return evaluation
+
+
+def _coerce(choice: _Choice, kind: str):
+    """``choice.value`` as the type ``kind`` of its config field (``"float"``, ``"int | None"``, ...).
+
+    Integers are accepted for floats, and strings such as ``1e-4`` (which YAML 1.1
+    reads as text) are read as numbers; fields of other types pass through unchanged.
+    """
+    value, base = choice.value, kind.removesuffix(" | None")
+    if (value is None and kind.endswith("| None")) or base not in _EXPECTED:
+        return value
+    if isinstance(value, bool):
+        if base == "bool":
+            return value
+    elif base == "float" and isinstance(value, (int, float, str)):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    elif base == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    elif isinstance(value, {"int": int, "str": str}.get(base, ())):
+        return value
+    raise InputError(f"{choice.origin}: expected {_EXPECTED[base]} for {choice.key}, got {value!r}")
+
+
+def _label(key: str, value) -> str:
+    """``beta=4`` for ``model.beta: 4.0``, ``data=mnist`` for ``data.name``; filesystem-safe."""
+    field = "data" if key == "data.name" else key.split(".", 1)[1]
+    if isinstance(value, bool) or value is None:
+        text = json.dumps(value)
+    elif isinstance(value, float):
+        text = format(value, "g")
+    elif isinstance(value, (list, tuple)):
+        text = "x".join(str(v) for v in value)
+    else:
+        text = str(value)
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", f"{field}={text}")
+
+
+def _run(number: int, width: int, base: dict, choices, evaluation, where: str) -> tuple[SweepRun, str]:
+    """The validated run and its final configuration as canonical JSON (for duplicates)."""
+    merged = {**base, **{choice.key: choice for choice in choices}}
+    model = merged.pop("model.name", _Choice("model.name", DEFAULT_MODEL, "")).value
+    data = merged.pop("data.name", _Choice("data.name", DEFAULT_DATA, "")).value
+    try:
+        model_kinds = {f.name: str(f.type) for f in dataclasses.fields(model_class(model).config_class)}
+        if data not in DATASETS:
+            raise InputError(
+                f"--data: unknown dataset '{data}' (expected one of {', '.join(sorted(DATASETS))})"
+            )
+        settings, options, unknown = {}, {}, []
+        final = {"model.name": model, "data.name": data}
+        for key, choice in merged.items():
+            section, field = key.split(".", 1)
+            if section == "data":
+                options[field] = final[key] = choice.value
+            elif section == "train" and field not in _TRAIN_FIELDS:
+                unknown.append(field)
+            else:
+                kinds = model_kinds if section == "model" else _TRAIN_KINDS
+                settings[field] = final[key] = _coerce(choice, kinds.get(field, ""))
+        if unknown:
+            known = ", ".join(sorted(_TRAIN_FIELDS))
+            raise InputError(f"unknown training setting(s) {', '.join(sorted(unknown))} (known: {known})")
+        parts = [f"{number:0{width}d}", model] + [
+            _label(c.key, final[c.key]) for c in choices if c.key != "model.name"
+        ]
+        run = SweepRun(
+            number=number,
+            name="-".join(parts)[:MAX_NAME_LENGTH],
+            model=model,
+            data={"name": data, **options},
+            settings={**settings, "steps": settings.get("steps", TrainConfig.steps)},
+            evaluation=evaluation,
+            choices={choice.key: final[choice.key] for choice in choices},
+        )
+        resolved = configuration(run)
+    except InputError as error:
+        raise InputError(f"{where}: {error}") from None
+    return run, json.dumps(resolved, sort_keys=True, default=str)
