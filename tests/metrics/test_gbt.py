@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+from hypothesis import assume, event, given, settings
+from hypothesis import strategies as st
 from sklearn.ensemble import GradientBoostingClassifier
 
 from disentangle.errors import InputError
-from disentangle.metrics.gbt import fit_gradient_boosting
+from disentangle.metrics.gbt import BoostedTrees, fit_gradient_boosting
 
 
 def problem(num_samples, num_features, num_classes, seed):
@@ -81,6 +83,125 @@ def test_labels_are_returned_in_their_own_values():
     assert set(np.unique(model.predict(x))) <= {10, 20, 30}
 
 
+def test_a_raw_prediction_of_zero_gives_the_second_class_as_in_sklearn():
+    x, y = np.zeros((10, 2)), np.array([3, 7] * 5)  # balanced, and nothing to split on: raw 0
+    model = fit_gradient_boosting(x, y, np.random.RandomState(0), num_stages=2)
+    reference = GradientBoostingClassifier(n_estimators=2).fit(x, y)
+    assert list(model.predict(x)) == list(reference.predict(x)) == [7] * 10
+
+
 def test_a_single_class_raises_input_error():
     with pytest.raises(InputError, match="at least 2 classes"):
         fit_gradient_boosting(np.zeros((5, 2)), np.ones(5), np.random.RandomState(0))
+
+
+def staged_gradients(model, x, y):
+    """The negative gradient each stage's trees were fitted to, ``(stages, N, T)``."""
+    targets = (y[:, None] == model.classes).astype(np.float64)
+    targets = targets[:, 1:] if len(model.classes) == 2 else targets
+    gradients = []
+    for stage in range(len(model.feature)):
+        before = BoostedTrees(
+            model.classes, model.init_raw, model.feature[:stage], model.threshold[:stage],
+            model.value[:stage], model.feature_importances,
+        ).decision_function(x)
+        exp = np.exp(before - before.max(axis=1, keepdims=True))
+        softmax = exp / exp.sum(axis=1, keepdims=True)
+        probability = 1 / (1 + np.exp(-before)) if before.shape[1] == 1 else softmax
+        gradients.append(targets - probability)
+    return np.array(gradients)
+
+
+def settled_nodes(tree_feature, tree_threshold, x32, gradient, margin=1e-9):
+    """The nodes of the tree ``(tree_feature, tree_threshold)`` fitted to ``gradient``
+    ``(N,)`` whose split (or none) neither rounding nor scikit-learn's random order of the
+    features could change, nor that of a node above them: their best split beats every
+    other split of the node (on another feature, or another partition) and the node's own
+    sum by more than ``margin`` of the node's sum of squared gradients, and their gradient
+    is not (nearly) constant."""
+    node, settled = np.ones(len(x32), dtype=np.int64), set()
+    for depth in range(4):
+        for j in range(2**depth, 2 ** (depth + 1)):
+            g = gradient[node == j]
+            if j > 1 and j // 2 not in settled:
+                continue
+            if len(g) < 2 or depth == 3:
+                settled.add(j)
+                continue
+            scale = margin * np.sum(g**2)
+            if np.sum((g - g.mean()) ** 2) <= scale:
+                continue
+            proxies = []  # scikit-learn's proxy of every split: (values, feature)
+            for f in range(x32.shape[1]):
+                values = x32[node == j, f]
+                ranked = values.argsort(kind="stable")
+                left_sum, num_left = np.cumsum(g[ranked])[:-1], np.arange(1, len(g))
+                proxy = left_sum**2 / num_left + (g.sum() - left_sum) ** 2 / (len(g) - num_left)
+                proxies.append((proxy[values[ranked][1:] > values[ranked][:-1] + np.float32(1e-7)], f))
+            best, best_feature = max((p.max(), f) for p, f in proxies if len(p))
+            second = max(
+                [np.sort(p)[-2] for p, f in proxies if f == best_feature and len(p) > 1]
+                + [p.max() for p, f in proxies if f != best_feature and len(p)],
+                default=-np.inf,
+            )
+            if best - second > scale and best - g.sum() ** 2 / len(g) > scale:
+                settled.add(j)
+                if tree_feature[j] >= 0:
+                    node[node == j] = 2 * j + (x32[node == j, tree_feature[j]] > tree_threshold[j])
+    return settled
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+@settings(max_examples=15, deadline=None)
+@given(num_samples=st.integers(100, 1000), num_features=st.integers(1, 4), seed=st.integers(0, 2**31 - 1))
+def test_random_data_gives_sklearns_trees_up_to_ties(num_classes, num_samples, num_features, seed):
+    # Boosting a classifier fits trees to gradients of few distinct values (two per tree
+    # at first), so that two splits often tie, exactly or up to rounding, even on distinct
+    # values: the splits agree with scikit-learn's up to the first such tie, and where
+    # there is none, so do the leaf values, predictions and importances.
+    rng = np.random.RandomState(seed)
+    x = rng.randn(num_samples, num_features).astype(np.float32).astype(np.float64)
+    x_test = rng.randn(200, num_features)
+    y = np.digitize(x[:, 0] + 1.5 * rng.randn(num_samples), np.linspace(-1, 1, num_classes - 1))
+    assume(len(np.unique(y)) == num_classes)
+    assume(all(len(np.unique(column)) == num_samples for column in x.T))
+    ours = fit_gradient_boosting(x, y, np.random.RandomState(0), num_stages=2)
+    reference = GradientBoostingClassifier(n_estimators=2, random_state=seed % 1000).fit(x, y)
+
+    for stage, gradient in enumerate(staged_gradients(ours, x, y)):
+        tied = False
+        for k, tree in enumerate(ours.feature[stage]):
+            settled = settled_nodes(tree, ours.threshold[stage, k], x.astype(np.float32), gradient[:, k])
+            splits, leaves = heap_tree(reference.estimators_[stage, k].tree_)
+            for n in settled:
+                assert tree[n] == splits.get(n, (-1, None))[0]
+                if n in splits:
+                    assert ours.threshold[stage, k, n] == splits[n][1]
+            if {1} | {c for n in range(8) if tree[n] >= 0 for c in (2 * n, 2 * n + 1)} <= settled:
+                for n, value in leaves.items():
+                    assert ours.value[stage, k, n] == pytest.approx(value, rel=1e-9, abs=1e-12)
+            else:
+                tied = True
+        if tied:  # the next stages' gradients may differ
+            event(f"{num_features} features: a tie in stage {stage}")
+            return
+    event(f"{num_features} features: no tie")
+    for points in (x, x_test):
+        reference_raw = reference.decision_function(points).reshape(len(points), -1)
+        np.testing.assert_allclose(ours.decision_function(points), reference_raw, rtol=1e-9, atol=1e-9)
+        np.testing.assert_array_equal(ours.predict(points), reference.predict(points))
+    importances = reference.feature_importances_
+    np.testing.assert_allclose(ours.feature_importances, importances, rtol=1e-9, atol=1e-12)
+
+
+def test_permuting_the_features_permutes_the_model_even_where_splits_tie():
+    # Small data and four classes: many splits tie, and the tie goes to the same feature.
+    x, y = problem(300, 4, 4, seed=3)
+    permutation = np.array([2, 0, 3, 1])
+    model = fit_gradient_boosting(x, y, np.random.RandomState(0), num_stages=5)
+    permuted = fit_gradient_boosting(x[:, permutation], y, np.random.RandomState(0), num_stages=5)
+    split = model.feature >= 0
+    np.testing.assert_array_equal(permutation[permuted.feature[split]], model.feature[split])
+    np.testing.assert_array_equal(permuted.threshold, model.threshold)
+    np.testing.assert_array_equal(permuted.value, model.value)
+    np.testing.assert_array_equal(permuted.feature_importances, model.feature_importances[permutation])

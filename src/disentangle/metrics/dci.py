@@ -15,7 +15,7 @@ is :mod:`disentangle.metrics.gbt`, the same model computed several times faster
 entropies in base K (factors) and D (codes), with dlib's 1e-11 added to R.
 
 The per-factor classifiers are independent and run in ``n_jobs`` threads (default: the
-CPUs available; the heavy array work releases the GIL), the factors with most classes
+CPUs available; the compiled tree growing releases the GIL), the factors with most classes
 first. dlib leaves the classifiers' ``random_state`` unset (the global RNG, which only
 breaks ties between equally good splits); here each gets a seed drawn from
 ``random_state`` after the data, so a result is reproducible and does not depend on
