@@ -2,7 +2,9 @@
 
 - ``raw-pixels``: the flattened image itself (4,096 dimensions for dSprites);
 - ``pca``: the first 10 principal components, fitted on 10,000 random images;
-- ``ica``: 10 FastICA components, fitted on the same images;
+- ``ica``: 10 FastICA components, fitted on the same images after projecting them on
+  their first 10 principal components (the subspace FastICA's own whitening keeps; it
+  finds it by a full SVD of the 10,000 × 4,096 sample, 136 s against 6 s here);
 - ``untrained-vae``: the posterior mean of a conv β-VAE at its random initialisation.
 
 Raw pixels are scored by the BetaVAE, FactorVAE and MIG scores only: the other
@@ -40,13 +42,14 @@ def _flat(x: torch.Tensor) -> tuple[np.ndarray]:
 
 def _fitted_transform(kind: str, dataset: FactorDataset, seed: int) -> Callable[[torch.Tensor], tuple[np.ndarray]]:
     from sklearn.decomposition import PCA, FastICA
+    from sklearn.pipeline import make_pipeline
 
     generator = torch.Generator().manual_seed(seed)
     sample = dataset.observations(dataset.sample_indices(FIT_IMAGES, generator)).flatten(1).numpy()
-    if kind == "pca":
-        model = PCA(n_components=COMPONENTS, random_state=seed)
-    else:
-        model = FastICA(n_components=COMPONENTS, random_state=seed, max_iter=1000, whiten="unit-variance")
+    model = PCA(n_components=COMPONENTS, random_state=seed)
+    if kind == "ica":
+        ica = FastICA(n_components=COMPONENTS, random_state=seed, max_iter=1000, whiten="unit-variance")
+        model = make_pipeline(model, ica)
     model.fit(sample)
     return lambda x: (model.transform(x.flatten(1).numpy()).astype(np.float32),)
 

@@ -238,6 +238,20 @@ def _run_baselines(args) -> None:
     print(f"wrote {Path(args.out) / 'baselines.json'}")
 
 
+def _run_reproduce(args) -> int:
+    from disentangle.reproduce import TABLE_FILE, render_table, reproduce
+
+    out = args.out or Path("runs") / f"reproduce-{args.paper}-{args.budget}"
+    results = reproduce(
+        args.paper, out, budget=args.budget, device=args.device,
+        progress=None if args.quiet else lambda text: print(f"  … {text}", file=sys.stderr, flush=True),
+    )
+    print(render_table(results), end="")
+    print(f"wrote {out / TABLE_FILE} and {out / 'results.json'}")
+    failed = any(r["status"] == "failed" for entry in results["methods"].values() for r in entry["seeds"].values())
+    return 1 if failed else 0
+
+
 def _run_sweep(args) -> int:
     from disentangle.sweep import expand_sweep, run_sweep
 
@@ -338,6 +352,22 @@ def build_parser() -> argparse.ArgumentParser:
     baselines.add_argument("--baselines", type=_names, default=list(BASELINES),
                            help=f"comma-separated, some of {', '.join(BASELINES)}")
     _add_scoring_options(baselines, DEFAULT_METRICS)
+    from disentangle.reproduce import BUDGETS, PAPERS
+
+    reproduce = subparsers.add_parser(
+        "reproduce", help="reproduce a published table (Higgins et al. 2017, Table 1)",
+        description="Train and score every method of a published table over several seeds under the BetaVAE "
+        "score's original and dlib protocols; writes one run folder per trained model, OUT/results.json and "
+        "OUT/table.md. Running it again skips what is finished and resumes what was interrupted "
+        "(exit 1 when a method failed).",
+    )
+    reproduce.add_argument("paper", choices=list(PAPERS))
+    reproduce.add_argument("--budget", choices=list(BUDGETS), default="cpu-small",
+                           help="cpu-small (< 30 min on 2 CPU cores, default), cpu (hours) or full (the papers' "
+                           "step counts: a GPU or a cluster)")
+    reproduce.add_argument("--out", type=Path, help="default runs/reproduce-<paper>-<budget>")
+    reproduce.add_argument("--device", default="cpu")
+    reproduce.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     sweep = subparsers.add_parser(
         "sweep", help="run a grid of runs from a sweep file",
         description="Expand a sweep file (base config, grid, list, seeds, evaluate; see docs/sweeps.md) into "
@@ -368,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "train": _run_train, "traverse": _run_traverse, "evaluate": _run_evaluate, "baselines": _run_baselines,
     "report": _run_report, "explore": _run_explore, "sweep": _run_sweep, "aggregate": _run_aggregate,
+    "reproduce": _run_reproduce,
 }
 
 

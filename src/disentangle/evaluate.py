@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -96,11 +96,14 @@ def score_representation(
     preset: str = "dlib",
     posterior_function: Callable | None = None,
     progress: Callable[[str], None] | None = None,
+    settings: Mapping[str, dict] | None = None,
 ) -> dict:
     """Run ``metrics`` under each seed; returns ``{"results": ..., "summary": ...}``.
 
     ``data`` is any GroundTruthData object; ``posterior_function`` (observations →
     (mean, logvar)) enables the estimators that need q(z|x), such as Chen's MIG.
+    ``settings`` maps a metric to settings that override the preset's, e.g.
+    ``{"beta_vae": {"protocol": "higgins"}}``.
     """
     metrics = check_metric_names(metrics)
     if preset not in PRESETS:
@@ -110,7 +113,7 @@ def score_representation(
         for name in metrics:
             if progress:
                 progress(f"{name} (seed {seed})")
-            extra = {}
+            extra = dict((settings or {}).get(name, {}))
             if posterior_function is not None and name == "mig":
                 extra["posterior_function"] = posterior_function
             start = time.perf_counter()

@@ -1,0 +1,404 @@
+"""Reproduce a published table: ``reproduce("higgins", out, budget="cpu-small")``.
+
+Higgins et al. 2017, Table 1: the BetaVAE score on dSprites of the ground-truth
+factors, raw pixels, PCA, ICA, DC-IGN, InfoGAN, an untrained VAE, a VAE and β-VAE
+(β = 4). For every method and seed the representation is trained (or fitted) and
+scored under the paper's protocol (linear softmax classifier, Adagrad, shape
+excluded) and under dlib's (``LogisticRegression``, every factor); the metric's
+random state is seeded with the method's seed.
+
+A budget says how much is trained and sampled (see ``BUDGETS``): ``full`` trains as
+the papers' settings do, the others cut steps, seeds and metric points, and every cut
+is printed under the table. ``OUT`` holds
+
+.. code-block:: text
+
+    OUT/<method>-seed-<seed>/   one run folder per trained model (evaluate, report, resume work on it)
+    OUT/results.json            every per-seed score with its settings, steps and wall times
+    OUT/table.md                the table: mean ± std over seeds beside the published numbers
+
+``results.json`` is rewritten after each method-seed, so running the same command
+again skips what is finished, resumes partly trained runs from their last checkpoint
+and retries what failed. A method that fails is reported in the table; the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from disentangle import baselines
+from disentangle.data import FactorDataset, get_dataset
+from disentangle.errors import InputError
+from disentangle.evaluate import memoised_run_encoder, score_representation
+from disentangle.metrics.presets import DLIB, resolve_settings
+from disentangle.models import build_model
+from disentangle.representation import IndexedFactorData
+from disentangle.train import load_run, resume, train
+from disentangle.train.run_folder import atomic_write_json, checkpoint_paths, environment
+
+#: the BetaVAE score's protocols, in the table's column order
+PROTOCOLS = ("higgins", "dlib")
+#: where a method's representation comes from (see ``Method``)
+SOURCES = ("ground-truth", "raw-pixels", "pca", "ica", "untrained", "trained")
+RESULTS_FILE = "results.json"
+TABLE_FILE = "table.md"
+#: the BetaVAE settings a budget may cut, with the words the table uses for them
+CUTTABLE_SETTINGS = {
+    "num_train": "training points",
+    "num_eval": "evaluation points",
+    "batch_size": "pairs per point (L)",
+    "classifier_steps": "Adagrad steps of the Higgins classifier",
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much a reproduction trains and samples.
+
+    Attributes:
+        name: the budget's name, recorded in ``results.json`` and the table.
+        seeds: one model, one baseline fit and one metric draw per seed (≥ 2, so that
+            the table has a standard deviation).
+        steps: training steps of every trained model (batch 64).
+        steps_by_method: steps of the methods that train for another number, by method key.
+        beta_vae: overrides of the BetaVAE score's dlib settings, used under both
+            protocols (keys of ``CUTTABLE_SETTINGS``); empty means dlib's sample counts.
+        checkpoint_every: steps between checkpoints, i.e. the most a killed run loses.
+    """
+
+    name: str
+    seeds: tuple[int, ...]
+    steps: int
+    steps_by_method: Mapping[str, int] = field(default_factory=dict)
+    beta_vae: Mapping[str, int] = field(default_factory=dict)
+    checkpoint_every: int = 10_000
+
+    def __post_init__(self):
+        if len(self.seeds) < 2 or len(set(self.seeds)) != len(self.seeds) or min(self.seeds) < 0:
+            raise InputError(f"budget {self.name}: seeds must be ≥ 2 distinct integers ≥ 0, got {self.seeds}")
+        for key, steps in {"steps": self.steps, **self.steps_by_method}.items():
+            if not isinstance(steps, int) or steps < 1:
+                raise InputError(f"budget {self.name}: {key} must be an integer ≥ 1, got {steps!r}")
+        unknown = sorted(set(self.beta_vae) - set(CUTTABLE_SETTINGS))
+        if unknown:
+            expected = ", ".join(CUTTABLE_SETTINGS)
+            raise InputError(f"budget {self.name}: cannot set {unknown} (expected some of {expected})")
+        resolve_settings("beta_vae", "dlib", dict(self.beta_vae))
+
+    def steps_of(self, method_key: str) -> int:
+        return self.steps_by_method.get(method_key, self.steps)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of a published table and how its representation is obtained.
+
+    Attributes:
+        key: the method's name in folders and ``results.json`` (``beta-vae``).
+        label: its name in the table (``β-VAE (β = 4)``).
+        published: the paper's score in %, ``(mean, std)``; std ``None`` when not given.
+        source: ``ground-truth`` (the factor values themselves), ``raw-pixels``,
+            ``pca`` or ``ica`` (fitted per seed, see :mod:`disentangle.baselines`),
+            ``untrained`` (``model`` at its seeded initialisation) or ``trained``.
+        model, hyperparameters, train_settings: the model and how it is trained,
+            but for steps, seed and device, which come from the budget and the caller.
+    """
+
+    key: str
+    label: str
+    published: tuple[float, float | None]
+    source: str
+    model: str | None = None
+    hyperparameters: Mapping = field(default_factory=dict)
+    train_settings: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            expected = ", ".join(SOURCES)
+            raise InputError(f"method {self.key}: unknown source '{self.source}' (expected {expected})")
+        if self.source in ("untrained", "trained") and self.model is None:
+            raise InputError(f"method {self.key}: source '{self.source}' needs a model")
+
+
+#: Higgins et al. 2017's dSprites setting (configs/higgins-beta-vae-dsprites.yaml):
+#: MLP nets 4096-1200-1200-10 and 10-1200-1200-1200-4096, Adagrad at 1e-2, batch 64
+HIGGINS_NETS = {"latent_dim": 10, "likelihood": "bernoulli", "architecture": "mlp"}
+HIGGINS_TRAINING = {"batch_size": 64, "optimizer": "adagrad", "learning_rate": 1e-2}
+
+#: Higgins et al. 2017, Table 1, in the paper's order. The VAE, β-VAE and untrained
+#: VAE share Higgins' MLP; DC-IGN and InfoGAN use our conv nets, InfoGAN with Chen et
+#: al.'s Adam rates (1e-3 / 2e-4), DC-IGN with dlib's Adam 1e-4.
+HIGGINS_2017 = (
+    Method("ground-truth", "ground truth", (100.0, None), "ground-truth"),
+    Method("raw-pixels", "raw pixels", (45.75, 0.8), "raw-pixels"),
+    Method("pca", "PCA", (84.9, 0.4), "pca"),
+    Method("ica", "ICA", (42.03, 10.6), "ica"),
+    Method("dc-ign", "DC-IGN", (99.3, 0.1), "trained", "dc-ign", {"latent_dim": 10}, {"batch_size": 64}),
+    Method("infogan", "InfoGAN", (73.5, 0.9), "trained", "infogan", {"latent_dim": 10}, {"batch_size": 64}),
+    Method("untrained-vae", "untrained VAE", (44.14, 2.5), "untrained", "vae", HIGGINS_NETS),
+    Method("vae", "VAE", (61.58, 0.5), "trained", "vae", HIGGINS_NETS, HIGGINS_TRAINING),
+    Method("beta-vae", "β-VAE (β = 4)", (99.23, 0.1), "trained", "beta-vae", {**HIGGINS_NETS, "beta": 4.0},
+           HIGGINS_TRAINING),
+)
+#: paper name at the command line -> (citation, its methods)
+PAPERS = {"higgins": ("Higgins et al. 2017, Table 1", HIGGINS_2017)}
+
+#: budget name -> budget. ``full``: dlib's 300,000 steps (the step count of the
+#: configs; Higgins' Table 1 does not state its own), 5 seeds, dlib's sample counts.
+BUDGETS = {
+    "cpu-small": Budget(
+        "cpu-small", seeds=(0, 1), steps=1_000, steps_by_method={"infogan": 400},
+        beta_vae={"num_train": 800, "num_eval": 400}, checkpoint_every=400,
+    ),
+    "cpu": Budget(
+        "cpu", seeds=(0, 1, 2), steps=15_000, steps_by_method={"infogan": 5_000},
+        beta_vae={"num_train": 5_000, "num_eval": 2_500}, checkpoint_every=1_000,
+    ),
+    "full": Budget("full", seeds=(0, 1, 2, 3, 4), steps=300_000),
+}
+
+
+def budget_cuts(budget: Budget) -> list[str]:
+    """What ``budget`` trains and samples less than ``full``, one phrase per cut."""
+    full = BUDGETS["full"]
+    cuts = []
+    if budget.steps < full.steps:
+        cuts.append(f"{budget.steps:,} training steps per model (full: {full.steps:,})")
+    cuts += [f"{key}: {steps:,} training steps" for key, steps in budget.steps_by_method.items()]
+    if len(budget.seeds) < len(full.seeds):
+        cuts.append(f"{len(budget.seeds)} seeds (full: {len(full.seeds)})")
+    for name, value in budget.beta_vae.items():
+        dlib = DLIB["beta_vae"][name]
+        if value < dlib:
+            cuts.append(f"BetaVAE score: {value:,} {CUTTABLE_SETTINGS[name]} (dlib: {dlib:,})")
+    return cuts
+
+
+def run_folder_of(out: Path, method: Method, seed: int) -> Path:
+    """The run folder of a trained method's seed inside the reproduction folder ``out``."""
+    return Path(out) / f"{method.key}-seed-{seed}"
+
+
+def _checkpoint_step(run: Path) -> int:
+    """The step of the run's latest checkpoint (0 when it has none)."""
+    paths = checkpoint_paths(run)
+    return int(paths[-1].stem.removeprefix("step-")) if paths else 0
+
+
+def _train_or_resume(run: Path, method: Method, steps: int, seed: int, budget: Budget, device: str) -> dict:
+    """Bring ``run`` to ``steps``: train it, resume it, or leave it when it is there."""
+    done = _checkpoint_step(run)
+    if done > steps:
+        raise InputError(f"{run}: trained for {done} steps, more than the budget's {steps}; use a new --out")
+    start = time.perf_counter()
+    if done == 0:
+        if run.exists():
+            shutil.rmtree(run)  # killed before its first checkpoint: nothing to resume
+        settings = {**method.train_settings, "steps": steps, "seed": seed, "device": device,
+                    "checkpoint_every": budget.checkpoint_every}
+        train(run, method.model, "dsprites", progress=False, **method.hyperparameters, **settings)
+    elif done < steps:
+        resume(run, steps=steps, progress=False)
+    return {"run": run.name, "steps": steps, "resumed_from_step": done or None,
+            "train_wall_time_s": round(time.perf_counter() - start, 3)}
+
+
+def _representation(method: Method, dataset: FactorDataset, seed: int, device: str) -> Callable:
+    """The codes of dataset indices for every source but ``trained``."""
+    if method.source == "ground-truth":
+        return lambda indices: dataset.factors_of(indices).astype(np.float32)
+    if method.source == "raw-pixels":
+        # not memoised: a table of 4,096 floats per image would grow to 12 GB
+        return lambda indices: dataset.observations(indices).flatten(1).numpy()
+    if method.source in ("pca", "ica"):
+        return baselines.baseline_representation(method.source, dataset, seed)
+    torch.manual_seed(seed)
+    model = build_model(method.model, dataset.observation_shape, **method.hyperparameters)
+    return memoised_run_encoder(model, dataset, device)
+
+
+def _reproduce_one(
+    out: Path, method: Method, seed: int, budget: Budget, dataset: FactorDataset, device: str
+) -> dict:
+    """Train or fit ``method`` for ``seed`` and score it under both protocols."""
+    start = time.perf_counter()
+    record: dict = {"status": "done", "seed": seed}
+    if method.source == "trained":
+        run = run_folder_of(out, method, seed)
+        record.update(_train_or_resume(run, method, budget.steps_of(method.key), seed, budget, device))
+        loaded = load_run(run, device=device)
+        dataset = loaded.dataset
+        representation = memoised_run_encoder(loaded.model, dataset, device)
+    else:
+        representation = _representation(method, dataset, seed, device)
+    scoring_start = time.perf_counter()
+    data = IndexedFactorData(dataset)
+    for protocol in PROTOCOLS:
+        settings = {"beta_vae": {**budget.beta_vae, "protocol": protocol}}
+        scores = score_representation(data, representation, ["beta_vae"], [seed], settings=settings)
+        record[f"beta_vae_{protocol}"] = scores["results"]["beta_vae"][0]
+    if hasattr(representation, "encoded"):
+        record["encoding"] = {"distinct_images": representation.encoded,
+                              "wall_time_s": round(representation.seconds, 3)}
+    record["score_wall_time_s"] = round(time.perf_counter() - scoring_start, 3)
+    record["wall_time_s"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def _read_results(path: Path, paper: str, budget: Budget) -> dict:
+    """The earlier results in ``path`` if they were made by this paper and budget, else nothing."""
+    if not path.is_file():
+        return {}
+    try:
+        previous = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"{path}: not valid JSON; remove it to start this reproduction again") from None
+    if previous.get("paper") != paper or previous.get("budget") != budget.to_dict():
+        raise InputError(
+            f"--out {path.parent}: holds a reproduction of '{previous.get('paper')}' with other settings "
+            f"(budget '{previous.get('budget', {}).get('name')}' as it was then); use a new --out"
+        )
+    return previous
+
+
+def reproduce(
+    paper: str,
+    out: str | Path,
+    budget: str | Budget = "cpu-small",
+    device: str = "cpu",
+    methods: tuple[Method, ...] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Reproduce ``paper``'s table (see ``PAPERS``) into ``out``; returns ``results.json``'s content.
+
+    ``budget`` is a name of ``BUDGETS`` or a ``Budget``; ``methods`` replaces the
+    paper's rows (e.g. a subset). Finished method-seeds of an earlier call into the
+    same ``out`` are kept, and so are the rows of methods this call does not run.
+    """
+    if paper not in PAPERS:
+        raise InputError(f"paper: unknown '{paper}' (expected one of {', '.join(PAPERS)})")
+    if isinstance(budget, str):
+        if budget not in BUDGETS:
+            raise InputError(f"--budget: unknown '{budget}' (expected one of {', '.join(BUDGETS)})")
+        budget = BUDGETS[budget]
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+    citation, paper_methods = PAPERS[paper]
+    methods = paper_methods if methods is None else methods
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = _read_results(out / RESULTS_FILE, paper, budget)
+    started = time.perf_counter()
+    results = {
+        "paper": paper, "citation": citation, "budget": budget.to_dict(), "cuts": budget_cuts(budget),
+        "device": device, "date": date.today().isoformat(),
+        "pca_ica_fit": {"components": baselines.COMPONENTS, "images": baselines.FIT_IMAGES},
+        "methods": dict(previous.get("methods", {})),  # methods not run by this call keep their rows
+        "environment": environment(),
+    }
+    dataset = get_dataset("dsprites")
+
+    def save() -> None:
+        results["wall_time_s"] = round(previous.get("wall_time_s", 0.0) + time.perf_counter() - started, 3)
+        atomic_write_json(out / RESULTS_FILE, results)
+
+    for method in methods:
+        earlier = previous.get("methods", {}).get(method.key, {}).get("seeds", {})
+        entry = {"label": method.label, "source": method.source, "model": method.model,
+                 "published": list(method.published), "seeds": {}}
+        results["methods"][method.key] = entry
+        for seed in budget.seeds:
+            if earlier.get(str(seed), {}).get("status") == "done":
+                entry["seeds"][str(seed)] = earlier[str(seed)]
+                continue
+            if progress:
+                progress(f"{method.key}, seed {seed}")
+            try:
+                entry["seeds"][str(seed)] = _reproduce_one(out, method, seed, budget, dataset, device)
+            except Exception as error:  # noqa: BLE001 - one failed method must not stop the others
+                first_line = (str(error).strip().splitlines() or [""])[0]
+                entry["seeds"][str(seed)] = {"status": "failed", "seed": seed,
+                                             "error": f"{type(error).__name__}: {first_line}"}
+                if progress:
+                    progress(f"{method.key}, seed {seed} failed: {entry['seeds'][str(seed)]['error']}")
+            save()
+    save()
+    (out / TABLE_FILE).write_text(render_table(results))
+    return results
+
+
+def _percent(values: list[float]) -> str:
+    array = 100 * np.asarray(values)
+    return f"{array.mean():.1f} ± {array.std():.1f}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def _row(entry: dict) -> tuple[str, list[str]]:
+    """A method's table row and the lines naming its failed seeds."""
+    records = list(entry["seeds"].values())
+    done = [r for r in records if r["status"] == "done"]
+    failures = [f"{entry['label']}, seed {r['seed']}: {r['error']}" for r in records if r["status"] != "done"]
+    scores = [
+        _percent([r[f"beta_vae_{protocol}"]["eval_accuracy"] for r in done]) if done else "failed"
+        for protocol in PROTOCOLS
+    ]
+    mean, std = entry["published"]
+    published = f"{mean:g}" if std is None else f"{mean:g} ± {std:g}"
+    seeds = f"{len(done)}" if len(done) == len(records) else f"{len(done)} of {len(records)}"
+    steps = ", ".join(f"{s:,}" for s in sorted({r["steps"] for r in done if "steps" in r}))
+    steps = steps or ("fit" if entry["source"] in ("pca", "ica") else "—")
+    wall = _minutes(sum(r["wall_time_s"] for r in done))
+    cells = [entry["label"], *scores, published, seeds, steps, wall]
+    return "| " + " | ".join(cells) + " |", failures
+
+
+def render_table(results: dict) -> str:
+    """The Markdown table of a reproduction's ``results.json`` content, with its notes."""
+    budget = results["budget"]
+    lines = [
+        f"# {results['citation']}: BetaVAE score on dSprites, budget {budget['name']}",
+        "",
+        "| method | BetaVAE score, Higgins protocol (%) | BetaVAE score, dlib protocol (%) "
+        "| published (%) | seeds | steps | wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    failures = []
+    for entry in results["methods"].values():
+        row, failed = _row(entry)
+        lines.append(row)
+        failures += failed
+    metric = resolve_settings("beta_vae", "dlib", budget["beta_vae"])
+    fit = results["pca_ica_fit"]
+    lines += [
+        "",
+        f"Mean ± std (population) over seeds {budget['seeds']}; each seed trains or fits one model and "
+        "seeds the metric. Wall time: training or fitting plus scoring, summed over seeds.",
+        f"BetaVAE score: {metric['num_train']:,} training and {metric['num_eval']:,} evaluation points of "
+        f"L = {metric['batch_size']} pairs. Higgins protocol: linear softmax, Adagrad "
+        f"{metric['learning_rate']:g}, {metric['classifier_steps']:,} steps of "
+        f"{metric['classifier_batch_size']}, shape excluded. "
+        "dlib protocol: scikit-learn LogisticRegression(), every factor.",
+        f"PCA and ICA: {fit['components']} components fitted on {fit['images']:,} random images per seed.",
+        "Cuts from the full budget: " + ("; ".join(results["cuts"]) or "none") + ".",
+        f"Total wall time: {_minutes(results['wall_time_s'])} on device {results['device']} "
+        f"({results['date']}, torch {results['environment']['torch']}).",
+    ]
+    if failures:
+        lines += ["", "Failed:", *[f"- {failure}" for failure in failures]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,142 @@
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+import disentangle.baselines
+import disentangle.reproduce
+from disentangle.cli import main
+from disentangle.errors import InputError
+from disentangle.reproduce import BUDGETS, HIGGINS_2017, Budget, Method, budget_cuts, reproduce, run_folder_of
+from disentangle.train import train
+
+pytestmark = pytest.mark.filterwarnings("ignore:lbfgs failed to converge")
+#: two seeds of two-step models, scored on a few points of 4 pairs each
+TINY = Budget("tiny", seeds=(0, 1), steps=2, checkpoint_every=2,
+              beta_vae={"num_train": 40, "num_eval": 20, "batch_size": 4, "classifier_steps": 20})
+METHOD = {method.key: method for method in HIGGINS_2017}
+BROKEN = Method("broken", "broken model", (50.0, None), "trained", "beta-vae", {"beta": -1.0})
+
+
+@pytest.fixture(scope="module")
+def reproduction(tmp_path_factory):
+    """Every method of Higgins' Table 1 under the tiny budget (PCA and ICA fitted on 500 images)."""
+    out = tmp_path_factory.mktemp("reproduce") / "higgins"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(disentangle.baselines, "FIT_IMAGES", 500)
+        results = reproduce("higgins", out, TINY)
+    return out, results
+
+
+def _checkpoint_times(out: Path) -> dict[str, int]:
+    return {str(path.relative_to(out)): path.stat().st_mtime_ns for path in out.glob("*/checkpoints/*")}
+
+
+@pytest.mark.slow
+def test_every_method_is_scored_under_both_protocols_beside_the_published_number(reproduction):
+    out, results = reproduction
+    assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(results))
+    assert list(results["methods"]) == [method.key for method in HIGGINS_2017]
+    for method in HIGGINS_2017:
+        records = results["methods"][method.key]["seeds"]
+        assert [r["status"] for r in records.values()] == ["done", "done"], records
+        higgins, dlib = records["0"]["beta_vae_higgins"], records["0"]["beta_vae_dlib"]
+        assert higgins["settings"]["protocol"] == "higgins" and higgins["settings"]["exclude_factors"] == [0]
+        assert dlib["settings"]["protocol"] == "dlib" and dlib["settings"]["num_train"] == 40
+        assert 0 <= higgins["eval_accuracy"] <= 1 and 0 <= dlib["eval_accuracy"] <= 1
+        if method.source == "trained":
+            assert records["1"]["steps"] == 2
+            assert (run_folder_of(out, method, 1) / "config.json").is_file()
+    table = (out / "table.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| method")]
+    assert [row.split(" | ")[0][2:] for row in rows] == [method.label for method in HIGGINS_2017]
+    assert "| β-VAE (β = 4) |" in table and "| 99.23 ± 0.1 |" in table and "| 45.75 ± 0.8 |" in table
+    assert "2 training steps per model (full: 300,000)" in table and "500 random images" in table
+
+
+@pytest.mark.slow
+def test_a_second_call_skips_every_finished_method_seed(reproduction, monkeypatch):
+    out, results = reproduction
+    before = _checkpoint_times(out)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("called for a finished method-seed")
+
+    for name in ("train", "resume", "score_representation"):
+        monkeypatch.setattr(disentangle.reproduce, name, must_not_run)
+    again = reproduce("higgins", out, TINY)
+    assert again["methods"] == results["methods"]
+    assert _checkpoint_times(out) == before and len(before) == 8
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
+    vae = METHOD["vae"]
+    partial = run_folder_of(tmp_path, vae, 0)
+    train(partial, vae.model, progress=False, steps=1, seed=0, checkpoint_every=2,
+          **vae.hyperparameters, **vae.train_settings)
+    results = reproduce("higgins", tmp_path, TINY, methods=(vae,))
+    records = results["methods"]["vae"]["seeds"]
+    assert records["0"]["resumed_from_step"] == 1 and records["1"]["resumed_from_step"] is None
+    assert sorted(path.name for path in (partial / "checkpoints").iterdir()) == [
+        "step-00000001.safetensors", "step-00000002.safetensors"
+    ]
+
+
+def test_a_failing_method_is_reported_and_the_others_go_on(tmp_path):
+    results = reproduce("higgins", tmp_path, TINY, methods=(BROKEN, METHOD["ground-truth"]))
+    broken = results["methods"]["broken"]["seeds"]
+    assert {r["status"] for r in broken.values()} == {"failed"}
+    assert broken["0"]["error"] == "InputError: --beta: must be > 0, got -1.0"
+    assert {r["status"] for r in results["methods"]["ground-truth"]["seeds"].values()} == {"done"}
+    table = (tmp_path / "table.md").read_text()
+    assert "| broken model | failed | failed | 50 | 0 of 2 |" in table
+    assert "- broken model, seed 1: InputError: --beta: must be > 0" in table
+
+
+def test_a_call_for_some_methods_keeps_the_rows_of_the_others(tmp_path):
+    first = reproduce("higgins", tmp_path, TINY, methods=(METHOD["ground-truth"],))
+    second = reproduce("higgins", tmp_path, TINY, methods=(METHOD["raw-pixels"],))
+    assert list(second["methods"]) == ["ground-truth", "raw-pixels"]
+    assert second["methods"]["ground-truth"] == first["methods"]["ground-truth"]
+
+
+def test_a_folder_holding_another_budget_is_refused(tmp_path):
+    reproduce("higgins", tmp_path, TINY, methods=(METHOD["ground-truth"],))
+    with pytest.raises(InputError, match=r"other settings \(budget 'tiny' as it was then\); use a new --out"):
+        reproduce("higgins", tmp_path, dataclasses.replace(TINY, steps=3), methods=(METHOD["ground-truth"],))
+
+
+def test_budgets_list_their_cuts_and_refuse_bad_settings():
+    assert budget_cuts(BUDGETS["full"]) == []
+    small = budget_cuts(BUDGETS["cpu-small"])
+    assert any("seeds (full: 5)" in cut for cut in small) and any("evaluation points" in cut for cut in small)
+    with pytest.raises(InputError, match="seeds must be ≥ 2 distinct"):
+        Budget("one", seeds=(0,), steps=1)
+    with pytest.raises(InputError, match=r"cannot set \['protocol'\]"):
+        Budget("bad", seeds=(0, 1), steps=1, beta_vae={"protocol": "dlib"})
+    with pytest.raises(InputError, match="must be a positive integer"):
+        Budget("bad", seeds=(0, 1), steps=1, beta_vae={"num_train": 0})
+
+
+def test_the_beta_vae_trains_as_the_higgins_config_file_says():
+    path = Path(__file__).parents[1] / "configs" / "higgins-beta-vae-dsprites.yaml"
+    config = yaml.safe_load(path.read_text())
+    beta_vae = METHOD["beta-vae"]
+    assert {k: v for k, v in config["model"].items() if k != "name"} == beta_vae.hyperparameters
+    assert {k: config["train"][k] for k in beta_vae.train_settings} == beta_vae.train_settings
+
+
+def test_cli_prints_the_table_exits_1_on_a_failure_and_2_on_unknown_choices(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(BUDGETS, "cpu-small", TINY)
+    monkeypatch.setitem(disentangle.reproduce.PAPERS, "higgins", ("a test table", (METHOD["ground-truth"],)))
+    assert main(["reproduce", "higgins", "--out", str(tmp_path / "ok"), "--quiet"]) == 0
+    output = capsys.readouterr().out
+    assert "| ground truth |" in output and f"wrote {tmp_path / 'ok' / 'table.md'}" in output
+    monkeypatch.setitem(disentangle.reproduce.PAPERS, "higgins", ("a test table", (BROKEN,)))
+    assert main(["reproduce", "higgins", "--out", str(tmp_path / "broken"), "--quiet"]) == 1
+    for argv in (["reproduce", "nope"], ["reproduce", "higgins", "--budget", "huge"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
