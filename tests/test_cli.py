@@ -32,7 +32,7 @@ def trained_run(tmp_path_factory):
 
 def test_train_then_traverse_then_resume(trained_run, capsys, tmp_path):
     code, out, _ = _run(capsys, "traverse", trained_run, "--out", tmp_path)
-    assert code == 0 and (tmp_path / "traversal.png").is_file() and (tmp_path / "reconstructions.png").is_file()
+    assert code == 0 and all((tmp_path / name).is_file() for name in ("traversal.png", "traversal.gif", "reconstructions.png"))
     code, out, _ = _run(capsys, "train", "--resume", trained_run, "--steps", 6, "--no-progress")
     assert code == 0 and json.loads((trained_run / "config.json").read_text())["train"]["steps"] == 6
 

@@ -303,8 +303,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(subparsers)
     traverse = subparsers.add_parser(
         "traverse", help="write latent traversal and reconstruction grids of a run",
-        description="Write traversal.png (rows: latents by decreasing KL; columns: values from -3 to 3) and "
-        "reconstructions.png (inputs above reconstructions) into the run folder.",
+        description="Write traversal.png (rows: latents by decreasing KL; columns: values from -3 to 3), "
+        "traversal.gif (the same sweep animated, around 4 images) and reconstructions.png (inputs above "
+        "reconstructions) into the run folder.",
     )
     traverse.add_argument("run", type=Path)
     traverse.add_argument("--out", type=Path, help="folder for the images (default: the run folder)")

@@ -48,7 +48,7 @@ def test_the_run_folder_of_a_short_run_loads_back_and_draws_traversals(name, tra
     loaded = load_run(trained_run(name))
     assert loaded.step == _settings(name)["steps"] and loaded.config["model"]["name"] == name
     paths = write_traversals(loaded.model, loaded.dataset, tmp_path)
-    assert [path.name for path in paths] == ["traversal.png", "reconstructions.png"]
+    assert [path.name for path in paths] == ["traversal.png", "traversal.gif", "reconstructions.png"]
     assert all(path.stat().st_size > 0 for path in paths)
 
 

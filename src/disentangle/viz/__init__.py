@@ -1,7 +1,6 @@
 """Figures of what a trained model does: traversals, reconstructions, plots and the HTML report."""
 
 from disentangle.viz.figures import (
-    animated_traversal_gif,
     figure_to_png_bytes,
     kl_per_dimension_curves,
     latent_factor_mutual_information,
@@ -12,6 +11,7 @@ from disentangle.viz.figures import (
 from disentangle.viz.report import write_comparison, write_report
 from disentangle.viz.traversal import (
     aggregate_posterior_values,
+    animated_traversal_gif,
     latent_order,
     prior_samples,
     prior_traversal_grid,

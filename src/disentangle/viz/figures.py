@@ -2,8 +2,7 @@
 
 Every plotting function returns a ``matplotlib.figure.Figure`` built directly (never
 through ``pyplot``), so nothing needs a display and no global figure state is kept;
-``figure_to_png_bytes`` renders one with the Agg backend. ``animated_traversal_gif``
-returns the bytes of a GIF.
+``figure_to_png_bytes`` renders one with the Agg backend.
 """
 
 from __future__ import annotations
@@ -13,14 +12,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
-from PIL import Image
 
 from disentangle.evaluate import headline_keys
 from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info, histogram_discretize
-from disentangle.models import Model
-from disentangle.viz.traversal import tile_images, traverse_codes
 
 #: log.jsonl fields that are not loss terms
 _NOT_TERMS = {"step", "time", "images_per_second"}
@@ -196,33 +191,3 @@ def metric_comparison(named_summaries: dict[str, dict]) -> Figure:
         ax.set_title(f"{metric}\n{key}", fontsize="small")
         ax.tick_params(axis="y", labelsize="small")
     return figure
-
-
-@torch.no_grad()
-def animated_traversal_gif(
-    model: Model,
-    x: torch.Tensor,
-    values: np.ndarray | None = None,
-    dimensions: np.ndarray | None = None,
-    frame_ms: int = 150,
-) -> bytes:
-    """A looping GIF of traversals: frame t sets each row's latent to its t-th value.
-
-    ``x`` ``(K, C, H, W)``: one column per image, one row per dimension of
-    ``dimensions`` (default: all, in order); ``values`` as in ``traverse_codes``
-    (default: 10 evenly spaced in [−3, 3]). The sweep runs forth and back, and a bar
-    under the images marks the frame's position in it.
-    """
-    blocks = traverse_codes(model, model.encode(x), values, dimensions)  # (K, rows, T, C, H, W)
-    steps = blocks.shape[2]
-    frames = []
-    for step in [*range(steps), *range(steps - 2, 0, -1)]:
-        tile = np.asarray(tile_images(blocks[:, :, step].transpose(0, 1).flatten(0, 1), blocks.shape[1], len(x)))
-        canvas = np.full((tile.shape[0] + 6, *tile.shape[1:]), 255, dtype=np.uint8)
-        canvas[: tile.shape[0]] = tile
-        width = tile.shape[1]
-        canvas[-4:-1, step * width // steps : (step + 1) * width // steps] = 0
-        frames.append(Image.fromarray(canvas))
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
-    return buffer.getvalue()

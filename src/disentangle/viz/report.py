@@ -31,7 +31,6 @@ from disentangle.models.vae import GaussianVAE
 from disentangle.train import load_run
 from disentangle.train.run_folder import atomic_write_bytes, read_log
 from disentangle.viz.figures import (
-    animated_traversal_gif,
     figure_to_png_bytes,
     kl_per_dimension_curves,
     latent_factor_mutual_information,
@@ -41,6 +40,7 @@ from disentangle.viz.figures import (
 )
 from disentangle.viz.traversal import (
     aggregate_posterior_values,
+    animated_traversal_gif,
     latent_order,
     prior_samples,
     prior_traversal_grid,

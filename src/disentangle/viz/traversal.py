@@ -10,11 +10,13 @@ The swept values are either shared by every row (default: 10 values evenly space
 [−3, 3], the prior's ±3σ) or one range per row (``aggregate_posterior_values``: each
 dimension swept across the spread of its codes over the data, for models whose codes
 do not live on the prior's scale). Traversals are drawn around the codes of dataset
-images (``traversal_grid``) or around samples of the prior (``prior_traversal_grid``).
+images (``traversal_grid``) or around samples of the prior (``prior_traversal_grid``),
+and animated (``animated_traversal_gif``).
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -159,14 +161,46 @@ def reconstruction_grid(model: Model, x: torch.Tensor) -> Image.Image:
     return tile_images(torch.cat([x, model.reconstruct(x)]), 2, len(x))
 
 
+@torch.no_grad()
+def animated_traversal_gif(
+    model: Model,
+    x: torch.Tensor,
+    values: np.ndarray | None = None,
+    dimensions: np.ndarray | None = None,
+    frame_ms: int = 150,
+) -> bytes:
+    """A looping GIF of traversals: frame t sets each row's latent to its t-th value.
+
+    ``x`` ``(K, C, H, W)``: one column per image, one row per dimension of
+    ``dimensions`` (default: all, in order); ``values`` as in ``traverse_codes``
+    (default: 10 evenly spaced in [−3, 3]). The sweep runs forth and back, and a bar
+    under the images marks the frame's position in it.
+    """
+    blocks = traverse_codes(model, model.encode(x), values, dimensions)  # (K, rows, T, C, H, W)
+    steps = blocks.shape[2]
+    frames = []
+    for step in [*range(steps), *range(steps - 2, 0, -1)]:
+        tile = np.asarray(tile_images(blocks[:, :, step].transpose(0, 1).flatten(0, 1), blocks.shape[1], len(x)))
+        canvas = np.full((tile.shape[0] + 6, *tile.shape[1:]), 255, dtype=np.uint8)
+        canvas[: tile.shape[0]] = tile
+        width = tile.shape[1]
+        canvas[-4:-1, step * width // steps : (step + 1) * width // steps] = 0
+        frames.append(Image.fromarray(canvas))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()
+
+
 def write_traversals(model: Model, dataset: ImageDataset, out: Path, seed: int = 0, num_images: int = 8) -> list[Path]:
-    """Write ``traversal.png`` and ``reconstructions.png`` into ``out``; returns the paths."""
+    """Write ``traversal.png``, ``traversal.gif`` (around 4 images) and ``reconstructions.png``
+    into ``out``; returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     order, _ = latent_order(model, dataset, seed=seed)
     x = sample_observations(dataset, num_images, seed + 1)
-    paths = [out / "traversal.png", out / "reconstructions.png"]
+    paths = [out / "traversal.png", out / "traversal.gif", out / "reconstructions.png"]
     traversal_grid(model, x[:1], dimensions=order).save(paths[0])
-    reconstruction_grid(model, x).save(paths[1])
+    paths[1].write_bytes(animated_traversal_gif(model, x[:4], dimensions=order))
+    reconstruction_grid(model, x).save(paths[2])
     return paths
