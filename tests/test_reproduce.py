@@ -64,7 +64,7 @@ def test_a_second_call_skips_every_finished_method_seed(reproduction, monkeypatc
     def must_not_run(*args, **kwargs):
         raise AssertionError("called for a finished method-seed")
 
-    for name in ("train", "resume", "score_representation"):
+    for name in ("train_or_resume", "score_representation"):
         monkeypatch.setattr(disentangle.reproduce, name, must_not_run)
     again = reproduce("higgins", out, TINY)
     assert again["methods"] == results["methods"]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,8 +42,8 @@ from disentangle.evaluate import memoised_run_encoder, score_representation
 from disentangle.metrics.presets import DLIB, resolve_settings
 from disentangle.models import build_model
 from disentangle.representation import IndexedFactorData
-from disentangle.train import load_run, resume, train
-from disentangle.train.run_folder import atomic_write_json, checkpoint_paths, environment
+from disentangle.train import load_run, train_or_resume
+from disentangle.train.run_folder import atomic_write_json, environment
 
 #: the BetaVAE score's protocols, in the table's column order
 PROTOCOLS = ("higgins", "dlib")
@@ -192,26 +191,12 @@ def run_folder_of(out: Path, method: Method, seed: int) -> Path:
     return Path(out) / f"{method.key}-seed-{seed}"
 
 
-def _checkpoint_step(run: Path) -> int:
-    """The step of the run's latest checkpoint (0 when it has none)."""
-    paths = checkpoint_paths(run)
-    return int(paths[-1].stem.removeprefix("step-")) if paths else 0
-
-
 def _train_or_resume(run: Path, method: Method, steps: int, seed: int, budget: Budget, device: str) -> dict:
-    """Bring ``run`` to ``steps``: train it, resume it, or leave it when it is there."""
-    done = _checkpoint_step(run)
-    if done > steps:
-        raise InputError(f"{run}: trained for {done} steps, more than the budget's {steps}; use a new --out")
+    """Bring ``run`` to ``steps`` (``train_or_resume``) and say how."""
     start = time.perf_counter()
-    if done == 0:
-        if run.exists():
-            shutil.rmtree(run)  # killed before its first checkpoint: nothing to resume
-        settings = {**method.train_settings, "steps": steps, "seed": seed, "device": device,
-                    "checkpoint_every": budget.checkpoint_every}
-        train(run, method.model, "dsprites", progress=False, **method.hyperparameters, **settings)
-    elif done < steps:
-        resume(run, steps=steps, progress=False)
+    settings = {**method.train_settings, "steps": steps, "seed": seed, "device": device,
+                "checkpoint_every": budget.checkpoint_every}
+    done = train_or_resume(run, method.model, "dsprites", progress=False, **method.hyperparameters, **settings)
     return {"run": run.name, "steps": steps, "resumed_from_step": done or None,
             "train_wall_time_s": round(time.perf_counter() - start, 3)}
 

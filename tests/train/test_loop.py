@@ -6,7 +6,7 @@ from safetensors.torch import load_file
 
 from disentangle.errors import InputError, TrainingDiverged
 from disentangle.models.vae import BetaVAE
-from disentangle.train import load_run, resume, train
+from disentangle.train import load_run, resume, train, train_or_resume
 from disentangle.train.run_folder import checkpoint_paths, read_log
 
 QUIET = {"progress": False}
@@ -119,3 +119,35 @@ def test_each_player_steps_on_the_gradient_of_its_own_loss_only():
     for player, grads, old in zip(players, expected, before):
         for parameter, grad, value in zip(player.parameters, grads, old):
             assert torch.allclose(parameter, value - 0.1 * grad)
+
+
+def _last_tensors(run) -> dict:
+    """Every tensor of the run's last checkpoint: weights, optimizer and RNG state."""
+    return load_file(str(checkpoint_paths(run)[-1]))
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_train_or_resume_trains_resumes_restarts_or_leaves_a_run(tmp_path):
+    settings = dict(steps=4, batch_size=8, checkpoint_every=2, keep_checkpoints=5, progress=False)
+    whole = _last_tensors(train(tmp_path / "whole", "vae", "dsprites", **settings))
+    run = tmp_path / "new"
+    assert train_or_resume(run, "vae", "dsprites", **settings) == 0
+    (run / "checkpoints" / "step-00000004.safetensors").unlink()  # killed after step 2
+    assert train_or_resume(run, "vae", "dsprites", **settings) == 2
+    assert _same(_last_tensors(run), whole)
+    mtimes = [path.stat().st_mtime_ns for path in checkpoint_paths(run)]
+    assert train_or_resume(run, "vae", "dsprites", **settings) == 4  # finished: left alone
+    assert [path.stat().st_mtime_ns for path in checkpoint_paths(run)] == mtimes
+    for path in checkpoint_paths(run):  # killed before its first checkpoint
+        path.unlink()
+    assert train_or_resume(run, "vae", "dsprites", **settings) == 0
+    assert _same(_last_tensors(run), whole)
+    other = tmp_path / "not-a-run"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match="exists and is not an empty folder"):
+        train_or_resume(other, "vae", "dsprites", **settings)
+    assert (other / "notes.txt").read_text() == "keep me"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import time
 import traceback
@@ -29,7 +28,7 @@ from pathlib import Path
 from disentangle.errors import InputError, TrainingDiverged
 from disentangle.evaluate import METRICS_FILE, evaluate
 from disentangle.sweep.spec import SweepRun, configuration
-from disentangle.train import resume, run_folder, train
+from disentangle.train import run_folder, train_or_resume
 
 RUNS = "runs"
 STATUS = "status"
@@ -61,8 +60,7 @@ def status_path(out: Path, run: SweepRun) -> Path:
 def is_finished(run: SweepRun, folder: Path) -> bool:
     """Whether ``folder``'s last checkpoint is at ``run.steps`` and, when the run is
     evaluated, its ``metrics.json`` scores that step with the requested metrics, seeds and preset."""
-    checkpoints = run_folder.checkpoint_paths(folder)
-    if not checkpoints or checkpoints[-1] != run_folder.checkpoint_path(folder, run.steps):
+    if run_folder.last_checkpoint_step(folder) != run.steps:
         return False
     if run.evaluation is None:
         return True
@@ -95,22 +93,6 @@ def _check_same_configuration(run: SweepRun, folder: Path) -> None:
                 f"{folder}: made with other settings than the sweep's ({key}: {old} in config.json, "
                 f"{new} in the sweep); move the folder away or use another --out"
             )
-
-
-def _train(run: SweepRun, folder: Path, threads: int | None) -> None:
-    """Train, resume or restart ``folder`` until its last checkpoint is at ``run.steps``."""
-    checkpoints = run_folder.checkpoint_paths(folder)
-    if checkpoints and checkpoints[-1] == run_folder.checkpoint_path(folder, run.steps):
-        return
-    if checkpoints:
-        resume(folder, steps=run.steps, progress=False)
-        return
-    if folder.exists():  # killed before its first checkpoint: nothing worth keeping
-        shutil.rmtree(folder)
-    settings = dict(run.settings)
-    if threads is not None:
-        settings.setdefault("threads", threads)
-    train(folder, run.model, run.data["name"], data_options=run.data_options, progress=False, **settings)
 
 
 def one_line(error: BaseException) -> str:
@@ -162,7 +144,10 @@ def run_one(run: SweepRun, out: str | Path, threads: int | None = None) -> RunRe
             if is_finished(run, folder):
                 return RunResult(run.number, run.name, "skipped", 0.0)
         record_status(out, run, "running", started)
-        _train(run, folder, threads)
+        settings = dict(run.settings)
+        if threads is not None:
+            settings.setdefault("threads", threads)
+        train_or_resume(folder, run.model, run.data["name"], data_options=run.data_options, progress=False, **settings)
         if run.evaluation is not None:
             evaluate(
                 folder,

@@ -6,6 +6,7 @@ trained model and its dataset from nothing but the folder's path.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,6 +231,31 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
         processes.seed_noise(settings.seed, state.step)
         _loop(run, model, dataset, settings, optimizers, state, progress, processes)
     return run
+
+
+def train_or_resume(
+    out: str | Path, model: str, data: str, *, data_options: dict | None = None, progress: bool = True, **settings
+) -> int:
+    """Bring the run folder ``out`` to ``settings["steps"]`` whatever state it was left in.
+
+    A finished run is left alone, one with a checkpoint is resumed (the result is the
+    uninterrupted run's), and a run folder killed before its first checkpoint is
+    cleared and trained anew (only when it holds nothing but what training writes),
+    as is a missing or empty ``out``; arguments as ``train``.
+    Returns the step it started from (0: trained from the start).
+    """
+    out = Path(out)
+    steps = settings.get("steps", TrainConfig.steps)
+    done = run_folder.last_checkpoint_step(out)
+    if done == steps:
+        return done
+    if done:
+        resume(out, steps=steps, progress=progress)
+        return done
+    if out.is_dir() and any(out.iterdir()) and run_folder.holds_only_run_files(out):  # never other files
+        shutil.rmtree(out)
+    train(out, model, data, data_options=data_options, progress=progress, **settings)
+    return 0
 
 
 def load_run(run: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> Run:

@@ -114,6 +114,21 @@ def checkpoint_path(run: Path, step: int) -> Path:
     return Path(run) / CHECKPOINTS / f"step-{step:08d}.safetensors"
 
 
+def holds_only_run_files(folder: Path) -> bool:
+    """Whether every entry of ``folder`` is one that training writes (config, log,
+    TensorBoard events, checkpoints, a temporary file of an atomic write)."""
+    return all(
+        path.name in (CONFIG, LOG, CHECKPOINTS) or path.name.startswith(("events.out.tfevents.", "."))
+        for path in Path(folder).iterdir()
+    )
+
+
+def last_checkpoint_step(run: Path) -> int:
+    """The training step of the run's latest checkpoint; 0 when it has none."""
+    paths = checkpoint_paths(run)
+    return int(paths[-1].stem.removeprefix("step-")) if paths else 0
+
+
 def truncate_log(run: Path, last_step: int) -> None:
     """Drop log lines after ``last_step`` (the checkpoint a resumed run restarts from)."""
     path = Path(run) / LOG
