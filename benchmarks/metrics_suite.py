@@ -66,13 +66,16 @@ class Representation:
         return noise
 
 
-def run_suite(preset: str, kind: str, metrics: list[str], seed: int) -> tuple[dict, float]:
+def run_suite(
+    preset: str, kind: str, metrics: list[str], seed: int, dci_classifier: str = "gbt"
+) -> tuple[dict, float]:
     """``({metric: result}, total seconds)``, printing a line per metric."""
     data, representation = FactorValues(), Representation(kind)
     results, total = {}, 0.0
     for name in metrics:
+        extra = {"classifier": dci_classifier} if name == "dci" else {}
         start = time.perf_counter()
-        results[name] = METRICS[name](data, representation, np.random.RandomState(seed), preset=preset)
+        results[name] = METRICS[name](data, representation, np.random.RandomState(seed), preset=preset, **extra)
         seconds = time.perf_counter() - start
         total += seconds
         scores = ", ".join(f"{key}={value:.4f}" for key, value in _scores(results[name]).items())
@@ -91,6 +94,8 @@ def main(argv=None) -> None:
     parser.add_argument("--metrics", nargs="+", default=list(METRICS), choices=list(METRICS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", action="store_true", help="run both presets, print fast - dlib")
+    parser.add_argument("--dci-classifier", default="gbt", choices=["gbt", "sklearn"],
+                        help="DCI's classifier: ours (default) or scikit-learn's own, to compare values and time")
     args = parser.parse_args(argv)
 
     presets = ["dlib", "fast"] if args.compare else [args.preset]
@@ -98,7 +103,7 @@ def main(argv=None) -> None:
     for preset in presets:
         print(f"preset {preset}, representation {args.representation}")
         print(f"{'metric':28s} {'seconds':>8s}  scores")
-        runs[preset], total = run_suite(preset, args.representation, args.metrics, args.seed)
+        runs[preset], total = run_suite(preset, args.representation, args.metrics, args.seed, args.dci_classifier)
         print(f"{'total':28s} {total:8.2f}")
     if args.compare:
         print("fast - dlib:")
