@@ -23,11 +23,11 @@ PLAIN_LOOP = """
 import sys, time, torch
 import torch.nn.functional as F
 from disentangle.data import get_dataset
-from disentangle.nets.conv import Conv64Decoder, Conv64Encoder
+from disentangle.nets.conv import ConvDecoder, ConvEncoder
 steps, warmup = int(sys.argv[1]), int(sys.argv[2])
 torch.manual_seed(0)
 data = get_dataset("dsprites")
-encoder, decoder = Conv64Encoder(1, 20), Conv64Decoder(10, 1)
+encoder, decoder = ConvEncoder(1, 64, 20), ConvDecoder(10, 1, 64)
 optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=1e-4)
 generator = torch.Generator().manual_seed(0)
 for step in range(warmup + steps):

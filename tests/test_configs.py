@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from disentangle.cli import _read_yaml
-from disentangle.data import DATASETS, _check_options
 from disentangle.models import MODELS, model_config
-from disentangle.train import TrainConfig
+from disentangle.train import RunConfig
+from disentangle.train.config import read_config_file
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
 
@@ -23,17 +22,13 @@ def test_there_is_a_config_for_each_published_dsprites_setting():
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
 def test_each_config_names_a_registered_model_and_its_sections_validate(path):
-    config = _read_yaml(path)
-    assert set(config) == {"model", "data", "train"}
+    sections = read_config_file(path)
+    assert set(sections) == {"model", "data", "train"}
+    config = RunConfig.from_dict(sections, source=str(path))
 
-    model = dict(config["model"])
+    model = dict(sections["model"])
     name = model.pop("name")
-    assert name in MODELS
-    assert model_config(name, **model).to_dict() == {**model_config(name).to_dict(), **model}
-
-    data = dict(config["data"])
-    dataset = data.pop("name")
-    assert dataset in DATASETS
-    _check_options(dataset, DATASETS[dataset], data)
-
-    TrainConfig.from_dict(config["train"], source=str(path))
+    assert name in MODELS and config.model_name == name
+    assert config.model == model_config(name, **model)
+    assert config.data.to_dict() == sections["data"]
+    assert {key: config.train.to_dict()[key] for key in sections["train"]} == sections["train"]

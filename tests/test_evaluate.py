@@ -66,19 +66,35 @@ def test_diagnostics_of_a_gaussian_model_over_a_small_factor_dataset(tiny_factor
     import numpy as np
     import torch
 
-    from disentangle.evaluate import memoised_run_encoder, run_diagnostic
+    from disentangle.evaluate import decoder_log_likelihood, memoised_run_encoder, score_representation
     from disentangle.models import build_model
+    from disentangle.representation import IndexedFactorData
+
     data = tiny_factors
     torch.manual_seed(0)
     model = build_model("beta-vae", data.observation_shape, latent_dim=3, architecture="mlp")
     memo = memoised_run_encoder(model, data)
-    units = run_diagnostic("active_units", model, data, memo, seed=0)
+    scores = score_representation(
+        IndexedFactorData(data), memo, ["active_units", "elbo_decomposition", "iwae_bound"],
+        posterior_function=memo.posterior, log_likelihood=decoder_log_likelihood(model, data),
+    )["results"]
+    units, decomposition, bound = (scores[name][0] for name in ("active_units", "elbo_decomposition", "iwae_bound"))
     assert units["num_active_units"] == int(np.sum(np.asarray(units["activity"]) > 0.01))
-    decomposition = run_diagnostic("elbo_decomposition", model, data, memo, seed=0)
     for estimator in ("mws", "mss"):
-        assert decomposition[f"average_kl_{estimator}"] == pytest.approx(decomposition[f"average_kl_mss"])
-    bound = run_diagnostic("iwae_bound", model, data, memo, seed=0)
+        assert decomposition[f"average_kl_{estimator}"] == pytest.approx(decomposition["average_kl_mss"])
     assert bound["iwae_bound"] >= bound["elbo"] - 1e-9
+    assert bound["settings"]["num_observations"] == len(data)  # 120 images, fewer than the 500 asked for
+
+
+def test_a_metric_that_needs_what_is_not_offered_is_refused_before_any_runs(tiny_factors):
+    from disentangle.evaluate import score_representation
+    from disentangle.representation import IndexedFactorData
+
+    def representation(indices):
+        raise AssertionError("nothing should be encoded")
+
+    with pytest.raises(InputError, match="iwae_bound needs the posterior and likelihood"):
+        score_representation(IndexedFactorData(tiny_factors), representation, ["mig", "iwae_bound"])
 
 
 def test_diagnostics_need_a_gaussian_posterior(tmp_path):

@@ -12,7 +12,6 @@ from disentangle.errors import InputError
 from disentangle.reproduce import BUDGETS, HIGGINS_2017, Budget, Method, budget_cuts, reproduce, run_folder_of
 from disentangle.train import train
 
-pytestmark = pytest.mark.filterwarnings("ignore:lbfgs failed to converge")
 #: two seeds of two-step models, scored on a few points of 4 pairs each
 TINY = Budget("tiny", seeds=(0, 1), steps=2, checkpoint_every=2,
               beta_vae={"num_train": 40, "num_eval": 20, "batch_size": 4, "classifier_steps": 20})
@@ -74,8 +73,7 @@ def test_a_second_call_skips_every_finished_method_seed(reproduction, monkeypatc
 def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     vae = METHOD["vae"]
     partial = run_folder_of(tmp_path, vae, 0)
-    train(partial, vae.model, progress=False, steps=1, seed=0, checkpoint_every=2,
-          **vae.hyperparameters, **vae.train_settings)
+    train(partial, vae.run_config(TINY, seed=0, device="cpu").with_train(steps=1), progress=False)
     results = reproduce("higgins", tmp_path, TINY, methods=(vae,))
     records = results["methods"]["vae"]["seeds"]
     assert records["0"]["resumed_from_step"] == 1 and records["1"]["resumed_from_step"] is None
@@ -88,11 +86,11 @@ def test_a_failing_method_is_reported_and_the_others_go_on(tmp_path):
     results = reproduce("higgins", tmp_path, TINY, methods=(BROKEN, METHOD["ground-truth"]))
     broken = results["methods"]["broken"]["seeds"]
     assert {r["status"] for r in broken.values()} == {"failed"}
-    assert broken["0"]["error"] == "InputError: --beta: must be > 0, got -1.0"
+    assert broken["0"]["error"] == "method broken: model.beta: must be > 0, got -1.0"
     assert {r["status"] for r in results["methods"]["ground-truth"]["seeds"].values()} == {"done"}
     table = (tmp_path / "table.md").read_text()
     assert "| broken model | failed | failed | 50 | 0 of 2 |" in table
-    assert "- broken model, seed 1: InputError: --beta: must be > 0" in table
+    assert "- broken model, seed 1: method broken: model.beta: must be > 0" in table
 
 
 def test_a_call_for_some_methods_keeps_the_rows_of_the_others(tmp_path):

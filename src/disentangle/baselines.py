@@ -24,7 +24,13 @@ import torch
 
 from disentangle.data import FactorDataset, get_dataset
 from disentangle.errors import InputError
-from disentangle.evaluate import DEFAULT_METRICS, check_metric_names, memoised_run_encoder, score_representation
+from disentangle.evaluate import (
+    DEFAULT_METRICS,
+    METRICS_FILE,
+    check_metric_names,
+    memoised_run_encoder,
+    score_representation,
+)
 from disentangle.models import build_model
 from disentangle.representation import IndexedFactorData, MemoisedEncoder
 from disentangle.train.run_folder import atomic_write_json, environment
@@ -34,6 +40,8 @@ BASELINES = ("raw-pixels", "pca", "ica", "untrained-vae")
 RAW_PIXEL_METRICS = ("beta_vae", "factor_vae", "mig")
 FIT_IMAGES = 10_000
 COMPONENTS = 10
+#: every baseline's summary, in the folder ``evaluate_baselines`` writes
+BASELINES_FILE = "baselines.json"
 
 
 def _flat(x: torch.Tensor) -> tuple[np.ndarray]:
@@ -77,8 +85,9 @@ def evaluate_baselines(
     preset: str = "dlib",
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Score every baseline; writes ``OUT/<baseline>/metrics.json`` and ``OUT/baselines.json``."""
-    metrics = check_metric_names(metrics)
+    """Score every baseline; writes ``OUT/<baseline>/metrics.json`` and ``OUT/baselines.json``
+    (``BASELINES_FILE``)."""
+    metrics = check_metric_names(metrics, codes_only=True)
     for kind in baselines:
         if kind not in BASELINES:
             raise InputError(f"--baselines: unknown baseline '{kind}' (expected some of {', '.join(BASELINES)})")
@@ -102,7 +111,7 @@ def evaluate_baselines(
             "environment": environment(),
         }
         (out / kind).mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / kind / "metrics.json", content)
+        atomic_write_json(out / kind / METRICS_FILE, content)
         summary[kind] = scores["summary"]
-    atomic_write_json(out / "baselines.json", summary)
+    atomic_write_json(out / BASELINES_FILE, summary)
     return summary

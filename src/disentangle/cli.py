@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import yaml
@@ -20,33 +19,20 @@ from disentangle import __version__
 from disentangle.data import DATASETS
 from disentangle.errors import InputError, TrainingDiverged
 from disentangle.models import MODELS
-from disentangle.train import TrainConfig
+from disentangle.train import RunConfig, TrainConfig
+from disentangle.train.config import Setting, flag, read_config_file, sections_to_settings
 
-
-
-def _boolean(text: str) -> bool:
-    value = yaml.safe_load(text)
-    if not isinstance(value, bool):
-        raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
-    return value
-
-
-_TYPES = {"int": int, "float": float, "str": str, "bool": _boolean, "int | None": int, "float | None": float}
 #: training settings with a shorter flag than their field name
 _TRAIN_FLAG_ALIASES = {"learning_rate": ["--lr"]}
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def _hyperparameter_fields() -> dict[str, type]:
-    """Every model hyperparameter across MODELS, with the type of its flag."""
-    fields: dict[str, type] = {}
+def _hyperparameter_names() -> list[str]:
+    """Every model hyperparameter across MODELS (each flag's text is read with the type
+    the chosen model gives it, by ``RunConfig``)."""
+    names: dict[str, None] = {}
     for cls in MODELS.values():
-        for field in dataclasses.fields(cls.config_class):
-            fields.setdefault(field.name, _TYPES.get(str(field.type), str))
-    return fields
+        names.update(dict.fromkeys(field.name for field in dataclasses.fields(cls.config_class)))
+    return list(names)
 
 
 def _data_option(text: str) -> tuple[str, object]:
@@ -77,62 +63,52 @@ def _add_train_parser(subparsers) -> None:
     train_group = parser.add_argument_group("training (TrainConfig)")
     for field in dataclasses.fields(TrainConfig):
         train_group.add_argument(
-            _flag(field.name), *_TRAIN_FLAG_ALIASES.get(field.name, []), dest=f"train.{field.name}",
-            type=_TYPES.get(str(field.type), str), help=f"default {field.default}",
+            flag(field.name), *_TRAIN_FLAG_ALIASES.get(field.name, []), dest=f"train.{field.name}",
+            help=f"default {field.default}",
         )
     model_group = parser.add_argument_group("model hyperparameters (each model takes its own subset)")
-    for name, kind in _hyperparameter_fields().items():
-        model_group.add_argument(_flag(name), dest=f"model.{name}", type=kind)
+    for name in _hyperparameter_names():
+        model_group.add_argument(flag(name), dest=f"model.{name}")
+    parser.set_defaults(handler=_run_train)
 
 
-def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise InputError(f"--config {path}: no such file")
-    try:
-        content = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise InputError(f"--config {path}: not valid YAML ({str(error).splitlines()[0]})") from None
-    sections = {"model", "data", "train"}
-    if not isinstance(content, dict) or not set(content) <= sections:
-        raise InputError(f"--config {path}: expected a mapping with the sections {', '.join(sorted(sections))}")
-    for section, values in content.items():
-        if not isinstance(values, dict):
-            raise InputError(f"--config {path}: section '{section}' must be a mapping")
-    return content
+def command_line_config(args: argparse.Namespace) -> RunConfig:
+    """The ``RunConfig`` of ``train``'s arguments: the ``--config`` file's settings with the
+    flags over them, each flag's text read with its field's type (for the chosen model)."""
+    settings = sections_to_settings(read_config_file(args.config), str(args.config)) if args.config else {}
+    named = {"model.name": ("--model", args.model), "data.name": ("--data", args.data),
+             "data.path": ("--data-path", args.data_path)}
+    for key, (origin, value) in named.items():
+        if value is not None:
+            settings[key] = Setting(value, origin)
+    for key, value in args.data_option:
+        settings[f"data.{key}"] = Setting(value, f"--data-option {key}")
+    for dest, value in vars(args).items():
+        if dest.startswith(("model.", "train.")) and value is not None:
+            settings[dest] = Setting(value, flag(dest.split(".", 1)[1]))
+    return RunConfig.from_settings(settings)
 
 
 def _run_train(args) -> None:
     from disentangle.train import resume, train
 
-    given = {key: value for key, value in vars(args).items() if value is not None}
-    train_settings = {k.split(".", 1)[1]: v for k, v in given.items() if k.startswith("train.")}
-    hyperparameters = {k.split(".", 1)[1]: v for k, v in given.items() if k.startswith("model.")}
     if args.resume is not None:
         named = {"out": args.out, "model": args.model, "data": args.data, "config": args.config,
                  "data_path": args.data_path, "data_option": args.data_option}
-        extra = sorted(set(train_settings) - {"steps"}) + sorted(hyperparameters) + [k for k, v in named.items() if v]
+        given = [dest.split(".", 1)[1] for dest, value in vars(args).items()
+                 if dest.startswith(("model.", "train.")) and value is not None and dest != "train.steps"]
+        extra = sorted(given) + [name for name, value in named.items() if value]
         if extra:
-            flags = ", ".join(_flag(name) for name in extra)
+            flags = ", ".join(flag(name) for name in extra)
             raise InputError(f"--resume: takes only --steps (the run folder holds every other setting), got {flags}")
-        path = resume(args.resume, steps=train_settings.get("steps"), progress=not args.no_progress)
+        path = resume(args.resume, steps=getattr(args, "train.steps"), progress=not args.no_progress)
         if _is_first_process():
             print(f"resumed {path}")
         return
-    config = _read_yaml(args.config) if args.config else {}
-    model_section = dict(config.get("model", {}))
-    data_section = dict(config.get("data", {}))
-    model = args.model or model_section.get("name", "beta-vae")
-    data = args.data or data_section.get("name", "dsprites")
-    model_section.pop("name", None)
-    data_section.pop("name", None)
-    data_options = {**data_section, **dict(args.data_option)}
-    if args.data_path is not None:
-        data_options["path"] = args.data_path
-    out = args.out
-    if out is None:
+    config = command_line_config(args)
+    if args.out is None:
         raise InputError("--out: required (the run folder to create)")
-    settings = {**config.get("train", {}), **train_settings, **model_section, **hyperparameters}
-    path = train(out, model, data, data_options=data_options, progress=not args.no_progress, **settings)
+    path = train(args.out, config, progress=not args.no_progress)
     if _is_first_process():
         print(f"wrote {path}")
 
@@ -140,6 +116,22 @@ def _run_train(args) -> None:
 def _is_first_process() -> bool:
     """False in the processes of rank ≥ 1 that ``torchrun`` starts; they print nothing."""
     return os.environ.get("RANK", "0") == "0"
+
+
+# --------------------------------------------------------------------------- looking at runs
+
+
+def _add_traverse_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "traverse", help="write latent traversal and reconstruction grids of a run",
+        description="Write traversal.png (rows: latents by decreasing KL; columns: values from -3 to 3), "
+        "traversal.gif (the same sweep animated, around 4 images) and reconstructions.png (inputs above "
+        "reconstructions) into the run folder.",
+    )
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--out", type=Path, help="folder for the images (default: the run folder)")
+    parser.add_argument("--seed", type=int, default=0, help="which images are shown")
+    parser.set_defaults(handler=_run_traverse)
 
 
 def _run_traverse(args) -> None:
@@ -151,14 +143,43 @@ def _run_traverse(args) -> None:
         print(f"wrote {path}")
 
 
+def _add_report_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report", help="write a self-contained HTML report of each run, and a comparison of several",
+        description="Write RUN/report.html: configuration, training curves, KL per dimension, traversals, "
+        "reconstructions, prior samples, metrics and, on factor datasets, latents against factors. "
+        "With several runs, also a page comparing them.",
+    )
+    parser.add_argument("runs", type=Path, nargs="+", metavar="RUN")
+    parser.add_argument("--baselines", type=Path, help="a folder written by 'disentangle baselines', shown beside the scores")
+    parser.add_argument("--out", type=Path, help="the comparison page (default: comparison.html in the runs' common folder)")
+    parser.add_argument("--seed", type=int, default=0, help="which images and prior samples are shown")
+    parser.set_defaults(handler=_run_report)
+
+
 def _run_report(args) -> None:
     from disentangle.viz import write_comparison, write_report
+    from disentangle.viz.report import COMPARISON_FILE
 
     for run in args.runs:
         print(f"wrote {write_report(run, seed=args.seed, baselines=args.baselines)}")
     if len(args.runs) > 1:
-        out = args.out or Path(os.path.commonpath([run.resolve() for run in args.runs])) / "comparison.html"
+        out = args.out or Path(os.path.commonpath([run.resolve() for run in args.runs])) / COMPARISON_FILE
         print(f"wrote {write_comparison(args.runs, out, seed=args.seed, baselines=args.baselines)}")
+
+
+def _add_explore_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "explore", help="serve a page to explore a run's latent space in the browser",
+        description="Serve a local page with one slider per latent (sorted by KL) that decodes the latent "
+        "vector live with the run's weights, a button to start from a random dataset image, and the "
+        "traversal strip of the latent under the cursor. Runs until Ctrl-C.",
+    )
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port)")
+    parser.add_argument("--seed", type=int, default=0, help="which images rank the latents and size sliders")
+    parser.set_defaults(handler=_run_explore)
 
 
 def _run_explore(args) -> None:
@@ -170,6 +191,9 @@ def _run_explore(args) -> None:
             server.serve_forever()
         except KeyboardInterrupt:
             print("stopped")
+
+
+# --------------------------------------------------------------------------- scoring
 
 
 def _print_scores(summary: dict, results: dict | None = None) -> None:
@@ -206,54 +230,138 @@ def _metric_names(text: str) -> list[str]:
     return [name.replace("-", "_") for name in _names(text)]
 
 
+def _add_scoring_options(parser) -> None:
+    from disentangle.evaluate import DEFAULT_METRICS
+
+    parser.add_argument("--metrics", type=_metric_names, default=list(DEFAULT_METRICS),
+                        help="comma-separated metric names (default: all of dlib's)")
+    parser.add_argument("--seed", type=_seeds, default=[0], help="metric seed(s), comma-separated (default 0)")
+    parser.add_argument("--preset", default="dlib", help="dlib (default: disentanglement_lib's settings) or fast")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _progress(args):
+    """The progress callback of a scoring command: lines on stderr, or none with ``--quiet``."""
+    return None if args.quiet else lambda text: print(f"  … {text}", file=sys.stderr, flush=True)
+
+
+def _add_evaluate_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="score a run with the disentanglement metrics",
+        description="Score the run's latest checkpoint with the metrics (dlib's defaults) and write RUN/metrics.json.",
+    )
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--device", default="cpu")
+    _add_scoring_options(parser)
+    parser.set_defaults(handler=_run_evaluate)
+
+
 def _run_evaluate(args) -> None:
-    from disentangle.evaluate import evaluate
+    from disentangle.evaluate import METRICS_FILE, evaluate
 
     content = evaluate(
         args.run, metrics=args.metrics, seeds=args.seed, preset=args.preset, device=args.device,
-        progress=None if args.quiet else lambda text: print(f"  … {text}", file=sys.stderr, flush=True),
+        progress=_progress(args),
     )
     print(f"{args.run} (step {content['checkpoint_step']}, preset {content['preset']}, seeds {content['seeds']}):")
     _print_scores(content["summary"], content["results"])
     encoding = content["encoding"]
     print(f"  encoded {encoding['distinct_images']} distinct images in {encoding['wall_time_s']:.1f} s; "
           f"total {content['wall_time_s']:.1f} s")
-    print(f"wrote {Path(args.run) / 'metrics.json'}")
+    print(f"wrote {Path(args.run) / METRICS_FILE}")
+
+
+def _add_baselines_parser(subparsers) -> None:
+    from disentangle.baselines import BASELINES
+
+    parser = subparsers.add_parser(
+        "baselines", help="score raw pixels, PCA, ICA and an untrained VAE",
+        description="Score the baselines of Higgins et al. 2017 (Table 1) on a factor dataset; "
+        "writes OUT/<baseline>/metrics.json and OUT/baselines.json.",
+    )
+    parser.add_argument("--data", default="dsprites")
+    parser.add_argument("--data-path")
+    parser.add_argument("--data-option", action="append", type=_data_option, default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--baselines", type=_names, default=list(BASELINES),
+                        help=f"comma-separated, some of {', '.join(BASELINES)}")
+    _add_scoring_options(parser)
+    parser.set_defaults(handler=_run_baselines)
 
 
 def _run_baselines(args) -> None:
-    from disentangle.baselines import evaluate_baselines
+    from disentangle.baselines import BASELINES_FILE, evaluate_baselines
 
     options = dict(args.data_option)
     if args.data_path is not None:
         options["path"] = args.data_path
     summary = evaluate_baselines(
         args.out, data=args.data, data_options=options, baselines=args.baselines,
-        metrics=args.metrics, seeds=args.seed, preset=args.preset,
-        progress=None if args.quiet else lambda text: print(f"  … {text}", file=sys.stderr, flush=True),
+        metrics=args.metrics, seeds=args.seed, preset=args.preset, progress=_progress(args),
     )
     for kind, scores in summary.items():
         print(f"{kind}:")
         _print_scores(scores)
-    print(f"wrote {Path(args.out) / 'baselines.json'}")
+    print(f"wrote {Path(args.out) / BASELINES_FILE}")
+
+
+# --------------------------------------------------------------------------- studies
+
+
+def _add_reproduce_parser(subparsers) -> None:
+    from disentangle.reproduce import BUDGETS, PAPERS
+
+    parser = subparsers.add_parser(
+        "reproduce", help="reproduce a published table (Higgins et al. 2017, Table 1)",
+        description="Train and score every method of a published table over several seeds under the BetaVAE "
+        "score's original and dlib protocols; writes one run folder per trained model, OUT/results.json and "
+        "OUT/table.md. Running it again skips what is finished and resumes what was interrupted "
+        "(exit 1 when a method failed).",
+    )
+    parser.add_argument("paper", choices=list(PAPERS))
+    parser.add_argument("--budget", choices=list(BUDGETS), default="cpu-small",
+                        help="cpu-small (< 30 min on 2 CPU cores, default), cpu (hours) or full (the papers' "
+                        "step counts: a GPU or a cluster)")
+    parser.add_argument("--out", type=Path, help="default runs/reproduce-<paper>-<budget>")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.set_defaults(handler=_run_reproduce)
 
 
 def _run_reproduce(args) -> int:
-    from disentangle.reproduce import TABLE_FILE, render_table, reproduce
+    from disentangle.reproduce import RESULTS_FILE, TABLE_FILE, render_table, reproduce
 
     out = args.out or Path("runs") / f"reproduce-{args.paper}-{args.budget}"
-    results = reproduce(
-        args.paper, out, budget=args.budget, device=args.device,
-        progress=None if args.quiet else lambda text: print(f"  … {text}", file=sys.stderr, flush=True),
-    )
+    results = reproduce(args.paper, out, budget=args.budget, device=args.device, progress=_progress(args))
     print(render_table(results), end="")
-    print(f"wrote {out / TABLE_FILE} and {out / 'results.json'}")
+    print(f"wrote {out / TABLE_FILE} and {out / RESULTS_FILE}")
     failed = any(r["status"] == "failed" for entry in results["methods"].values() for r in entry["seeds"].values())
     return 1 if failed else 0
 
 
+def _add_sweep_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sweep", help="run a grid of runs from a sweep file",
+        description="Expand a sweep file (base config, grid, list, seeds, evaluate; see docs/sweeps.md) into "
+        "numbered runs and run them into OUT/runs/<name>. Finished runs are skipped, interrupted ones resumed; "
+        "a failed run is reported and the others go on (exit 1 when any failed).",
+    )
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--out", type=Path, help="the sweep's folder")
+    parser.add_argument("--executor", choices=["local", "ray"], default="local",
+                        help="local (default: this machine) or ray (a local Ray instance, or --address)")
+    parser.add_argument("--workers", type=int, help="runs at once (local: processes, default 1; ray: CPUs of the "
+                        "local instance and runs in flight, default all)")
+    parser.add_argument("--run", type=_seeds, metavar="N[,M,...]",
+                        help="only these run numbers (an array job's index, e.g. $SLURM_ARRAY_TASK_ID)")
+    parser.add_argument("--address", help="a Ray cluster's address (default: start a local Ray instance)")
+    parser.add_argument("--list", action="store_true", help="print the runs' numbered names and exit")
+    parser.set_defaults(handler=_run_sweep)
+
+
 def _run_sweep(args) -> int:
     from disentangle.sweep import expand_sweep, run_sweep
+    from disentangle.sweep.execute import STATUS
 
     runs = expand_sweep(args.file)
     if args.list:
@@ -270,28 +378,42 @@ def _run_sweep(args) -> int:
     results = run_sweep(runs, args.out, executor=args.executor, workers=args.workers, only=args.run,
                         address=args.address, report=report)
     counts = {state: sum(result.state == state for result in results) for state in ("done", "skipped", "failed")}
-    where = f" (errors in {args.out / 'status'})" if counts["failed"] else ""
+    where = f" (errors in {args.out / STATUS})" if counts["failed"] else ""
     print(f"{args.out}: " + ", ".join(f"{count} {state}" for state, count in counts.items()) + where)
     return 1 if counts["failed"] else 0
 
 
+def _add_aggregate_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "aggregate", help="collect every run's config and scores into one table with figures",
+        description="Collect every run folder under DIR into DIR/results.csv and DIR/results.parquet (one row "
+        "per run), and draw DIR/figures/: each score's spread per method and the scores' rank correlation.",
+    )
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--by", type=_names, default=[], metavar="KEY[,KEY...]",
+                        help="config columns that split each model into methods in the figures, e.g. model.beta")
+    parser.set_defaults(handler=_run_aggregate)
+
+
 def _run_aggregate(args) -> None:
+    from disentangle.evaluate import METRICS_FILE
     from disentangle.sweep import aggregate
+    from disentangle.sweep.aggregate import FIGURES, RESULTS_CSV, RESULTS_PARQUET
 
     table = aggregate(args.dir, by=args.by)
     unscored = int((~table["scored"].astype(bool)).sum())
-    print(f"{len(table)} run(s)" + (f"; {unscored} without metrics.json (their scores are empty)" if unscored else ""))
-    figures = len(list((args.dir / "figures").glob("*.png")))
-    print(f"wrote {args.dir / 'results.csv'}, {args.dir / 'results.parquet'} and {figures} figure(s) in "
-          f"{args.dir / 'figures'}")
+    print(f"{len(table)} run(s)" + (f"; {unscored} without {METRICS_FILE} (their scores are empty)" if unscored else ""))
+    figures = len(list((args.dir / FIGURES).glob("*.png")))
+    print(f"wrote {args.dir / RESULTS_CSV}, {args.dir / RESULTS_PARQUET} and {figures} figure(s) in {args.dir / FIGURES}")
 
 
-def _add_scoring_options(parser, metric_default) -> None:
-    parser.add_argument("--metrics", type=_metric_names, default=list(metric_default),
-                        help="comma-separated metric names (default: all of dlib's)")
-    parser.add_argument("--seed", type=_seeds, default=[0], help="metric seed(s), comma-separated (default 0)")
-    parser.add_argument("--preset", default="dlib", help="dlib (default: disentanglement_lib's settings) or fast")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+# --------------------------------------------------------------------------- entry point
+
+#: each subcommand's parser, in the order ``--help`` lists them
+SUBCOMMANDS = (
+    _add_train_parser, _add_traverse_parser, _add_report_parser, _add_explore_parser, _add_evaluate_parser,
+    _add_baselines_parser, _add_reproduce_parser, _add_sweep_parser, _add_aggregate_parser,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,116 +422,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"disentangle {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    _add_train_parser(subparsers)
-    traverse = subparsers.add_parser(
-        "traverse", help="write latent traversal and reconstruction grids of a run",
-        description="Write traversal.png (rows: latents by decreasing KL; columns: values from -3 to 3), "
-        "traversal.gif (the same sweep animated, around 4 images) and reconstructions.png (inputs above "
-        "reconstructions) into the run folder.",
-    )
-    traverse.add_argument("run", type=Path)
-    traverse.add_argument("--out", type=Path, help="folder for the images (default: the run folder)")
-    traverse.add_argument("--seed", type=int, default=0, help="which images are shown")
-    report = subparsers.add_parser(
-        "report", help="write a self-contained HTML report of each run, and a comparison of several",
-        description="Write RUN/report.html: configuration, training curves, KL per dimension, traversals, "
-        "reconstructions, prior samples, metrics and, on factor datasets, latents against factors. "
-        "With several runs, also a page comparing them.",
-    )
-    report.add_argument("runs", type=Path, nargs="+", metavar="RUN")
-    report.add_argument("--baselines", type=Path, help="a folder written by 'disentangle baselines', shown beside the scores")
-    report.add_argument("--out", type=Path, help="the comparison page (default: comparison.html in the runs' common folder)")
-    report.add_argument("--seed", type=int, default=0, help="which images and prior samples are shown")
-    explore = subparsers.add_parser(
-        "explore", help="serve a page to explore a run's latent space in the browser",
-        description="Serve a local page with one slider per latent (sorted by KL) that decodes the latent "
-        "vector live with the run's weights, a button to start from a random dataset image, and the "
-        "traversal strip of the latent under the cursor. Runs until Ctrl-C.",
-    )
-    explore.add_argument("run", type=Path)
-    explore.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
-    explore.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free port)")
-    explore.add_argument("--seed", type=int, default=0, help="which images rank the latents and size sliders")
-
-    from disentangle.baselines import BASELINES
-    from disentangle.evaluate import DEFAULT_METRICS
-
-    evaluate = subparsers.add_parser(
-        "evaluate", help="score a run with the disentanglement metrics",
-        description="Score the run's latest checkpoint with the metrics (dlib's defaults) and write RUN/metrics.json.",
-    )
-    evaluate.add_argument("run", type=Path)
-    evaluate.add_argument("--device", default="cpu")
-    _add_scoring_options(evaluate, DEFAULT_METRICS)
-    baselines = subparsers.add_parser(
-        "baselines", help="score raw pixels, PCA, ICA and an untrained VAE",
-        description="Score the baselines of Higgins et al. 2017 (Table 1) on a factor dataset; "
-        "writes OUT/<baseline>/metrics.json and OUT/baselines.json.",
-    )
-    baselines.add_argument("--data", default="dsprites")
-    baselines.add_argument("--data-path")
-    baselines.add_argument("--data-option", action="append", type=_data_option, default=[], metavar="KEY=VALUE")
-    baselines.add_argument("--out", type=Path, required=True)
-    baselines.add_argument("--baselines", type=_names, default=list(BASELINES),
-                           help=f"comma-separated, some of {', '.join(BASELINES)}")
-    _add_scoring_options(baselines, DEFAULT_METRICS)
-    from disentangle.reproduce import BUDGETS, PAPERS
-
-    reproduce = subparsers.add_parser(
-        "reproduce", help="reproduce a published table (Higgins et al. 2017, Table 1)",
-        description="Train and score every method of a published table over several seeds under the BetaVAE "
-        "score's original and dlib protocols; writes one run folder per trained model, OUT/results.json and "
-        "OUT/table.md. Running it again skips what is finished and resumes what was interrupted "
-        "(exit 1 when a method failed).",
-    )
-    reproduce.add_argument("paper", choices=list(PAPERS))
-    reproduce.add_argument("--budget", choices=list(BUDGETS), default="cpu-small",
-                           help="cpu-small (< 30 min on 2 CPU cores, default), cpu (hours) or full (the papers' "
-                           "step counts: a GPU or a cluster)")
-    reproduce.add_argument("--out", type=Path, help="default runs/reproduce-<paper>-<budget>")
-    reproduce.add_argument("--device", default="cpu")
-    reproduce.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    sweep = subparsers.add_parser(
-        "sweep", help="run a grid of runs from a sweep file",
-        description="Expand a sweep file (base config, grid, list, seeds, evaluate; see docs/sweeps.md) into "
-        "numbered runs and run them into OUT/runs/<name>. Finished runs are skipped, interrupted ones resumed; "
-        "a failed run is reported and the others go on (exit 1 when any failed).",
-    )
-    sweep.add_argument("file", type=Path)
-    sweep.add_argument("--out", type=Path, help="the sweep's folder")
-    sweep.add_argument("--executor", choices=["local", "ray"], default="local",
-                       help="local (default: this machine) or ray (a local Ray instance, or --address)")
-    sweep.add_argument("--workers", type=int, help="runs at once (local: processes, default 1; ray: CPUs of the "
-                       "local instance and runs in flight, default all)")
-    sweep.add_argument("--run", type=_seeds, metavar="N[,M,...]",
-                       help="only these run numbers (an array job's index, e.g. $SLURM_ARRAY_TASK_ID)")
-    sweep.add_argument("--address", help="a Ray cluster's address (default: start a local Ray instance)")
-    sweep.add_argument("--list", action="store_true", help="print the runs' numbered names and exit")
-    aggregate = subparsers.add_parser(
-        "aggregate", help="collect every run's config and scores into one table with figures",
-        description="Collect every run folder under DIR into DIR/results.csv and DIR/results.parquet (one row "
-        "per run), and draw DIR/figures/: each score's spread per method and the scores' rank correlation.",
-    )
-    aggregate.add_argument("dir", type=Path)
-    aggregate.add_argument("--by", type=_names, default=[], metavar="KEY[,KEY...]",
-                           help="config columns that split each model into methods in the figures, e.g. model.beta")
+    for add_parser in SUBCOMMANDS:
+        add_parser(subparsers)
     return parser
-
-
-COMMANDS = {
-    "train": _run_train, "traverse": _run_traverse, "evaluate": _run_evaluate, "baselines": _run_baselines,
-    "report": _run_report, "explore": _run_explore, "sweep": _run_sweep, "aggregate": _run_aggregate,
-    "reproduce": _run_reproduce,
-}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # dlib's default LogisticRegression() (lbfgs, 100 iterations) often stops before
-    # converging on codes; that is the reference protocol, so it is not reported per fit.
-    warnings.filterwarnings("ignore", message="lbfgs failed to converge")
     try:
-        code = COMMANDS[args.command](args)
+        code = args.handler(args)
     except (InputError, TrainingDiverged) as error:
         print(f"disentangle {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -40,10 +40,11 @@ from disentangle.data import FactorDataset, get_dataset
 from disentangle.errors import InputError
 from disentangle.evaluate import memoised_run_encoder, score_representation
 from disentangle.metrics.presets import DLIB, resolve_settings
-from disentangle.models import build_model
-from disentangle.representation import IndexedFactorData
-from disentangle.train import load_run, train_or_resume
+from disentangle.representation import IndexedFactorData, MemoisedEncoder
+from disentangle.sweep.execute import one_line
+from disentangle.train import RunConfig, load_run, train_or_resume
 from disentangle.train.run_folder import atomic_write_json, environment
+from disentangle.train.runtime import check_device
 
 #: the BetaVAE score's protocols, in the table's column order
 PROTOCOLS = ("higgins", "dlib")
@@ -112,8 +113,9 @@ class Method:
         source: ``ground-truth`` (the factor values themselves), ``raw-pixels``,
             ``pca`` or ``ica`` (fitted per seed, see :mod:`disentangle.baselines`),
             ``untrained`` (``model`` at its seeded initialisation) or ``trained``.
-        model, hyperparameters, train_settings: the model and how it is trained,
-            but for steps, seed and device, which come from the budget and the caller.
+        model, hyperparameters, train_settings: the model, its ``model`` section and
+            its ``train`` section, but for steps, seed, device and checkpoints, which come
+            from the budget and the caller (see ``run_config``).
     """
 
     key: str
@@ -130,6 +132,13 @@ class Method:
             raise InputError(f"method {self.key}: unknown source '{self.source}' (expected {expected})")
         if self.source in ("untrained", "trained") and self.model is None:
             raise InputError(f"method {self.key}: source '{self.source}' needs a model")
+
+    def run_config(self, budget: Budget, seed: int, device: str) -> RunConfig:
+        """What this method trains for ``seed`` under ``budget`` on dSprites."""
+        train = {**self.train_settings, "steps": budget.steps_of(self.key), "seed": seed, "device": device,
+                 "checkpoint_every": budget.checkpoint_every}
+        sections = {"model": {"name": self.model, **self.hyperparameters}, "data": {"name": "dsprites"}, "train": train}
+        return RunConfig.from_dict(sections, source=f"method {self.key}")
 
 
 #: Higgins et al. 2017's dSprites setting (configs/higgins-beta-vae-dsprites.yaml):
@@ -191,17 +200,15 @@ def run_folder_of(out: Path, method: Method, seed: int) -> Path:
     return Path(out) / f"{method.key}-seed-{seed}"
 
 
-def _train_or_resume(run: Path, method: Method, steps: int, seed: int, budget: Budget, device: str) -> dict:
-    """Bring ``run`` to ``steps`` (``train_or_resume``) and say how."""
+def _train_or_resume(run: Path, config: RunConfig) -> dict:
+    """Bring ``run`` to ``config``'s steps (``train_or_resume``) and say how."""
     start = time.perf_counter()
-    settings = {**method.train_settings, "steps": steps, "seed": seed, "device": device,
-                "checkpoint_every": budget.checkpoint_every}
-    done = train_or_resume(run, method.model, "dsprites", progress=False, **method.hyperparameters, **settings)
-    return {"run": run.name, "steps": steps, "resumed_from_step": done or None,
+    done = train_or_resume(run, config, progress=False)
+    return {"run": run.name, "steps": config.train.steps, "resumed_from_step": done or None,
             "train_wall_time_s": round(time.perf_counter() - start, 3)}
 
 
-def _representation(method: Method, dataset: FactorDataset, seed: int, device: str) -> Callable:
+def _representation(method: Method, dataset: FactorDataset, seed: int, budget: Budget, device: str) -> Callable:
     """The codes of dataset indices for every source but ``trained``."""
     if method.source == "ground-truth":
         return lambda indices: dataset.factors_of(indices).astype(np.float32)
@@ -210,9 +217,9 @@ def _representation(method: Method, dataset: FactorDataset, seed: int, device: s
         return lambda indices: dataset.observations(indices).flatten(1).numpy()
     if method.source in ("pca", "ica"):
         return baselines.baseline_representation(method.source, dataset, seed)
+    config = method.run_config(budget, seed, device).for_dataset(dataset)
     torch.manual_seed(seed)
-    model = build_model(method.model, dataset.observation_shape, **method.hyperparameters)
-    return memoised_run_encoder(model, dataset, device)
+    return memoised_run_encoder(config.build_model(dataset.observation_shape), dataset, device)
 
 
 def _reproduce_one(
@@ -223,19 +230,19 @@ def _reproduce_one(
     record: dict = {"status": "done", "seed": seed}
     if method.source == "trained":
         run = run_folder_of(out, method, seed)
-        record.update(_train_or_resume(run, method, budget.steps_of(method.key), seed, budget, device))
+        record.update(_train_or_resume(run, method.run_config(budget, seed, device)))
         loaded = load_run(run, device=device)
         dataset = loaded.dataset
         representation = memoised_run_encoder(loaded.model, dataset, device)
     else:
-        representation = _representation(method, dataset, seed, device)
+        representation = _representation(method, dataset, seed, budget, device)
     scoring_start = time.perf_counter()
     data = IndexedFactorData(dataset)
     for protocol in PROTOCOLS:
         settings = {"beta_vae": {**budget.beta_vae, "protocol": protocol}}
         scores = score_representation(data, representation, ["beta_vae"], [seed], settings=settings)
         record[f"beta_vae_{protocol}"] = scores["results"]["beta_vae"][0]
-    if hasattr(representation, "encoded"):
+    if isinstance(representation, MemoisedEncoder):
         record["encoding"] = {"distinct_images": representation.encoded,
                               "wall_time_s": round(representation.seconds, 3)}
     record["score_wall_time_s"] = round(time.perf_counter() - scoring_start, 3)
@@ -279,8 +286,7 @@ def reproduce(
         if budget not in BUDGETS:
             raise InputError(f"--budget: unknown '{budget}' (expected one of {', '.join(BUDGETS)})")
         budget = BUDGETS[budget]
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+    check_device(device)
     citation, paper_methods = PAPERS[paper]
     methods = paper_methods if methods is None else methods
     out = Path(out)
@@ -314,9 +320,7 @@ def reproduce(
             try:
                 entry["seeds"][str(seed)] = _reproduce_one(out, method, seed, budget, dataset, device)
             except Exception as error:  # noqa: BLE001 - one failed method must not stop the others
-                first_line = (str(error).strip().splitlines() or [""])[0]
-                entry["seeds"][str(seed)] = {"status": "failed", "seed": seed,
-                                             "error": f"{type(error).__name__}: {first_line}"}
+                entry["seeds"][str(seed)] = {"status": "failed", "seed": seed, "error": one_line(error)}
                 if progress:
                     progress(f"{method.key}, seed {seed} failed: {entry['seeds'][str(seed)]['error']}")
             save()

@@ -35,9 +35,11 @@ def test_a_batch_varies_only_the_chosen_factor_and_names_its_latents():
     generator = torch.Generator().manual_seed(0)
     chosen = []
     for _ in range(20):
-        x, context = model.sample_batch(Grid(), 16, generator)
+        batch = model.sample_batch(Grid(), 16, generator)
+        x = batch.observations
         factors = _factors(x)
-        factor = {(0, 1): 1, (2,): 2}[context["varied_latents"]]  # size owns latents 0, 1; place latent 2
+        assert batch.blocks == 1
+        factor = {(0, 1): 1, (2,): 2}[batch.context["varied_latents"]]  # size owns latents 0, 1; place latent 2
         others = [k for k in range(3) if k != factor]
         assert x.shape == (16, 1, 4, 4) and (factors[:, others] == factors[0, others]).all()
         assert len(factors[:, factor].unique()) > 1
@@ -51,8 +53,8 @@ def test_batches_depend_only_on_the_given_generator_so_a_resumed_run_repeats_the
     for global_seed in (1, 2):
         torch.manual_seed(global_seed)
         batches.append(model.sample_batch(Grid(), 8, torch.Generator().manual_seed(5)))
-    (x1, context1), (x2, context2) = batches
-    assert torch.equal(x1, x2) and context1 == context2
+    first, second = batches
+    assert torch.equal(first.observations, second.observations) and first.context == second.context
     factors = one_factor_batch(Grid(), 1, 8, torch.Generator().manual_seed(5))
     assert (factors[:, [0, 2]] == factors[0, [0, 2]]).all()
 
@@ -75,8 +77,9 @@ def test_clamped_latents_equal_the_batch_mean_and_their_gradient_points_to_it():
 def test_the_loss_adds_the_invariance_term_and_clamps_nothing_without_a_context():
     torch.manual_seed(0)
     model = build_model("dc-ign", Grid.observation_shape, latent_dim=4)
-    x, context = model.sample_batch(Grid(), 8, torch.Generator().manual_seed(1))
-    terms = model.loss(x, 0, **context)
+    batch = model.sample_batch(Grid(), 8, torch.Generator().manual_seed(1))
+    x = batch.observations
+    terms = model.loss(x, 0, **batch.context)
     assert torch.allclose(terms["loss"], terms["recon"] + terms["kl"] + terms["invariance"])
     assert terms["invariance"] > 0 and model.loss(x, 0)["invariance"] == 0
 

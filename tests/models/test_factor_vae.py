@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
+from disentangle.data import InMemoryImages
 from disentangle.errors import InputError
-from disentangle.models import build_model
-from disentangle.models import factor_vae
+from disentangle.models import build_model, factor_vae
 from disentangle.models.factor_vae import (
     FactorVAE,
     discriminator_accuracy,
@@ -91,7 +91,7 @@ def test_tc_is_the_mean_logit_difference_and_the_discriminator_loss_is_dlibs_cro
 def test_the_model_loss_is_recon_plus_kl_plus_gamma_times_tc_with_every_term_logged():
     torch.manual_seed(0)
     model = build_model("factor-vae", (1, 64, 64), gamma=35.0)
-    assert isinstance(model, FactorVAE) and model.batch_multiplier == 1
+    assert isinstance(model, FactorVAE)
     terms = model.loss(binary_batch(6), step=0)
     logged = {"loss", "recon", "kl", "kl_per_dim", "tc", "loss_discriminator", "discriminator_accuracy"}
     assert logged <= set(terms)
@@ -146,7 +146,8 @@ def test_the_permuted_codes_come_from_the_same_batch_or_from_the_other_half(tc_b
     torch.manual_seed(0)
     dims, half = 3, 5
     model = build_model("factor-vae", (1, 8, 8), latent_dim=dims, tc_batch=tc_batch)
-    assert model.batch_multiplier == {"same": 1, "second": 2}[tc_batch]
+    batch = model.sample_batch(InMemoryImages(torch.zeros(10, 1, 8, 8, dtype=torch.uint8)), half, torch.Generator())
+    assert batch.blocks == {"same": 1, "second": 2}[tc_batch] and len(batch.observations) == batch.blocks * half
     # a posterior with mean = the first pixels of x and σ ≈ 0, so every code is known
     model.posterior = lambda x: (x.flatten(1)[:, :dims], torch.full((len(x), dims), -60.0))
     x = torch.rand(2 * half, 1, 8, 8)

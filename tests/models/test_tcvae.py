@@ -8,6 +8,7 @@ import torch
 from disentangle.errors import InputError
 from disentangle.models import build_model
 from disentangle.models.tcvae import BetaTCVAE
+from disentangle.train import load_run, train
 
 
 def binary_batch(n: int, shape=(1, 64, 64)) -> torch.Tensor:
@@ -17,7 +18,7 @@ def binary_batch(n: int, shape=(1, 64, 64)) -> torch.Tensor:
 @pytest.mark.parametrize("estimator", ["mws", "mss"])
 def test_beta_tcvae_builds_and_returns_finite_terms_that_backpropagate(estimator):
     torch.manual_seed(0)
-    model = build_model("beta-tcvae", (1, 64, 64), estimator=estimator)
+    model = build_model("beta-tcvae", (1, 64, 64), estimator=estimator, dataset_size=737_280)
     assert isinstance(model, BetaTCVAE)
     terms = model.loss(binary_batch(4), step=0)
     assert {"loss", "recon", "kl", "kl_per_dim", "tc", "index_code_mi", "dimwise_kl"} <= set(terms)
@@ -31,7 +32,9 @@ def test_beta_tcvae_builds_and_returns_finite_terms_that_backpropagate(estimator
 def test_with_beta_one_the_loss_is_exactly_the_vae_loss(estimator):
     x = binary_batch(6, (1, 28, 28))
     losses = {}
-    for name, hyperparameters in [("vae", {}), ("beta-tcvae", {"beta": 1.0, "estimator": estimator})]:
+    for name, hyperparameters in [
+        ("vae", {}), ("beta-tcvae", {"beta": 1.0, "estimator": estimator, "dataset_size": 1000}),
+    ]:
         torch.manual_seed(0)
         model = build_model(name, (1, 28, 28), **hyperparameters)
         torch.manual_seed(1)
@@ -73,3 +76,16 @@ def test_the_logged_decomposition_adds_up_to_the_monte_carlo_kl_at_the_sample():
 def test_bad_hyperparameters_raise_an_input_error_naming_the_option(hyperparameters, option):
     with pytest.raises(InputError, match=f"^{option}:"):
         build_model("beta-tcvae", (1, 64, 64), **hyperparameters)
+
+
+def test_the_dataset_size_is_the_training_datas_unless_given(tmp_path):
+    common = {"steps": 1, "batch_size": 4, "architecture": "mlp", "progress": False}
+    run = train(tmp_path / "digits", "beta-tcvae", "digits", **common)
+    assert load_run(run).settings.model.dataset_size == 1797  # scikit-learn's digits, not dSprites' 737,280
+    given = train(tmp_path / "given", "beta-tcvae", "digits", dataset_size=500, **common)
+    assert load_run(given).model.config.dataset_size == 500
+
+
+def test_a_model_built_without_data_needs_its_dataset_size():
+    with pytest.raises(InputError, match="^--dataset-size: must be set"):
+        build_model("beta-tcvae", (1, 28, 28))

@@ -25,7 +25,7 @@ def test_a_bad_sweep_file_is_one_line_on_stderr_and_exit_2(tmp_path, capsys):
     path = _write(tmp_path / "s.yaml", {"grid": {"model.beta": [0]}})
     assert main(["sweep", path, "--list"]) == 2
     err = capsys.readouterr().err
-    assert err == f"disentangle sweep: error: {path}: run 0 (model.beta=0): --beta: must be > 0, got 0.0\n"
+    assert err == f"disentangle sweep: error: {path}: run 0 (model.beta=0): grid.model.beta[0]: must be > 0, got 0\n"
     assert main(["sweep", str(tmp_path / "none.yaml"), "--out", str(tmp_path)]) == 2
     assert "none.yaml: no such sweep file" in capsys.readouterr().err
 

@@ -46,11 +46,10 @@ def test_a_finished_run_asked_for_another_metric_is_only_scored_again(tmp_path, 
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, tiny):
     run = expand_sweep(tiny(evaluate=False))[0]
     folder = run_path(tmp_path / "sweep", run)
-    common = {"data_options": run.data_options, "progress": False}
-    train(folder, run.model, run.data["name"], **{**run.settings, "steps": 2}, **common)
+    train(folder, run.config.with_train(steps=2), progress=False)
     assert not is_finished(run, folder)
     assert run_one(run, tmp_path / "sweep").state == "done"
-    straight = train(tmp_path / "straight", run.model, run.data["name"], **run.settings, **common)
+    straight = train(tmp_path / "straight", run.config, progress=False)
     assert [path.name for path in checkpoint_paths(folder)] == [
         "step-00000002.safetensors",
         "step-00000004.safetensors",

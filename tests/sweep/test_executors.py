@@ -42,7 +42,7 @@ def test_the_local_executor_runs_one_after_another_isolates_a_failure_and_skips_
     _check_one_failed_and_the_others_finished(results, runs, tmp_path)
     swept = json.loads((tmp_path / "sweep.json").read_text())
     assert [run["name"] for run in swept["runs"]] == [run.name for run in runs]
-    assert swept["runs"][1]["settings"] == runs[1].settings
+    assert swept["runs"][1]["model"] == runs[1].config.to_dict()["model"]
     again = run_sweep(spec, tmp_path)
     assert [r.state for r in again] == ["skipped", "skipped", "failed"]
 

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from disentangle.errors import InputError
-from disentangle.sweep.spec import Evaluation, configuration, expand_sweep
+from disentangle.sweep.spec import Evaluation, expand_sweep
+from disentangle.train import RunConfig
 
 SWEEPS = sorted((Path(__file__).parents[2] / "configs" / "sweeps").glob("*.yaml"))
 SAFE_NAME = re.compile(r"^\d{4,}-[a-z0-9-]+(-[A-Za-z0-9._=+-]+)*$")
@@ -25,7 +26,7 @@ def test_runs_are_numbered_in_order_with_seeds_fastest_and_named_for_what_they_s
         "0002-beta-vae-beta=4-seed=0",
         "0003-beta-vae-beta=4-seed=1",
     ]
-    assert runs[3].settings == {"latent_dim": 4, "beta": 4.0, "seed": 1, "steps": 9}
+    assert runs[3].config == RunConfig.from_keywords("beta-vae", latent_dim=4, beta=4.0, seed=1, steps=9)
     assert runs[3].model == "beta-vae" and runs[3].data == {"name": "dsprites"}
     assert runs[3].choices == {"model.beta": 4, "train.seed": 1}
     assert runs[0].evaluation == Evaluation()
@@ -46,7 +47,7 @@ def test_list_entries_are_small_grids_crossed_with_the_grid():
         "0004-beta-tcvae-latent_dim=6-beta=2",
         "0005-beta-tcvae-latent_dim=6-beta=8",
     ]
-    assert runs[5].model == "beta-tcvae" and runs[5].settings["latent_dim"] == 6
+    assert runs[5].model == "beta-tcvae" and runs[5].config.model.latent_dim == 6
 
 
 def test_the_base_holds_what_no_run_changes_and_steps_is_train_steps():
@@ -54,9 +55,8 @@ def test_the_base_holds_what_no_run_changes_and_steps_is_train_steps():
         {"data": {"name": "dsprites", "path": "d.npz"}, "train": {"batch_size": 8}, "steps": 5}
     )
     assert len(runs) == 1 and runs[0].name == "0000-beta-vae"
-    assert runs[0].settings == {"batch_size": 8, "steps": 5}
-    assert runs[0].data_options == {"path": "d.npz"}
-    assert runs[0].train_settings == {"batch_size": 8, "steps": 5} and runs[0].hyperparameters == {}
+    expected = RunConfig.from_keywords("beta-vae", "dsprites", {"path": "d.npz"}, batch_size=8, steps=5)
+    assert runs[0].config == expected and runs[0].data == {"name": "dsprites", "path": "d.npz"}
 
 
 def test_without_steps_a_run_trains_for_dlibs_300000():
@@ -72,7 +72,8 @@ def test_values_are_read_as_their_fields_type_including_yaml_text_like_1e_4():
     run = expand_sweep({"grid": {"train.learning_rate": ["1e-4"], "model.beta": [2], "train.steps": [10.0]}})[
         0
     ]
-    assert run.settings == {"learning_rate": 1e-4, "beta": 2.0, "steps": 10}
+    assert run.config == RunConfig.from_keywords(learning_rate=1e-4, beta=2.0, steps=10)
+    assert isinstance(run.config.train.steps, int) and isinstance(run.config.model.beta, float)
     assert run.name == "0000-beta-vae-learning_rate=0.0001-beta=2-steps=10"
 
 
@@ -89,7 +90,7 @@ def test_evaluation_settings_and_train_only_sweeps():
 
 def test_configuration_fills_in_every_default_as_config_json_does():
     run = expand_sweep({"model": {"beta": 4}, "steps": 3})[0]
-    config = configuration(run)
+    config = run.config.to_dict()
     assert config["model"]["name"] == "beta-vae" and config["model"]["beta"] == 4.0
     assert config["model"]["latent_dim"] == 10 and config["train"]["batch_size"] == 64
     assert config["train"]["steps"] == 3 and config["data"] == {"name": "dsprites"}
@@ -129,21 +130,28 @@ def test_duplicate_runs_are_an_error_naming_both():
             {"grid": {"model.beta": ["big"]}},
             r"s.yaml: run 0 \(model.beta=big\): grid.model.beta\[0\]: expected a number",
         ),
-        ({"grid": {"model.beta": [-1]}}, r"s.yaml: run 0 \(model.beta=-1\): --beta: must be > 0"),
+        (
+            {"grid": {"model.beta": [-1]}},
+            r"s.yaml: run 0 \(model.beta=-1\): grid.model.beta\[0\]: must be > 0, got -1$",
+        ),
         (
             {"grid": {"model.gamma": [1]}},
-            r"s.yaml: run 0 \(model.gamma=1\): --gamma: not a hyperparameter of beta-vae",
+            r"s.yaml: run 0 \(model.gamma=1\): grid.model.gamma\[0\]: not a hyperparameter of beta-vae",
         ),
         (
             {"grid": {"model.name": ["nope"]}},
-            r"s.yaml: run 0 \(model.name=nope\): --model: unknown model 'nope'",
+            r"s.yaml: run 0 \(model.name=nope\): grid.model.name\[0\]: unknown model 'nope'",
         ),
         (
             {"grid": {"data.name": ["nope"]}},
-            r"s.yaml: run 0 \(data.name=nope\): --data: unknown dataset 'nope'",
+            r"s.yaml: run 0 \(data.name=nope\): grid.data.name\[0\]: unknown dataset 'nope'",
         ),
-        ({"train": {"lr": 1}}, "s.yaml: run 0: unknown training setting.s. lr"),
-        ({"train": {"steps": 0}}, "s.yaml: run 0: --steps: must be an integer ≥ 1"),
+        ({"train": {"lr": 1}}, "s.yaml: run 0: train.lr: unknown training setting"),
+        ({"train": {"steps": 0}}, "s.yaml: run 0: train.steps: must be an integer ≥ 1, got 0"),
+        (
+            {"model": {"name": "k-sparse-ae", "latent_dim": 3}},
+            r"s.yaml: run 0: model.k: must be an integer in \[1, latent_dim = 3\], got 5",
+        ),
         ({"evaluate": {"metrics": ["nope"]}}, "s.yaml: evaluate.metrics: unknown metric.s. nope"),
         ({"evaluate": {"preset": "slow"}}, "s.yaml: evaluate.preset: expected one of dlib, fast"),
         ({"evaluate": {"seeds": ["a"]}}, "s.yaml: evaluate.seeds: expected a list of integers"),
@@ -207,8 +215,9 @@ def test_expansion_is_the_product_in_order_with_unique_safe_names(grid, seeds):
     for run, combination in zip(runs, expected):
         assert SAFE_NAME.match(run.name) and run.name.startswith(f"{run.number:04d}-beta-vae")
         assert run.choices == dict(combination)
+        keywords = run.config.keywords()
         for key, value in combination:
-            assert run.settings[key.split(".", 1)[1]] == value
+            assert keywords[key.split(".", 1)[1]] == value
     assert expand_sweep(spec) == runs
 
 

@@ -47,3 +47,19 @@ def test_no_temporary_file_is_left_after_saving(tmp_path):
     model, optimizer = _model_and_optimizer(0)
     save_checkpoint(tmp_path / "c.safetensors", model, {"optimizer": optimizer}, TrainingState(1, torch.Generator()))
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]
+
+
+def test_checkpoints_get_the_permissions_of_every_run_folder_file(tmp_path):
+    """0666 less the umask, as config.json: not a temporary file's private 0600, so that a
+    group can read a shared sweep."""
+    import stat
+
+    from disentangle.train import run_folder
+
+    model, optimizer = _model_and_optimizer(0)
+    path = tmp_path / "c.safetensors"
+    save_checkpoint(path, model, {"optimizer": optimizer}, TrainingState(1, torch.Generator()))
+    run_folder.atomic_write_json(tmp_path / "config.json", {})
+    expected = 0o666 & ~run_folder._UMASK
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE((tmp_path / "config.json").stat().st_mode) == expected
+    assert expected & 0o044 or run_folder._UMASK & 0o044  # readable by others unless the umask says no

@@ -92,7 +92,7 @@ def test_a_model_without_a_gaussian_prior_is_traversed_across_its_codes_range(re
     text = reports[1].read_text()
     _check_self_contained(text)
     assert "across its codes' 1st–99th percentile" in text
-    assert "Skipped: Autoencoder has no N(0, I) prior" in text and "samples of the prior" not in text
+    assert "Skipped: ae has no N(0, I) prior" in text and "samples of the prior" not in text
 
 
 def test_several_runs_get_a_comparison_page(runs, reports, tmp_path):

@@ -37,14 +37,16 @@ def get_dataset(name: str, **options) -> ImageDataset:
     if name not in DATASETS:
         raise InputError(f"--data: unknown dataset '{name}' (expected one of {', '.join(sorted(DATASETS))})")
     options = {key: value for key, value in options.items() if value is not None}
-    constructor = DATASETS[name]
-    _check_options(name, constructor, options)
-    return constructor(**options)
+    check_options(name, options)
+    return DATASETS[name](**options)
 
 
-def _check_options(name: str, constructor: Callable[..., ImageDataset], options: dict) -> None:
-    """Raise ``InputError`` unless ``constructor(**options)`` fits its signature."""
-    parameters = inspect.signature(constructor).parameters.values()
+def check_options(name: str, options: dict, where: str | None = None) -> None:
+    """Raise ``InputError`` unless the constructor of dataset ``name`` takes ``options``
+    (every one it requires, none it does not know); the message starts with ``where``
+    (default ``--data NAME``)."""
+    where = where or f"--data {name}"
+    parameters = inspect.signature(DATASETS[name]).parameters.values()
     if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
         return
     by_keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
@@ -62,7 +64,7 @@ def _check_options(name: str, constructor: Callable[..., ImageDataset], options:
         if keys:
             quoted = ", ".join(f"'{key}'" for key in keys)
             plural = "s" if len(keys) > 1 else ""
-            raise InputError(f"--data {name}: {problem} option{plural} {quoted} ({takes})")
+            raise InputError(f"{where}: {problem} option{plural} {quoted} ({takes})")
 
 
 __all__ = [
@@ -76,5 +78,6 @@ __all__ = [
     "ImageDataset",
     "ImageFolder",
     "InMemoryImages",
+    "check_options",
     "get_dataset",
 ]

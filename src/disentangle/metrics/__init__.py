@@ -13,38 +13,50 @@ preset="dlib", **settings) -> dict``:
 The result holds dlib's score names and, under ``"settings"``, every setting used.
 Defaults are dlib's (see :mod:`disentangle.metrics.presets`); ``preset="fast"`` is a
 cheaper approximation. Metrics know nothing of models: they only call these functions.
+
+``METRICS`` maps each name to its descriptor (``Metric``: settings, presets, headline
+scores, needs); a descriptor is called like its function. Besides the metrics of
+dlib's contract it holds the diagnostics of a Gaussian posterior (``elbo_decomposition``,
+``active_units``, ``iwae_bound``), whose functions take the posterior rather than the codes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from disentangle.metrics.active_units import ACTIVE_UNITS, active_units
+from disentangle.metrics.beta_vae import BETA_VAE, beta_vae_score
+from disentangle.metrics.dci import DCI, dci
+from disentangle.metrics.descriptor import CODES, LIKELIHOOD, NEEDS, POSTERIOR, PRESET_NAMES, Inputs, Metric
+from disentangle.metrics.elbo_decomposition import ELBO_DECOMPOSITION, elbo_decomposition
+from disentangle.metrics.factor_vae import FACTOR_VAE, factor_vae_score
+from disentangle.metrics.likelihood_bound import IWAE_BOUND, importance_weighted_bound
+from disentangle.metrics.mig import MIG, mig
+from disentangle.metrics.modularity import MODULARITY_EXPLICITNESS, modularity_explicitness
+from disentangle.metrics.sap import SAP, sap
+from disentangle.metrics.total_correlation import GAUSSIAN_TOTAL_CORRELATION, gaussian_total_correlation
 
-from disentangle.metrics.active_units import active_units
-from disentangle.metrics.beta_vae import beta_vae_score
-from disentangle.metrics.dci import dci
-from disentangle.metrics.elbo_decomposition import elbo_decomposition
-from disentangle.metrics.factor_vae import factor_vae_score
-from disentangle.metrics.likelihood_bound import importance_weighted_bound
-from disentangle.metrics.mig import mig
-from disentangle.metrics.modularity import modularity_explicitness
-from disentangle.metrics.presets import PRESETS
-from disentangle.metrics.sap import sap
-from disentangle.metrics.total_correlation import gaussian_total_correlation
-
-#: metric name (as in ``presets``) -> function
-METRICS: dict[str, Callable[..., dict]] = {
-    "beta_vae": beta_vae_score,
-    "factor_vae": factor_vae_score,
-    "mig": mig,
-    "dci": dci,
-    "sap": sap,
-    "modularity_explicitness": modularity_explicitness,
-    "gaussian_total_correlation": gaussian_total_correlation,
+#: metric name -> descriptor, in the order tables list them (dlib's seven first)
+METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        BETA_VAE, FACTOR_VAE, MIG, DCI, SAP, MODULARITY_EXPLICITNESS, GAUSSIAN_TOTAL_CORRELATION,
+        ELBO_DECOMPOSITION, ACTIVE_UNITS, IWAE_BOUND,
+    )
+}
+#: preset name -> metric -> settings (see :mod:`disentangle.metrics.presets`)
+PRESETS: dict[str, dict[str, dict]] = {
+    preset: {name: metric.preset(preset) for name, metric in METRICS.items()} for preset in PRESET_NAMES
 }
 
 __all__ = [
+    "CODES",
+    "LIKELIHOOD",
     "METRICS",
+    "NEEDS",
+    "POSTERIOR",
     "PRESETS",
+    "PRESET_NAMES",
+    "Inputs",
+    "Metric",
     "active_units",
     "beta_vae_score",
     "dci",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from disentangle.errors import InputError
+from disentangle.metrics.descriptor import POSTERIOR, Inputs, Metric
 from disentangle.metrics.sampling import ENCODE_BATCH, check_codes
 
 
@@ -59,3 +60,26 @@ def active_units(
             "num_observations": int(num_observations),
         },
     }
+
+
+def _evaluate(inputs: Inputs, random_state: np.random.RandomState, settings: dict) -> dict:
+    """Active units of the posterior means over every observation of ``inputs.data``
+    (which must offer ``__len__`` and ``observations(indices)``, as a factor dataset does)."""
+    data = inputs.data
+    return active_units(
+        lambda indices: inputs.posterior_function(data.observations(indices)), len(data), random_state,
+        threshold=settings["threshold"], num_samples=settings["num_samples"],
+    )
+
+
+ACTIVE_UNITS = Metric(
+    name="active_units",
+    function=active_units,
+    settings={
+        "threshold": 0.01,  # a unit is active when A_u exceeds it (Burda's 10⁻²)
+        "num_samples": 10_000,  # observations the activity is estimated on
+    },
+    headline=("num_active_units",),
+    needs=(POSTERIOR,),
+    adapter=_evaluate,
+)

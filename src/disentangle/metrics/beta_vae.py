@@ -25,11 +25,10 @@ classifiers are regularised or trained for a fixed number of steps).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from disentangle.errors import InputError
-from disentangle.metrics.presets import resolve_settings
+from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.logistic import fit_logistic_regression
 from disentangle.metrics.sampling import (
     check_factors,
     draw_factors,
@@ -44,13 +43,9 @@ def beta_vae_score(
 ) -> dict:
     """BetaVAE score: ``{"train_accuracy", "eval_accuracy", "settings"}``, accuracies in [0, 1].
 
-    Settings (see :mod:`disentangle.metrics.presets`): ``batch_size`` (pairs per point, 64),
-    ``num_train`` (10,000), ``num_eval`` (5,000), ``protocol`` (``"dlib"`` or
-    ``"higgins"``), ``exclude_factors`` (indices; default none for dlib, shape for
-    Higgins), and for Higgins ``classifier_steps``, ``classifier_batch_size``,
-    ``learning_rate``.
+    ``settings`` override the preset's (``BETA_VAE.settings``).
     """
-    settings = resolve_settings("beta_vae", preset, settings)
+    settings = BETA_VAE.resolve(preset, settings)
     protocol = settings["protocol"]
     if protocol not in ("dlib", "higgins"):
         raise InputError(f"beta_vae_score: protocol must be 'dlib' or 'higgins', got {protocol!r}")
@@ -71,8 +66,7 @@ def beta_vae_score(
 
     train_points, train_labels = points(settings["num_train"])
     if protocol == "dlib":
-        with threadpool_limits(1, user_api="blas"):  # small matrices: threads only add overhead
-            model = LogisticRegression(random_state=random_state).fit(train_points, train_labels)
+        model = fit_logistic_regression(train_points, train_labels, random_state=random_state)
         predict = model.predict
     else:
         predict = _train_softmax(train_points, train_labels, candidates, random_state, settings)
@@ -122,3 +116,22 @@ def _train_softmax(points, labels, classes, random_state, settings):
         return classes[np.argmax(np.hstack([x, np.ones((len(x), 1))]) @ weights, axis=1)]
 
     return predict
+
+
+BETA_VAE = Metric(
+    name="beta_vae",
+    function=beta_vae_score,
+    settings={
+        "batch_size": 64,  # pairs per point (L)
+        "num_train": 10_000,  # training points
+        "num_eval": 5_000,  # evaluation points
+        "protocol": "dlib",  # or "higgins"
+        "exclude_factors": None,  # factor indices never chosen; None: none (dlib), shape (Higgins)
+        "classifier_steps": 10_000,  # Higgins: Adagrad minibatches
+        "classifier_batch_size": 64,  # Higgins: points per minibatch
+        "learning_rate": 0.01,  # Higgins: Adagrad's step size
+    },
+    fast={"num_train": 2_000, "num_eval": 1_000},
+    headline=("eval_accuracy",),
+    default=True,
+)

@@ -33,8 +33,8 @@ import scipy.stats
 from sklearn.ensemble import GradientBoostingClassifier
 
 from disentangle.errors import InputError
+from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.gbt import fit_gradient_boosting
-from disentangle.metrics.presets import resolve_settings
 from disentangle.metrics.sampling import train_test_codes
 
 
@@ -42,11 +42,9 @@ def dci(ground_truth_data, representation_function, random_state, preset: str = 
     """DCI: ``{"disentanglement", "completeness", "informativeness_train",
     "informativeness_test", "settings"}``, each in [0, 1].
 
-    Settings: ``num_train`` (10,000), ``num_test`` (5,000), ``batch_size`` (16),
-    ``classifier`` (``"gbt"`` or ``"sklearn"``), ``num_stages`` (boosting stages, 100),
-    ``n_jobs`` (threads for the per-factor classifiers; default the CPUs available).
+    ``settings`` override the preset's (``DCI.settings``).
     """
-    settings = resolve_settings("dci", preset, settings)
+    settings = DCI.resolve(preset, settings)
     if settings["classifier"] not in ("gbt", "sklearn"):
         raise InputError(f"dci: classifier must be 'gbt' or 'sklearn', got {settings['classifier']!r}")
     n_jobs = _available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
@@ -131,3 +129,20 @@ def completeness(importance: np.ndarray) -> float:
     if importance.sum() == 0.0:
         importance = np.ones_like(importance)
     return float(np.sum(per_factor * importance.sum(axis=0) / importance.sum()))
+
+
+DCI = Metric(
+    name="dci",
+    function=dci,
+    settings={
+        "num_train": 10_000,  # training points
+        "num_test": 5_000,  # test points
+        "batch_size": 16,  # points encoded at a time
+        "classifier": "gbt",  # or "sklearn"
+        "num_stages": 100,  # boosting stages
+        "n_jobs": None,  # threads for the per-factor classifiers; None: the CPUs available
+    },
+    fast={"num_train": 1_500, "num_test": 1_000, "num_stages": 15},
+    headline=("disentanglement", "completeness", "informativeness_test"),
+    default=True,
+)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.presets import resolve_settings
+from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.sampling import check_factors, draw_factors, encode, encode_groups, factor_sizes
 
 
@@ -27,13 +27,12 @@ def factor_vae_score(
 ) -> dict:
     """FactorVAE score: ``{"train_accuracy", "eval_accuracy", "num_active_dims", "settings"}``.
 
-    Settings: ``batch_size`` (64, at least 2), ``num_train`` (10,000 votes),
-    ``num_eval`` (5,000 votes), ``num_variance_estimate`` (10,000), ``prune_threshold``
-    (0.05). With no active dimension both accuracies are 0, as in dlib.
+    ``settings`` override the preset's (``FACTOR_VAE.settings``; ``batch_size`` at least 2).
+    With no active dimension both accuracies are 0, as in dlib.
     ``num_active_dims`` counts the dimensions kept (dlib reports the total number of
     dimensions there, ``len`` of its boolean mask).
     """
-    settings = resolve_settings("factor_vae", preset, settings)
+    settings = FACTOR_VAE.resolve(preset, settings)
     if settings["batch_size"] < 2:
         raise InputError(
             "factor_vae_score: batch_size must be at least 2 (variances use ddof=1), "
@@ -92,3 +91,19 @@ def _generate_votes(
     votes = np.zeros((len(sizes), len(global_variances)), dtype=np.int64)
     np.add.at(votes, (labels, argmins[:, 0]), 1)
     return votes
+
+
+FACTOR_VAE = Metric(
+    name="factor_vae",
+    function=factor_vae_score,
+    settings={
+        "batch_size": 64,  # points per vote (L)
+        "num_train": 10_000,  # training votes
+        "num_eval": 5_000,  # evaluation votes
+        "num_variance_estimate": 10_000,  # points for the global variances
+        "prune_threshold": 0.05,  # dimensions with a smaller global std are dropped
+    },
+    fast={"num_train": 2_000, "num_eval": 1_000, "num_variance_estimate": 5_000},
+    headline=("eval_accuracy",),
+    default=True,
+)

@@ -45,12 +45,12 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
+from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.mutual_information import (
     discrete_entropy,
     discrete_mutual_info,
     histogram_discretize,
 )
-from disentangle.metrics.presets import resolve_settings
 from disentangle.metrics.sampling import (
     ENCODE_BATCH,
     check_codes,
@@ -73,12 +73,10 @@ def mig(
 ) -> dict:
     """MIG: ``{"discrete_mig", "settings"}`` (dlib) or ``{"mig", "settings"}`` (Chen), in [0, 1].
 
-    Settings: ``estimator`` (``"dlib"`` or ``"chen"``); dlib: ``num_train`` (10,000),
-    ``batch_size`` (16), ``num_bins`` (20); Chen: ``num_samples`` (10,000),
-    ``num_components`` (10,000), ``exclude_factors`` (default: the shape factor).
-    ``posterior_function`` is used by the Chen estimator only.
+    ``settings`` override the preset's (``MIG.settings``). ``posterior_function`` is used
+    by the Chen estimator only.
     """
-    settings = resolve_settings("mig", preset, settings)
+    settings = MIG.resolve(preset, settings)
     if settings["estimator"] == "dlib":
         codes, factors = sample_factor_codes(
             ground_truth_data, representation_function, settings["num_train"], random_state,
@@ -195,3 +193,21 @@ def _chen_mutual_info(data, posterior_function, random_state, settings):
             )
             mutual_info[:, k] += np.mean(log_conditional - log_marginal[samples], axis=0) / size
     return np.clip(mutual_info, 0.0, None), sizes
+
+
+MIG = Metric(
+    name="mig",
+    function=mig,
+    settings={
+        "estimator": "dlib",  # or "chen"
+        "num_train": 10_000,  # dlib: sampled points
+        "batch_size": 16,  # dlib: points encoded at a time
+        "num_bins": 20,  # dlib: equal-width bins per code
+        "num_samples": 10_000,  # Chen: z samples
+        "num_components": 10_000,  # Chen: mixture components
+        "exclude_factors": None,  # Chen: factor indices left out; None: the shape factor
+    },
+    headline=("discrete_mig", "mig"),
+    uses=("posterior",),
+    default=True,
+)

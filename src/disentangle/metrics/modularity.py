@@ -21,13 +21,12 @@ standardised).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from threadpoolctl import threadpool_limits
 
 from disentangle.errors import InputError
+from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.logistic import fit_logistic_regression
 from disentangle.metrics.mutual_information import discrete_mutual_info, histogram_discretize
-from disentangle.metrics.presets import resolve_settings
 from disentangle.metrics.sampling import train_test_codes
 
 
@@ -36,10 +35,9 @@ def modularity_explicitness(
 ) -> dict:
     """``{"modularity_score", "explicitness_score_train", "explicitness_score_test", "settings"}``, in [0, 1].
 
-    Settings: ``num_train`` (10,000), ``num_test`` (5,000), ``batch_size`` (16),
-    ``num_bins`` (20).
+    ``settings`` override the preset's (``MODULARITY_EXPLICITNESS.settings``).
     """
-    settings = resolve_settings("modularity_explicitness", preset, settings)
+    settings = MODULARITY_EXPLICITNESS.resolve(preset, settings)
     codes, factors, codes_test, factors_test = train_test_codes(
         ground_truth_data, representation_function, random_state, settings
     )
@@ -82,6 +80,20 @@ def _auc(model, codes, labels) -> float:
 
 def explicitness_per_factor(codes_train, factor_train, codes_test, factor_test) -> tuple[float, float]:
     """(train AUC, test AUC) of ``LogisticRegression()`` from all codes to one factor."""
-    with threadpool_limits(1, user_api="blas"):  # small matrices: threads only add overhead
-        model = LogisticRegression().fit(codes_train, factor_train)
+    model = fit_logistic_regression(codes_train, factor_train)
     return _auc(model, codes_train, factor_train), _auc(model, codes_test, factor_test)
+
+
+MODULARITY_EXPLICITNESS = Metric(
+    name="modularity_explicitness",
+    function=modularity_explicitness,
+    settings={
+        "num_train": 10_000,  # training points
+        "num_test": 5_000,  # test points
+        "batch_size": 16,  # points encoded at a time
+        "num_bins": 20,  # equal-width bins per code for the mutual information
+    },
+    fast={"num_train": 5_000, "num_test": 2_000},
+    headline=("modularity_score", "explicitness_score_test"),
+    default=True,
+)

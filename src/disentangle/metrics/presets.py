@@ -1,7 +1,8 @@
-"""The settings of every metric under each preset.
+"""The settings of every metric under each preset, read from the metrics' descriptors.
 
 ``"dlib"`` (the default) is disentanglement_lib's evaluation configuration, as used
-by Locatello et al. 2019 (its ``*.gin`` metric configs and function defaults).
+by Locatello et al. 2019 (its ``*.gin`` metric configs and function defaults); each
+metric's ``Metric.settings`` holds it and ``Metric.fast`` what the fast preset changes.
 ``"fast"`` uses fewer points, and fewer boosting stages for DCI, for quick looks; its
 values are not those of published tables. Any setting can also be passed by name and
 overrides the preset: ``dci(data, rep, rs, preset="fast", num_train=5000)``; the
@@ -23,6 +24,8 @@ What ``"fast"`` changes, and why:
 - Modularity and explicitness: 5,000 / 2,000 points (the plug-in mutual information
   is biased up by about (bins - 1)(values - 1) / 2N, which lowers modularity).
 - MIG and the unsupervised scores: unchanged (they take well under a second).
+- The diagnostics (ELBO decomposition, active units, importance-weighted bound):
+  unchanged; their settings are sized for a CPU already (``docs/metrics.md``).
 
 Measured with ``benchmarks/metrics_suite.py --compare`` (seed 0, dSprites' factor
 sizes, the script's three representations): fast minus dlib, dlib's value in brackets.
@@ -48,102 +51,15 @@ train +0.02), as fewer points are easier to overfit.
 
 from __future__ import annotations
 
-from disentangle.errors import InputError
+from disentangle.metrics import METRICS, PRESETS
 
 #: metric -> disentanglement_lib's settings
-DLIB: dict[str, dict] = {
-    "beta_vae": {
-        "batch_size": 64,
-        "num_train": 10_000,
-        "num_eval": 5_000,
-        "protocol": "dlib",
-        "exclude_factors": None,
-        "classifier_steps": 10_000,
-        "classifier_batch_size": 64,
-        "learning_rate": 0.01,
-    },
-    "factor_vae": {
-        "batch_size": 64,
-        "num_train": 10_000,
-        "num_eval": 5_000,
-        "num_variance_estimate": 10_000,
-        "prune_threshold": 0.05,
-    },
-    "mig": {
-        "estimator": "dlib",
-        "num_train": 10_000,
-        "batch_size": 16,
-        "num_bins": 20,
-        "num_samples": 10_000,
-        "num_components": 10_000,
-        "exclude_factors": None,
-    },
-    "dci": {
-        "num_train": 10_000,
-        "num_test": 5_000,
-        "batch_size": 16,
-        "classifier": "gbt",
-        "num_stages": 100,
-        "n_jobs": None,
-    },
-    "sap": {
-        "num_train": 10_000,
-        "num_test": 5_000,
-        "batch_size": 16,
-        "continuous_factors": False,
-    },
-    "modularity_explicitness": {
-        "num_train": 10_000,
-        "num_test": 5_000,
-        "batch_size": 16,
-        "num_bins": 20,
-    },
-    "gaussian_total_correlation": {
-        "num_train": 10_000,
-        "batch_size": 16,
-        "num_bins": 20,
-    },
-}
-
+DLIB = PRESETS["dlib"]
 #: metric -> the fast settings (see above)
-FAST: dict[str, dict] = {
-    "beta_vae": {**DLIB["beta_vae"], "num_train": 2_000, "num_eval": 1_000},
-    "factor_vae": {
-        **DLIB["factor_vae"], "num_train": 2_000, "num_eval": 1_000, "num_variance_estimate": 5_000
-    },
-    "mig": {**DLIB["mig"]},
-    "dci": {**DLIB["dci"], "num_train": 1_500, "num_test": 1_000, "num_stages": 15},
-    "sap": {**DLIB["sap"], "num_train": 5_000, "num_test": 2_000},
-    "modularity_explicitness": {**DLIB["modularity_explicitness"], "num_train": 5_000, "num_test": 2_000},
-    "gaussian_total_correlation": {**DLIB["gaussian_total_correlation"]},
-}
-
-#: preset name -> metric -> settings
-PRESETS: dict[str, dict[str, dict]] = {"dlib": DLIB, "fast": FAST}
+FAST = PRESETS["fast"]
 
 
 def resolve_settings(metric: str, preset: str, overrides: dict) -> dict:
-    """The preset's settings for ``metric`` with ``overrides`` applied and checked.
-
-    Integer settings must be positive integers, flags booleans; unknown names and
-    presets raise :class:`InputError`. The result also records ``preset``.
-    """
-    if preset not in PRESETS:
-        raise InputError(f"preset: unknown preset '{preset}' (expected one of {', '.join(PRESETS)})")
-    defaults = PRESETS[preset][metric]
-    unknown = sorted(set(overrides) - set(defaults))
-    if unknown:
-        raise InputError(f"{metric}: unknown setting(s) {unknown} (expected some of {sorted(defaults)})")
-    settings = {**defaults, **overrides}
-    for name, default in DLIB[metric].items():
-        value = settings[name]
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise InputError(f"{metric}: setting {name} must be True or False, got {value!r}")
-        elif isinstance(default, int):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{metric}: setting {name} must be a positive integer, got {value!r}")
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise InputError(f"{metric}: setting {name} must be a non-negative number, got {value!r}")
-    return {**settings, "preset": preset}
+    """``METRICS[metric].resolve(preset, overrides)``: the preset's settings with ``overrides``
+    applied and checked, plus ``preset``."""
+    return METRICS[metric].resolve(preset, overrides)

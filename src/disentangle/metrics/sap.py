@@ -18,17 +18,16 @@ import numpy as np
 from sklearn.svm import LinearSVC
 
 from disentangle.errors import InputError
-from disentangle.metrics.presets import resolve_settings
+from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.sampling import train_test_codes
 
 
 def sap(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
     """SAP: ``{"SAP_score", "settings"}``, in [0, 1].
 
-    Settings: ``num_train`` (10,000), ``num_test`` (5,000), ``batch_size`` (16),
-    ``continuous_factors`` (False).
+    ``settings`` override the preset's (``SAP.settings``).
     """
-    settings = resolve_settings("sap", preset, settings)
+    settings = SAP.resolve(preset, settings)
     codes, factors, codes_test, factors_test = train_test_codes(
         ground_truth_data, representation_function, random_state, settings
     )
@@ -67,3 +66,18 @@ def avg_diff_top_two(matrix: np.ndarray) -> float:
     """Mean over columns of the largest minus the second largest entry."""
     ordered = np.sort(matrix, axis=0)
     return float(np.mean(ordered[-1] - ordered[-2]))
+
+
+SAP = Metric(
+    name="sap",
+    function=sap,
+    settings={
+        "num_train": 10_000,  # training points
+        "num_test": 5_000,  # test points
+        "batch_size": 16,  # points encoded at a time
+        "continuous_factors": False,  # squared correlations instead of SVM accuracies
+    },
+    fast={"num_train": 5_000, "num_test": 2_000},
+    headline=("SAP_score",),
+    default=True,
+)

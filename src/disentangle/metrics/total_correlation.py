@@ -20,8 +20,8 @@ import numpy as np
 import scipy.linalg
 
 from disentangle.errors import InputError
+from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.mutual_information import discrete_mutual_info, histogram_discretize
-from disentangle.metrics.presets import resolve_settings
 from disentangle.metrics.sampling import sample_factor_codes
 
 
@@ -31,9 +31,9 @@ def gaussian_total_correlation(
     """``{"gaussian_total_correlation", "gaussian_wasserstein_correlation",
     "gaussian_wasserstein_correlation_norm", "mutual_info_score", "settings"}``.
 
-    Settings: ``num_train`` (10,000), ``batch_size`` (16), ``num_bins`` (20).
+    ``settings`` override the preset's (``GAUSSIAN_TOTAL_CORRELATION.settings``).
     """
-    settings = resolve_settings("gaussian_total_correlation", preset, settings)
+    settings = GAUSSIAN_TOTAL_CORRELATION.resolve(preset, settings)
     codes, _ = sample_factor_codes(
         ground_truth_data, representation_function, settings["num_train"], random_state,
         settings["batch_size"],
@@ -64,3 +64,16 @@ def gaussian_wasserstein_correlation(covariance: np.ndarray) -> float:
     """dlib's squared-2-Wasserstein distance to the product of the marginals."""
     root = scipy.linalg.sqrtm(covariance * np.diag(covariance)[:, None])
     return float(np.real(2 * np.trace(covariance) - 2 * np.trace(root)))
+
+
+GAUSSIAN_TOTAL_CORRELATION = Metric(
+    name="gaussian_total_correlation",
+    function=gaussian_total_correlation,
+    settings={
+        "num_train": 10_000,  # sampled points
+        "batch_size": 16,  # points encoded at a time
+        "num_bins": 20,  # equal-width bins per code for the mutual information
+    },
+    headline=("gaussian_total_correlation",),
+    default=True,
+)

@@ -11,7 +11,7 @@ import dataclasses
 from disentangle.errors import InputError
 from disentangle.models.autoencoders import Autoencoder, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 from disentangle.models.avb import AVB
-from disentangle.models.base import Model, ModelConfig
+from disentangle.models.base import Batch, Capabilities, Model, ModelConfig, Player
 from disentangle.models.dc_ign import DCIGN
 from disentangle.models.dip_vae import DIPVAEI, DIPVAEII
 from disentangle.models.draw import DRAW
@@ -20,7 +20,7 @@ from disentangle.models.info_vae import InfoVAE
 from disentangle.models.infogan import InfoGAN
 from disentangle.models.iwae import IWAE
 from disentangle.models.tcvae import BetaTCVAE
-from disentangle.models.vae import AnnealedVAE, BetaVAE, GaussianVAE, VAE
+from disentangle.models.vae import VAE, AnnealedVAE, BetaVAE, GaussianVAE
 from disentangle.models.vae_gan import VAEGAN
 from disentangle.models.vq_vae import VQVAE
 
@@ -62,4 +62,7 @@ def build_model(name: str, observation_shape: tuple[int, int, int], **hyperparam
     return model_class(name)(model_config(name, **hyperparameters), observation_shape)
 
 
-__all__ = ["MODELS", "Model", "ModelConfig", "GaussianVAE", "build_model", "hyperparameter_names", "model_class", "model_config"]
+__all__ = [
+    "MODELS", "Batch", "Capabilities", "GaussianVAE", "Model", "ModelConfig", "Player",
+    "build_model", "hyperparameter_names", "model_class", "model_config",
+]

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from disentangle.models.base import Model, ModelConfig, require
-from disentangle.nets import make_decoder, make_encoder
 
 #: width of the encoder net's output, the input of the code layer
 FEATURES = 256
@@ -34,9 +33,9 @@ class DeterministicAutoencoder(Model):
 
     def __init__(self, config: ModelConfig, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)
-        self.encoder = make_encoder(config.architecture, self.observation_shape, FEATURES)
+        self.encoder = self.make_encoder(FEATURES)
         self.code_layer = nn.Linear(FEATURES, config.latent_dim)
-        self.decoder = make_decoder(config.architecture, config.latent_dim, self.observation_shape)
+        self.decoder = self.make_decoder(config.latent_dim)
 
     def features(self, x: Tensor) -> Tensor:
         """The code layer's input f: ``(N, FEATURES)``."""

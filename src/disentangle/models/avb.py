@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from disentangle.models.base import Model, ModelConfig, Player, require
+from disentangle.models.base import Capabilities, Model, ModelConfig, Player, require
+from disentangle.models.gaussian import elbo_terms
 from disentangle.models.vae_gan import DISCRIMINATOR_BETAS
-from disentangle.nets import make_decoder, make_encoder
 from disentangle.nets.adversarial import FEATURES, PairDiscriminator
 
 
@@ -50,15 +50,15 @@ class AVB(Model):
 
     name = "avb"
     config_class = AVBConfig
+    capabilities = Capabilities(standard_normal_prior=True, representation="the noise-free encoding f(x, 0)")
 
     def __init__(self, config: AVBConfig, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)
         channels, height, width = self.observation_shape
         encoder_input = (channels + config.noise_channels, height, width)
-        self.encoder = make_encoder(config.architecture, encoder_input, config.latent_dim)
-        self.decoder = make_decoder(config.architecture, config.latent_dim, self.observation_shape)
-        body = make_encoder(config.architecture, self.observation_shape, FEATURES)
-        self.adversary = PairDiscriminator(body, config.latent_dim)
+        self.encoder = self.make_encoder(config.latent_dim, encoder_input)
+        self.decoder = self.make_decoder(config.latent_dim)
+        self.adversary = PairDiscriminator(self.make_encoder(FEATURES), config.latent_dim)
 
     def players(self) -> list[Player]:
         return [
@@ -96,6 +96,4 @@ class AVB(Model):
             F.binary_cross_entropy_with_logits(t_q, torch.ones_like(t_q))
             + F.binary_cross_entropy_with_logits(t_p, torch.zeros_like(t_p))
         )
-        return {
-            "loss": recon + kl, "loss_adversary": adversary, "recon": recon, "kl": kl, "elbo": -(recon + kl),
-        }
+        return {"loss": recon + kl, "loss_adversary": adversary, **elbo_terms(recon, kl)}

@@ -1,4 +1,5 @@
-"""What every model shares: its typed configuration and the ``Model`` interface.
+"""What every model shares: its typed configuration, its declared capabilities and the
+``Model`` interface.
 
 A model is a ``torch.nn.Module`` that owns its nets and returns its objective as named
 terms. Conventions (disentanglement_lib's, so hyperparameters mean the same thing):
@@ -10,16 +11,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from disentangle.data import ImageDataset
-from disentangle.errors import InputError
+from disentangle.errors import SettingError
 from disentangle.likelihoods import LIKELIHOODS, get_likelihood
-from disentangle.nets import ARCHITECTURES
+from disentangle.nets import check_architecture, make_decoder, make_encoder
+
+
+def require(condition: bool, option: str, expected: str, value) -> None:
+    """Raise ``SettingError`` for the setting ``option`` unless ``condition`` holds."""
+    if not condition:
+        raise SettingError(option, expected, value)
 
 
 @dataclass(frozen=True)
@@ -30,34 +38,80 @@ class ModelConfig:
         latent_dim: size of the code (the representation's dimension).
         likelihood: ``bernoulli`` (logits, dlib's default) or ``gaussian``.
         gaussian_std: the fixed pixel std of the Gaussian likelihood.
-        architecture: ``auto``, ``conv`` (Burgess/dlib 4×4), ``conv-2x2`` (dlib) or ``mlp`` (Higgins).
+        architecture: ``auto``, ``conv`` (Burgess/dlib 4×4), ``conv-2x2`` (dlib), ``mlp``
+            (Higgins) or a name given to ``disentangle.nets.register_architecture``.
+        architecture_options: keyword arguments of a registered architecture's
+            constructors (JSON values); empty for the built-in ones.
     """
 
     latent_dim: int = 10
     likelihood: str = "bernoulli"
     gaussian_std: float = 1 / math.sqrt(2)
     architecture: str = "auto"
+    architecture_options: dict = field(default_factory=dict)
+
+    #: fields whose ``None`` means "taken from the training data": name -> how, from the dataset
+    DATA_DERIVED: ClassVar[Mapping[str, Callable[[ImageDataset], object]]] = {}
 
     def __post_init__(self):
-        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise InputError(f"--latent-dim: must be an integer ≥ 1, got {self.latent_dim}")
-        if self.likelihood not in LIKELIHOODS:
-            raise InputError(f"--likelihood: unknown '{self.likelihood}' (expected one of {', '.join(LIKELIHOODS)})")
-        if not self.gaussian_std > 0:
-            raise InputError(f"--gaussian-std: must be > 0, got {self.gaussian_std}")
-        if self.architecture not in ARCHITECTURES:
-            raise InputError(
-                f"--architecture: unknown '{self.architecture}' (expected one of {', '.join(ARCHITECTURES)})"
-            )
+        require(isinstance(self.latent_dim, int) and self.latent_dim >= 1, "latent_dim", "an integer ≥ 1",
+                self.latent_dim)
+        require(self.likelihood in LIKELIHOODS, "likelihood", f"one of {', '.join(LIKELIHOODS)}", self.likelihood)
+        require(self.gaussian_std > 0, "gaussian_std", "> 0", self.gaussian_std)
+        check_architecture(self.architecture)
+        options = self.architecture_options
+        require(isinstance(options, dict) and all(isinstance(key, str) for key in options),
+                "architecture_options", "a mapping of keyword arguments", options)
+
+    def for_dataset(self, dataset: ImageDataset) -> ModelConfig:
+        """This configuration with every ``DATA_DERIVED`` field left ``None`` set from ``dataset``."""
+        derived = {name: how(dataset) for name, how in self.DATA_DERIVED.items() if getattr(self, name) is None}
+        return dataclasses.replace(self, **derived) if derived else self
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as ``config.json`` stores them (``architecture_options`` only when set)."""
+        values = dataclasses.asdict(self)
+        if not values["architecture_options"]:
+            del values["architecture_options"]
+        return values
 
 
-def require(condition: bool, option: str, expected: str, value) -> None:
-    """Raise ``InputError`` naming ``--option`` unless ``condition`` holds."""
-    if not condition:
-        raise InputError(f"--{option.replace('_', '-')}: must be {expected}, got {value}")
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model offers beyond ``encode`` and ``decode``. Evaluation and figures read
+    this declaration; they never test for methods or import concrete models.
+
+    Attributes:
+        gaussian_posterior: ``posterior(x)`` returns the mean and log-variance, each
+            ``(N, latent_dim)``, of a diagonal Gaussian q(z|x) whose mean ``encode``
+            returns (the metrics' Chen MIG and the ELBO diagnostics need it).
+        standard_normal_prior: p(z) is N(0, I) over the codes ``decode`` takes, so
+            decoding standard normal draws shows what the model generates and
+            traversals may sweep the prior's ±3σ.
+        representation: what ``encode(x)`` returns, in words.
+    """
+
+    gaussian_posterior: bool = False
+    standard_normal_prior: bool = False
+    representation: str = "the code"
+
+
+@dataclass
+class Batch:
+    """One training step's data, as a model's ``sample_batch`` draws it.
+
+    Attributes:
+        observations: ``(blocks · batch_size, C, H, W)`` in [0, 1].
+        blocks: the number of equal consecutive blocks of ``batch_size`` rows (1, or e.g.
+            2 for FactorVAE's second batch); data-parallel training gives each process
+            the same share of every block.
+        context: keyword arguments the loop passes on to ``loss``; they describe the
+            whole batch and are not split between processes.
+    """
+
+    observations: Tensor
+    blocks: int = 1
+    context: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,20 +133,18 @@ class Player:
 
 
 class Model(nn.Module):
-    """Base class: subclasses set ``name`` and ``config_class`` and implement the methods.
+    """Base class: subclasses set ``name``, ``config_class`` and ``capabilities`` and
+    implement the methods.
 
     Models with an adversary (FactorVAE, VAE-GAN, AVB, InfoGAN) override ``players``:
     each player's optimizer takes the gradient of its own loss term, all computed on
-    the same forward pass and applied together, as disentanglement_lib does.
-
-    ``batch_multiplier``: ``loss`` receives ``batch_size · batch_multiplier``
-    observations per training step (1 by default; FactorVAE with a second batch for
-    its permuted codes sets 2 and splits the batch in halves).
+    the same forward pass and applied together, as disentanglement_lib does. Models that
+    need structured batches (DC-IGN, FactorVAE's second batch) override ``sample_batch``.
     """
 
     name: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
-    batch_multiplier: int = 1
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, config: ModelConfig, observation_shape: tuple[int, int, int]):
         super().__init__()
@@ -104,6 +156,18 @@ class Model(nn.Module):
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
+    def make_encoder(self, out_features: int, observation_shape: tuple[int, int, int] | None = None) -> nn.Module:
+        """An encoder net of the run's architecture: ``(N, C, H, W)`` → ``(N, out_features)``
+        (observations of the model's shape unless ``observation_shape`` is given)."""
+        shape = observation_shape or self.observation_shape
+        return make_encoder(self.config.architecture, shape, out_features, self.config.architecture_options)
+
+    def make_decoder(self, latent_dim: int) -> nn.Module:
+        """A decoder net of the run's architecture: ``(N, latent_dim)`` → likelihood parameters
+        shaped like the observations."""
+        return make_decoder(self.config.architecture, latent_dim, self.observation_shape,
+                            self.config.architecture_options)
+
     def players(self) -> list[Player]:
         """The parameter groups and the loss term each minimises (default: one player)."""
         return [Player("model", tuple(self.parameters()))]
@@ -111,6 +175,11 @@ class Model(nn.Module):
     def encode(self, x: Tensor) -> Tensor:
         """The representation scored by metrics: ``(N, latent_dim)``."""
         raise NotImplementedError
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and log-variance of q(z|x), each ``(N, latent_dim)``; only for models whose
+        ``capabilities.gaussian_posterior`` is true."""
+        raise NotImplementedError(f"{self.name} has no Gaussian posterior q(z|x)")
 
     def decode(self, z: Tensor) -> Tensor:
         """Likelihood parameters ``(N, C, H, W)`` for codes ``(N, latent_dim)``."""
@@ -124,17 +193,14 @@ class Model(nn.Module):
         """Raise ``InputError`` if this model cannot train on ``dataset`` (checked before
         a run folder is created). Default: every dataset will do."""
 
-    def sample_batch(
-        self, dataset: ImageDataset, batch_size: int, generator: torch.Generator
-    ) -> tuple[Tensor, dict]:
-        """One training batch ``(batch_size, C, H, W)`` and its context, the keyword
-        arguments the training loop passes on to ``loss``.
+    def sample_batch(self, dataset: ImageDataset, batch_size: int, generator: torch.Generator) -> Batch:
+        """One training step's ``Batch`` for a run of ``batch_size``.
 
-        Default: observations drawn uniformly with replacement, no context. Models that
-        need structured batches (DC-IGN: one factor varies) override it, drawing every
+        Default: ``batch_size`` observations drawn uniformly with replacement, one block,
+        no context. Models that need structured batches override it, drawing every
         random number from ``generator`` so that a resumed run repeats its batches.
         """
-        return dataset.observations(dataset.sample_indices(batch_size, generator)), {}
+        return Batch(dataset.observations(dataset.sample_indices(batch_size, generator)))
 
     def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
         """``loss`` (the scalar to minimise), each further player's loss, and every

@@ -26,8 +26,9 @@ from torch import Tensor
 
 from disentangle.data import FactorDataset, ImageDataset
 from disentangle.errors import InputError
-from disentangle.models.base import ModelConfig, require
-from disentangle.models.vae import GaussianVAE, gaussian_kl_per_dim
+from disentangle.models.base import Batch, ModelConfig, require
+from disentangle.models.gaussian import elbo_terms
+from disentangle.models.vae import GaussianVAE
 
 ASSIGNMENT = "a mapping factor name → number of latents ≥ 1, e.g. shape=2,scale=1"
 
@@ -127,34 +128,22 @@ class DCIGN(GaussianVAE):
             )
         self.latent_groups(dataset)
 
-    def sample_batch(
-        self, dataset: ImageDataset, batch_size: int, generator: torch.Generator
-    ) -> tuple[Tensor, dict]:
+    def sample_batch(self, dataset: ImageDataset, batch_size: int, generator: torch.Generator) -> Batch:
         """A batch varying one factor, chosen uniformly among those with latents; the
         context is ``{"varied_latents": that factor's latents}``."""
         self.check_dataset(dataset)
         groups = self.latent_groups(dataset)
         factor, latents = groups[int(torch.randint(len(groups), (1,), generator=generator))]
         factors = one_factor_batch(dataset, factor, batch_size, generator)
-        return dataset.observations(dataset.index_of(factors)), {"varied_latents": latents}
+        return Batch(dataset.observations(dataset.index_of(factors)), context={"varied_latents": latents})
 
     def loss(self, x: Tensor, step: int, varied_latents: tuple[int, ...] | None = None) -> dict[str, Tensor]:
         """Without ``varied_latents`` (a batch from elsewhere) nothing is clamped."""
-        mean, logvar = self.posterior(x)
-        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        clamped = torch.zeros(self.latent_dim, dtype=torch.bool, device=z.device)
+        q = self.sample_posterior(x)
+        clamped = torch.zeros(self.latent_dim, dtype=torch.bool, device=q.z.device)
         if varied_latents is not None:
             clamped[:] = True
             clamped[list(varied_latents)] = False
-        code, invariance = clamp(z, clamped)
-        recon = -self.likelihood.log_prob(x, self.decoder(code)).mean()
-        kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-        kl = kl_per_dim.sum()
-        return {
-            "loss": recon + kl + invariance,
-            "recon": recon,
-            "kl": kl,
-            "elbo": -(recon + kl),
-            "kl_per_dim": kl_per_dim,
-            "invariance": invariance,
-        }
+        code, invariance = clamp(q.z, clamped)
+        recon = self.recon(x, code)
+        return {"loss": recon + q.kl + invariance, **elbo_terms(recon, q.kl, q.kl_per_dim), "invariance": invariance}

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from disentangle.models.base import Model, ModelConfig, require
-from disentangle.models.vae import gaussian_kl_per_dim
+from disentangle.models.base import Capabilities, Model, ModelConfig, require
+from disentangle.models.gaussian import elbo_terms, gaussian_kl_per_dim, reparameterize
 from disentangle.nets.draw import DRAWDecoderCell, DRAWEncoderCell
 
 
@@ -54,6 +54,8 @@ class DRAW(Model):
 
     name = "draw"
     config_class = DRAWConfig
+    capabilities = Capabilities(gaussian_posterior=True, standard_normal_prior=True,
+                                representation="the posterior means of the T steps, concatenated")
 
     def __init__(self, config: DRAWConfig, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)
@@ -79,7 +81,7 @@ class DRAW(Model):
         for _ in range(self.config.steps_t):
             x_hat = x - self.likelihood.mean(canvas)
             mean, logvar, encoder_state = self.encoder_cell(x, x_hat, decoder_state[0], encoder_state)
-            z = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if sample else mean
+            z = reparameterize(mean, logvar) if sample else mean
             write, decoder_state = self.decoder_cell(z, decoder_state)
             canvas = canvas + write
             means.append(mean)
@@ -119,6 +121,4 @@ class DRAW(Model):
         recon = -self.likelihood.log_prob(x, canvas).mean()
         kl_per_step = gaussian_kl_per_dim(means, logvars).sum(2).mean(1)
         kl = kl_per_step.sum()
-        return {
-            "loss": recon + kl, "recon": recon, "kl": kl, "elbo": -(recon + kl), "kl_per_step": kl_per_step,
-        }
+        return {"loss": recon + kl, **elbo_terms(recon, kl), "kl_per_step": kl_per_step}

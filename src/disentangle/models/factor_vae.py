@@ -25,9 +25,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from disentangle.data import ImageDataset
 from disentangle.errors import InputError
-from disentangle.models.base import ModelConfig, Player, require
-from disentangle.models.vae import GaussianVAE, gaussian_kl_per_dim
+from disentangle.models.base import Batch, ModelConfig, Player, require
+from disentangle.models.gaussian import elbo_terms, reparameterize
+from disentangle.models.vae import GaussianVAE
 from disentangle.nets import CodeDiscriminator
 
 TC_BATCHES = ("same", "second")
@@ -35,11 +37,6 @@ TC_BATCHES = ("same", "second")
 DISCRIMINATOR_BETAS = (0.5, 0.9)
 #: dlib clips the discriminator's probabilities to [PROBABILITY_CLIP, 1 − PROBABILITY_CLIP]
 PROBABILITY_CLIP = 1e-6
-
-
-def reparameterize(mean: Tensor, logvar: Tensor) -> Tensor:
-    """A sample z = μ + σ·ε of q(z|x) = N(μ, diag σ²), ``(N, D)``."""
-    return mean + torch.randn_like(mean) * (0.5 * logvar).exp()
 
 
 def permute_dims(z: Tensor) -> Tensor:
@@ -108,9 +105,12 @@ class FactorVAE(GaussianVAE):
         super().__init__(config, observation_shape)
         self.discriminator = CodeDiscriminator(config.latent_dim)
 
-    @property
-    def batch_multiplier(self) -> int:
-        return 2 if self.config.tc_batch == "second" else 1
+    def sample_batch(self, dataset: ImageDataset, batch_size: int, generator: torch.Generator) -> Batch:
+        """With ``tc_batch="second"``, two blocks of ``batch_size`` uniform draws: the VAE's
+        batch and the batch whose codes are permuted."""
+        if self.config.tc_batch == "same":
+            return super().sample_batch(dataset, batch_size, generator)
+        return Batch(dataset.observations(dataset.sample_indices(2 * batch_size, generator)), blocks=2)
 
     def players(self) -> list[Player]:
         return [
@@ -128,14 +128,11 @@ class FactorVAE(GaussianVAE):
             if x.shape[0] % 2:
                 raise InputError(f"--tc-batch second: expected an even batch (two halves), got {x.shape[0]}")
             x, x_other = x.chunk(2)
-        mean, logvar = self.posterior(x)
-        z = reparameterize(mean, logvar)
-        recon = -self.likelihood.log_prob(x, self.decoder(z)).mean()
-        kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-        kl = kl_per_dim.sum()
-        tc = tc_estimate(self.discriminator(z))
+        q = self.sample_posterior(x)
+        recon = self.recon(x, q.z)
+        tc = tc_estimate(self.discriminator(q.z))
 
-        real = z.detach()
+        real = q.z.detach()
         if self.config.tc_batch == "second":
             with torch.no_grad():
                 other = reparameterize(*self.posterior(x_other))
@@ -143,11 +140,8 @@ class FactorVAE(GaussianVAE):
             other = real
         logits_real, logits_permuted = self.discriminator(torch.cat([real, permute_dims(other)])).chunk(2)
         return {
-            "loss": recon + kl + self.config.gamma * tc,
-            "recon": recon,
-            "kl": kl,
-            "elbo": -(recon + kl),
-            "kl_per_dim": kl_per_dim,
+            "loss": recon + q.kl + self.config.gamma * tc,
+            **elbo_terms(recon, q.kl, q.kl_per_dim),
             "tc": tc,
             "loss_discriminator": discriminator_loss(logits_real, logits_permuted),
             "discriminator_accuracy": discriminator_accuracy(logits_real.detach(), logits_permuted.detach()),

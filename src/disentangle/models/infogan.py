@@ -35,14 +35,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from disentangle.models.base import Model, ModelConfig, Player, require
-from disentangle.nets import make_decoder, make_encoder
+from disentangle.models.base import Capabilities, Model, ModelConfig, Player, require
+from disentangle.models.gaussian import LOG_2PI
 from disentangle.nets.adversarial import FEATURES, Discriminator
 
 Q_STDS = ("fixed", "learned")
 #: Adam (β1, β2) of both players (Radford et al. 2016, used by Chen et al.)
 GAN_BETAS = (0.5, 0.999)
-LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -78,15 +77,15 @@ class InfoGAN(Model):
 
     name = "infogan"
     config_class = InfoGANConfig
+    capabilities = Capabilities(representation="the Q head's mean of the continuous codes")
 
     def __init__(self, config: InfoGANConfig, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)
         self.categorical_dim = config.categorical_codes * config.categories
         inputs = config.latent_dim + self.categorical_dim + config.noise_dim
-        self.generator = make_decoder(config.architecture, inputs, self.observation_shape)
+        self.generator = self.make_decoder(inputs)
         q_outputs = config.latent_dim * (2 if config.q_std == "learned" else 1) + self.categorical_dim
-        body = make_encoder(config.architecture, self.observation_shape, FEATURES)
-        self.discriminator = Discriminator(body, {"logit": 1, "q": q_outputs})
+        self.discriminator = Discriminator(self.make_encoder(FEATURES), {"logit": 1, "q": q_outputs})
 
     def players(self) -> list[Player]:
         d, config = self.discriminator, self.config

@@ -17,9 +17,8 @@ import torch
 from torch import Tensor
 
 from disentangle.models.base import ModelConfig, require
-from disentangle.models.vae import GaussianVAE, gaussian_kl_per_dim
-
-LOG_2PI = math.log(2 * math.pi)
+from disentangle.models.gaussian import LOG_2PI, elbo_terms, gaussian_kl_per_dim
+from disentangle.models.vae import GaussianVAE
 
 
 @dataclass(frozen=True)
@@ -59,11 +58,5 @@ class IWAE(GaussianVAE):
         log_w, log_px = self.log_weights(x, mean, logvar, noise)
         bound = (torch.logsumexp(log_w, 1) - math.log(self.config.num_samples)).mean()
         kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-        return {
-            "loss": -bound,
-            "iwae_bound": bound,
-            "elbo": log_w.mean(),
-            "recon": -log_px.mean(),
-            "kl": kl_per_dim.sum(),
-            "kl_per_dim": kl_per_dim,
-        }
+        terms = elbo_terms(-log_px.mean(), kl_per_dim.sum(), kl_per_dim)
+        return {"loss": -bound, "iwae_bound": bound, **terms, "elbo": log_w.mean()}

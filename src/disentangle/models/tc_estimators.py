@@ -31,13 +31,7 @@ import torch
 from torch import Tensor
 
 from disentangle.errors import InputError
-
-LOG_2PI = math.log(2 * math.pi)
-
-
-def log_density_gaussian(x: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
-    """log N(x; mean, exp(logvar)) elementwise (broadcasting), in nats."""
-    return -0.5 * (LOG_2PI + logvar + (x - mean).square() * torch.exp(-logvar))
+from disentangle.models.gaussian import log_density_gaussian
 
 
 def pairwise_log_density(z: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:

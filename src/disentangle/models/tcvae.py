@@ -10,30 +10,32 @@ is dlib's exactly; the value of ``tc``, and so of ``loss``, includes the constan
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from disentangle.models.base import ModelConfig, require
 from disentangle.models.tc_estimators import ESTIMATORS, kl_decomposition
 from disentangle.models.vae import GaussianVAE
-
-DSPRITES_SIZE = 737_280
 
 
 @dataclass(frozen=True)
 class BetaTCVAEConfig(ModelConfig):
     """β weighs the total correlation (β = 1 is the VAE); ``estimator`` is ``mws``
     (minibatch weighted sampling, dlib's) or ``mss`` (minibatch stratified sampling);
-    ``dataset_size`` is N, the number of training observations (default: dSprites)."""
+    ``dataset_size`` is N, the number of training observations (default: the size of
+    the dataset the run trains on, set when training starts and stored in config.json)."""
 
     beta: float = 6.0
     estimator: str = "mws"
-    dataset_size: int = DSPRITES_SIZE
+    dataset_size: int | None = None
+
+    DATA_DERIVED: ClassVar = {"dataset_size": len}
 
     def __post_init__(self):
         super().__post_init__()
         require(self.beta > 0, "beta", "> 0", self.beta)
         require(self.estimator in ESTIMATORS, "estimator", f"one of {', '.join(ESTIMATORS)}", self.estimator)
         require(
-            isinstance(self.dataset_size, int) and self.dataset_size >= 1,
+            self.dataset_size is None or (isinstance(self.dataset_size, int) and self.dataset_size >= 1),
             "dataset_size", "an integer ≥ 1", self.dataset_size,
         )
 
@@ -44,6 +46,11 @@ class BetaTCVAE(GaussianVAE):
 
     name = "beta-tcvae"
     config_class = BetaTCVAEConfig
+
+    def __init__(self, config: BetaTCVAEConfig, observation_shape: tuple[int, int, int]):
+        require(config.dataset_size is not None, "dataset_size",
+                "set (config.for_dataset(dataset) sets it to the training data's size)", None)
+        super().__init__(config, observation_shape)
 
     def regularizer(self, kl, kl_per_dim, mean, logvar, z, step):
         terms = kl_decomposition(z, mean, logvar, self.config.dataset_size, self.config.estimator)

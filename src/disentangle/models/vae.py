@@ -11,25 +11,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
-from disentangle.models.base import Model, ModelConfig, require
-from disentangle.nets import make_decoder, make_encoder
+from disentangle.models.base import Capabilities, Model, ModelConfig, require
+from disentangle.models.gaussian import elbo_terms, gaussian_kl_per_dim, reparameterize
 
 
-def gaussian_kl_per_dim(mean: Tensor, logvar: Tensor) -> Tensor:
-    """KL(N(μ, σ²) ‖ N(0, 1)) per example and dimension, in nats: ``(N, D)``."""
-    return 0.5 * (mean.square() + logvar.exp() - logvar - 1.0)
+@dataclass
+class PosteriorSample:
+    """One pass through q(z|x) for a batch: its mean and log-variance ``(N, D)``, a
+    reparameterised sample ``z`` ``(N, D)`` and the batch-mean KL per dimension ``(D,)``."""
+
+    mean: Tensor
+    logvar: Tensor
+    z: Tensor
+    kl_per_dim: Tensor
+
+    @property
+    def kl(self) -> Tensor:
+        """KL(q(z|x) ‖ N(0, I)) summed over dimensions, batch mean (nats)."""
+        return self.kl_per_dim.sum()
 
 
 class GaussianVAE(Model):
     """A VAE with a diagonal Gaussian posterior; ``regularizer`` is its objective's hook."""
 
+    capabilities = Capabilities(gaussian_posterior=True, standard_normal_prior=True,
+                                representation="the posterior mean")
+
     def __init__(self, config: ModelConfig, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)
-        self.encoder = make_encoder(config.architecture, self.observation_shape, 2 * config.latent_dim)
-        self.decoder = make_decoder(config.architecture, config.latent_dim, self.observation_shape)
+        self.encoder = self.make_encoder(2 * config.latent_dim)
+        self.decoder = self.make_decoder(config.latent_dim)
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Mean and log-variance of q(z|x), each ``(N, latent_dim)``."""
@@ -42,21 +55,20 @@ class GaussianVAE(Model):
     def decode(self, z: Tensor) -> Tensor:
         return self.decoder(z)
 
-    def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
+    def sample_posterior(self, x: Tensor) -> PosteriorSample:
+        """Encode ``x``, draw z ~ q(z|x) and compute the KL to the prior."""
         mean, logvar = self.posterior(x)
-        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        recon = -self.likelihood.log_prob(x, self.decoder(z)).mean()
-        kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-        kl = kl_per_dim.sum()
-        terms = self.regularizer(kl, kl_per_dim, mean, logvar, z, step)
-        return {
-            "loss": recon + terms.pop("regularizer"),
-            "recon": recon,
-            "kl": kl,
-            "elbo": -(recon + kl),
-            "kl_per_dim": kl_per_dim,
-            **terms,
-        }
+        return PosteriorSample(mean, logvar, reparameterize(mean, logvar), gaussian_kl_per_dim(mean, logvar).mean(0))
+
+    def recon(self, x: Tensor, z: Tensor) -> Tensor:
+        """−log p(x|z) summed over pixels, batch mean (nats)."""
+        return -self.likelihood.log_prob(x, self.decoder(z)).mean()
+
+    def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
+        q = self.sample_posterior(x)
+        recon, kl = self.recon(x, q.z), q.kl
+        terms = self.regularizer(kl, q.kl_per_dim, q.mean, q.logvar, q.z, step)
+        return {"loss": recon + terms.pop("regularizer"), **elbo_terms(recon, kl, q.kl_per_dim), **terms}
 
     def regularizer(
         self, kl: Tensor, kl_per_dim: Tensor, mean: Tensor, logvar: Tensor, z: Tensor, step: int

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from disentangle.models.base import ModelConfig, Player, require
-from disentangle.models.vae import GaussianVAE, gaussian_kl_per_dim
-from disentangle.nets import make_encoder
+from disentangle.models.gaussian import elbo_terms
+from disentangle.models.vae import GaussianVAE
 from disentangle.nets.adversarial import FEATURES, Discriminator
 
 #: Adam (β1, β2) of discriminators, disentanglement_lib's (Locatello et al. 2019)
@@ -60,8 +60,7 @@ class VAEGAN(GaussianVAE):
 
     def __init__(self, config: VAEGANConfig, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)
-        body = make_encoder(config.architecture, self.observation_shape, FEATURES)
-        self.discriminator = Discriminator(body, {"logit": 1})
+        self.discriminator = Discriminator(self.make_encoder(FEATURES), {"logit": 1})
 
     def players(self) -> list[Player]:
         return [
@@ -74,30 +73,26 @@ class VAEGAN(GaussianVAE):
         ]
 
     def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
-        mean, logvar = self.posterior(x)
-        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        x_tilde = self.decoder(z)
-        x_p = self.decoder(torch.randn_like(z))
+        q = self.sample_posterior(x)
+        x_tilde = self.decoder(q.z)
+        x_p = self.decoder(torch.randn_like(q.z))
         images = torch.cat([x, self.likelihood.mean(x_tilde), self.likelihood.mean(x_p)])
         features, heads = self.discriminator(images)
         f_x, f_tilde, _ = features.chunk(3)
         logit_x, logit_tilde, logit_p = heads["logit"].squeeze(1).chunk(3)
 
-        kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-        kl = kl_per_dim.sum()
         llike = 0.5 * (f_x - f_tilde).square().sum(1).mean()
         gan = (
             F.binary_cross_entropy_with_logits(logit_x, torch.ones_like(logit_x))
             + F.binary_cross_entropy_with_logits(logit_tilde, torch.zeros_like(logit_tilde))
             + F.binary_cross_entropy_with_logits(logit_p, torch.zeros_like(logit_p))
         )
+        pixel_recon = -self.likelihood.log_prob(x, x_tilde).detach().mean()
         return {
-            "loss": kl + llike,
+            "loss": q.kl + llike,
             "loss_decoder": self.config.gamma * llike - gan,
             "loss_discriminator": gan,
-            "kl": kl,
-            "kl_per_dim": kl_per_dim,
+            **elbo_terms(pixel_recon, q.kl, q.kl_per_dim),
             "llike": llike,
             "gan": gan,
-            "recon": -self.likelihood.log_prob(x, x_tilde).detach().mean(),
         }

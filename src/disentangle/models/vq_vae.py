@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from disentangle.models.base import Model, ModelConfig, require
-from disentangle.nets import make_decoder, make_encoder
+from disentangle.models.base import Capabilities, Model, ModelConfig, require
 
 CODEBOOK_UPDATES = ("ema", "loss")
 #: EMA cluster sizes N_i below this count as "never assigned" (also after an underflow)
@@ -74,11 +73,12 @@ class VQVAE(Model):
 
     name = "vq-vae"
     config_class = VQVAEConfig
+    capabilities = Capabilities(representation="the quantised code z_q, flattened")
 
     def __init__(self, config: VQVAEConfig, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)
-        self.encoder = make_encoder(config.architecture, self.observation_shape, config.latent_dim)
-        self.decoder = make_decoder(config.architecture, config.latent_dim, self.observation_shape)
+        self.encoder = self.make_encoder(config.latent_dim)
+        self.decoder = self.make_decoder(config.latent_dim)
         codebook = torch.randn(config.num_embeddings, config.embedding_dim)
         if config.codebook_update == "ema":
             self.register_buffer("codebook", codebook)

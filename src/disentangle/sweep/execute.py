@@ -27,8 +27,8 @@ from pathlib import Path
 
 from disentangle.errors import InputError, TrainingDiverged
 from disentangle.evaluate import METRICS_FILE, evaluate
-from disentangle.sweep.spec import SweepRun, configuration
-from disentangle.train import run_folder, train_or_resume
+from disentangle.sweep.spec import SweepRun
+from disentangle.train import read_run_config, run_folder, train_or_resume
 
 RUNS = "runs"
 STATUS = "status"
@@ -77,16 +77,18 @@ def is_finished(run: SweepRun, folder: Path) -> bool:
 
 
 def _check_same_configuration(run: SweepRun, folder: Path) -> None:
-    """Refuse a run folder whose config.json differs from the sweep's run (but for ``_MAY_DIFFER``)."""
-    written = run_folder.read_config(folder)
-    expected = json.loads(json.dumps(configuration(run)))
-    pairs = [
-        ("model", written["model"], expected["model"]),
-        ("data.name", written["data"]["name"], run.data["name"]),
-    ]
-    for key in sorted(set(written["train"]) | set(expected["train"])):
+    """Refuse a run folder whose config.json differs from the sweep's run (but for
+    ``_MAY_DIFFER``, and for hyperparameters the sweep leaves to the data, which the
+    folder holds filled in)."""
+    written = read_run_config(folder)[1]
+    derived = [name for name in run.config.model.DATA_DERIVED if getattr(run.config.model, name) is None]
+    old_model = {k: v for k, v in written.to_dict()["model"].items() if k not in derived}
+    new_model = {k: v for k, v in run.config.to_dict()["model"].items() if k not in derived}
+    pairs = [("model", old_model, new_model), ("data.name", written.data.name, run.config.data.name)]
+    old_train, new_train = written.train.to_dict(), run.config.train.to_dict()
+    for key in old_train:
         if key not in _MAY_DIFFER:
-            pairs.append((f"train.{key}", written["train"].get(key), expected["train"].get(key)))
+            pairs.append((f"train.{key}", old_train[key], new_train[key]))
     for key, old, new in pairs:
         if old != new:
             raise InputError(
@@ -144,17 +146,17 @@ def run_one(run: SweepRun, out: str | Path, threads: int | None = None) -> RunRe
             if is_finished(run, folder):
                 return RunResult(run.number, run.name, "skipped", 0.0)
         record_status(out, run, "running", started)
-        settings = dict(run.settings)
-        if threads is not None:
-            settings.setdefault("threads", threads)
-        train_or_resume(folder, run.model, run.data["name"], data_options=run.data_options, progress=False, **settings)
+        config = run.config
+        if threads is not None and config.train.threads is None:
+            config = config.with_train(threads=threads)
+        train_or_resume(folder, config, progress=False)
         if run.evaluation is not None:
             evaluate(
                 folder,
                 metrics=run.evaluation.metrics,
                 seeds=run.evaluation.seeds,
                 preset=run.evaluation.preset,
-                device=run.settings.get("device", "cpu"),
+                device=config.train.device,
             )
     except Exception as error:  # noqa: BLE001 - a run's failure of any kind must not stop the sweep
         return failed(run, out, started, error)

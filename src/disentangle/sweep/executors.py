@@ -85,7 +85,7 @@ def local_executor(runs: Sequence[SweepRun], out: Path, workers: int | None) -> 
 
 def _cpus(run: SweepRun) -> int:
     """The CPUs a Ray task reserves for ``run``: its ``threads`` setting, 1 when unset."""
-    return run.settings.get("threads") or 1
+    return run.config.train.threads or 1
 
 
 def ray_executor(
@@ -117,7 +117,7 @@ def ray_executor(
         while queue or pending:
             while queue and len(pending) < limit:
                 run = queue.pop(0)
-                gpus = 1 if str(run.settings.get("device", "cpu")).startswith("cuda") else 0
+                gpus = 1 if run.config.train.device.startswith("cuda") else 0
                 task = remote_run.options(num_cpus=_cpus(run), num_gpus=gpus).remote(run, out, _cpus(run))
                 pending[task] = (run, time.time())
             (ready,), _ = ray.wait(list(pending), num_returns=1)

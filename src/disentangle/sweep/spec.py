@@ -26,8 +26,11 @@ in ``itertools.product``. So the seeds of one configuration have consecutive num
 A run's name is its zero-padded number, the model and the values it sets beyond the
 base: ``0003-beta-vae-beta=4-seed=1``.
 
-Every run is validated on expansion (model, hyperparameters, training settings,
-dataset name); two runs with the same final configuration are an error naming both.
+Every run is validated on expansion: its settings become a ``RunConfig`` (model,
+hyperparameters, training settings, dataset and options), with errors naming the
+file, the run and the key that set the value (``s.yaml: run 3 (model.beta=-1):
+grid.model.beta[2]: must be > 0, got -1``); two runs with the same final
+configuration are an error naming both.
 """
 
 from __future__ import annotations
@@ -41,22 +44,15 @@ from pathlib import Path
 
 import yaml
 
-from disentangle.data import DATASETS
 from disentangle.errors import InputError
 from disentangle.evaluate import DEFAULT_METRICS, check_metric_names
-from disentangle.metrics.presets import PRESETS
-from disentangle.models import model_class, model_config
-from disentangle.train import TrainConfig
+from disentangle.metrics import PRESET_NAMES
+from disentangle.train import RunConfig
+from disentangle.train.config import SECTIONS, Setting
 
-SECTIONS = ("model", "data", "train")
 TOP_LEVEL = (*SECTIONS, "steps", "seeds", "grid", "list", "evaluate")
-DEFAULT_MODEL = "beta-vae"
-DEFAULT_DATA = "dsprites"
 #: names are cut to this many characters (the number keeps them unique)
 MAX_NAME_LENGTH = 120
-_TRAIN_KINDS = {field.name: str(field.type) for field in dataclasses.fields(TrainConfig)}
-_TRAIN_FIELDS = frozenset(_TRAIN_KINDS)
-_EXPECTED = {"float": "a number", "int": "an integer", "str": "a string", "bool": "true or false"}
 
 
 @dataclass(frozen=True)
@@ -75,50 +71,35 @@ class SweepRun:
     Attributes:
         number: its 0-based position in the expansion order (an array job's index).
         name: its folder name, ``<number>-<model>-<key=value>...``.
-        model: the model's name.
-        data: the dataset's ``name`` and options (``get_dataset``'s keyword arguments).
-        settings: ``train``'s keyword arguments: hyperparameters and training settings;
-            ``steps`` is always present.
+        config: what it trains.
         evaluation: how the trained run is scored; ``None`` trains only.
         choices: the dotted keys this run sets beyond the base, which its name shows.
     """
 
     number: int
     name: str
-    model: str
-    data: dict
-    settings: dict
+    config: RunConfig
     evaluation: Evaluation | None
     choices: dict
 
     @property
+    def model(self) -> str:
+        return self.config.model_name
+
+    @property
+    def data(self) -> dict:
+        """The dataset's ``name`` and options."""
+        return self.config.data.to_dict()
+
+    @property
     def steps(self) -> int:
-        return self.settings["steps"]
-
-    @property
-    def data_options(self) -> dict:
-        return {key: value for key, value in self.data.items() if key != "name"}
-
-    @property
-    def hyperparameters(self) -> dict:
-        return {key: value for key, value in self.settings.items() if key not in _TRAIN_FIELDS}
-
-    @property
-    def train_settings(self) -> dict:
-        return {key: value for key, value in self.settings.items() if key in _TRAIN_FIELDS}
+        return self.config.train.steps
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def configuration(run: SweepRun) -> dict:
-    """The run's sections model, data and train as ``config.json`` holds them, defaults
-    filled in; raises ``InputError`` for an invalid hyperparameter or training setting."""
-    return {
-        "model": {"name": run.model, **model_config(run.model, **run.hyperparameters).to_dict()},
-        "data": run.data,
-        "train": TrainConfig(**run.train_settings).to_dict(),
-    }
+        """``sweep.json``'s entry: number, name, the configuration's sections, evaluation and choices."""
+        evaluation = None if self.evaluation is None else dataclasses.asdict(self.evaluation)
+        return {"number": self.number, "name": self.name, **self.config.to_dict(), "evaluation": evaluation,
+                "choices": self.choices}
 
 
 @dataclass(frozen=True)
@@ -276,7 +257,7 @@ def _evaluation(section, source: str) -> Evaluation | None:
     if "metrics" in section:
         names = [str(name).replace("-", "_") for name in _values(section["metrics"], f"{where}.metrics")]
         try:
-            check_metric_names(names, diagnostics=True)
+            check_metric_names(names)
         except InputError as error:
             raise InputError(f"{where}.metrics: {str(error).removeprefix('--metrics: ')}") from None
         evaluation = dataclasses.replace(evaluation, metrics=tuple(names))
@@ -286,36 +267,12 @@ def _evaluation(section, source: str) -> Evaluation | None:
             raise InputError(f"{where}.seeds: expected a list of integers ≥ 0, got {seeds}")
         evaluation = dataclasses.replace(evaluation, seeds=tuple(seeds))
     if "preset" in section:
-        if section["preset"] not in PRESETS:
+        if section["preset"] not in PRESET_NAMES:
             raise InputError(
-                f"{where}.preset: expected one of {', '.join(PRESETS)}, got {section['preset']!r}"
+                f"{where}.preset: expected one of {', '.join(PRESET_NAMES)}, got {section['preset']!r}"
             )
         evaluation = dataclasses.replace(evaluation, preset=section["preset"])
     return evaluation
-
-
-def _coerce(choice: _Choice, kind: str):
-    """``choice.value`` as the type ``kind`` of its config field (``"float"``, ``"int | None"``, ...).
-
-    Integers are accepted for floats, and strings such as ``1e-4`` (which YAML 1.1
-    reads as text) are read as numbers; fields of other types pass through unchanged.
-    """
-    value, base = choice.value, kind.removesuffix(" | None")
-    if (value is None and kind.endswith("| None")) or base not in _EXPECTED:
-        return value
-    if isinstance(value, bool):
-        if base == "bool":
-            return value
-    elif base == "float" and isinstance(value, (int, float, str)):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    elif base == "int" and isinstance(value, float) and value.is_integer():
-        return int(value)
-    elif isinstance(value, {"int": int, "str": str}.get(base, ())):
-        return value
-    raise InputError(f"{choice.origin}: expected {_EXPECTED[base]} for {choice.key}, got {value!r}")
 
 
 def _label(key: str, value) -> str:
@@ -335,41 +292,26 @@ def _label(key: str, value) -> str:
 def _run(number: int, width: int, base: dict, choices, evaluation, where: str) -> tuple[SweepRun, str]:
     """The validated run and its final configuration as canonical JSON (for duplicates)."""
     merged = {**base, **{choice.key: choice for choice in choices}}
-    model = merged.pop("model.name", _Choice("model.name", DEFAULT_MODEL, "")).value
-    data = merged.pop("data.name", _Choice("data.name", DEFAULT_DATA, "")).value
     try:
-        model_kinds = {f.name: str(f.type) for f in dataclasses.fields(model_class(model).config_class)}
-        if data not in DATASETS:
-            raise InputError(
-                f"--data: unknown dataset '{data}' (expected one of {', '.join(sorted(DATASETS))})"
-            )
-        settings, options, unknown = {}, {}, []
-        final = {"model.name": model, "data.name": data}
-        for key, choice in merged.items():
-            section, field = key.split(".", 1)
-            if section == "data":
-                options[field] = final[key] = choice.value
-            elif section == "train" and field not in _TRAIN_FIELDS:
-                unknown.append(field)
-            else:
-                kinds = model_kinds if section == "model" else _TRAIN_KINDS
-                settings[field] = final[key] = _coerce(choice, kinds.get(field, ""))
-        if unknown:
-            known = ", ".join(sorted(_TRAIN_FIELDS))
-            raise InputError(f"unknown training setting(s) {', '.join(sorted(unknown))} (known: {known})")
-        parts = [f"{number:0{width}d}", model] + [
-            _label(c.key, final[c.key]) for c in choices if c.key != "model.name"
-        ]
-        run = SweepRun(
-            number=number,
-            name="-".join(parts)[:MAX_NAME_LENGTH],
-            model=model,
-            data={"name": data, **options},
-            settings={**settings, "steps": settings.get("steps", TrainConfig.steps)},
-            evaluation=evaluation,
-            choices={choice.key: final[choice.key] for choice in choices},
+        config = RunConfig.from_settings(
+            {key: Setting(choice.value, choice.origin) for key, choice in merged.items()}, default_origin=str
         )
-        resolved = configuration(run)
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
-    return run, json.dumps(resolved, sort_keys=True, default=str)
+    final = {**_dotted(config.to_dict()), "data.name": config.data.name}
+    parts = [f"{number:0{width}d}", config.model_name] + [
+        _label(c.key, final.get(c.key, c.value)) for c in choices if c.key != "model.name"
+    ]
+    run = SweepRun(
+        number=number,
+        name="-".join(parts)[:MAX_NAME_LENGTH],
+        config=config,
+        evaluation=evaluation,
+        choices={choice.key: final.get(choice.key, choice.value) for choice in choices},
+    )
+    return run, json.dumps(config.to_dict(), sort_keys=True, default=str)
+
+
+def _dotted(sections: dict) -> dict:
+    """``{"model": {"beta": 4.0}}`` → ``{"model.beta": 4.0}``."""
+    return {f"{section}.{field}": value for section, values in sections.items() for field, value in values.items()}

@@ -1,6 +1,9 @@
 """Training: the loop, its settings, checkpoints and run folders."""
 
-from disentangle.train.config import TrainConfig
-from disentangle.train.loop import Run, load_run, resume, train, train_or_resume
+from disentangle.train.config import DataConfig, RunConfig, TrainConfig
+from disentangle.train.loop import Run, load_run, read_run_config, resume, train, train_or_resume
 
-__all__ = ["Run", "TrainConfig", "load_run", "resume", "train", "train_or_resume"]
+__all__ = [
+    "DataConfig", "Run", "RunConfig", "TrainConfig", "load_run", "read_run_config", "resume", "train",
+    "train_or_resume",
+]

@@ -11,15 +11,15 @@ hyperparameters as JSON.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from disentangle.errors import InputError
+from disentangle.train.run_folder import atomic_write_bytes
 
 FORMAT = "disentangle-checkpoint-1"
 
@@ -48,7 +48,8 @@ def save_checkpoint(
     optimizers: dict[str, torch.optim.Optimizer],
     state: TrainingState,
 ) -> None:
-    """Write the checkpoint through a temporary file, then rename it into place."""
+    """Write the checkpoint atomically, with the permissions of every run-folder file
+    (``run_folder.atomic_write_bytes``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -59,11 +60,7 @@ def save_checkpoint(
         metadata[f"{name}.param_groups"] = groups
     tensors["rng.torch"] = torch.get_rng_state()
     tensors["rng.data"] = state.data_generator.get_state()
-    temporary = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(temporary), metadata=metadata)
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -164,9 +164,9 @@ class Processes:
 
     def shard(self, batch: Tensor, blocks: int = 1) -> Tensor:
         """This process's part of a global batch made of ``blocks`` equal consecutive
-        blocks of b rows (``Model.batch_multiplier``; FactorVAE's second batch is a
-        block): rows [rank·b/N, (rank+1)·b/N) of every block. The batch's context (what
-        ``sample_batch`` returns beside it) describes the whole batch and is not split."""
+        blocks of b rows (``Batch.blocks``; FactorVAE's second batch is a block): rows
+        [rank·b/N, (rank+1)·b/N) of every block. The batch's context (``Batch.context``)
+        describes the whole batch and is not split."""
         if self.world_size == 1:
             return batch
         block = batch.shape[0] // blocks

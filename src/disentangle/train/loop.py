@@ -7,39 +7,57 @@ trained model and its dataset from nothing but the folder's path.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from disentangle.data import ImageDataset, get_dataset
+from disentangle.data import ImageDataset
 from disentangle.errors import InputError, TrainingDiverged
-from disentangle.models import Model, build_model, model_class, model_config
+from disentangle.models import Model
 from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
-from disentangle.train.config import TrainConfig
+from disentangle.train.config import DEFAULT_DATA, DEFAULT_MODEL, RunConfig, TrainConfig
 from disentangle.train.distributed import Processes
 from disentangle.train.run_log import RunLogger, TermMeter
-from disentangle.train.runtime import configure_threads, tune_allocator, uses_convolutions
+from disentangle.train.runtime import check_device, configure_threads, tune_allocator, uses_convolutions
 
 
 @dataclass
 class Run:
-    """A run folder loaded back: its settings, model (in eval mode) and dataset."""
+    """A run folder loaded back: its ``config.json`` (``config``) and the ``RunConfig`` it
+    holds (``settings``), the model (in eval mode) and the dataset."""
 
     path: Path
     config: dict
+    settings: RunConfig
     model: Model
     dataset: ImageDataset
     step: int
 
 
-def _build(config: dict) -> tuple[Model, ImageDataset]:
-    data_options = {k: v for k, v in config["data"].items() if k != "name"}
-    dataset = get_dataset(config["data"]["name"], **data_options)
-    hyperparameters = {k: v for k, v in config["model"].items() if k != "name"}
-    model = build_model(config["model"]["name"], dataset.observation_shape, **hyperparameters)
-    return model, dataset
+def read_run_config(run: Path) -> tuple[dict, RunConfig]:
+    """A run folder's ``config.json`` and the ``RunConfig`` it holds, checked."""
+    config = run_folder.read_config(run)
+    return config, RunConfig.from_dict(config, source=str(Path(run) / run_folder.CONFIG))
+
+
+def _build(config: RunConfig) -> tuple[Model, ImageDataset]:
+    dataset = config.data.build()
+    return config.build_model(dataset.observation_shape), dataset
+
+
+def as_run_config(
+    model: str | RunConfig, data: str | None, data_options: Mapping | None, settings: Mapping
+) -> RunConfig:
+    """``model`` if it is a ``RunConfig`` (then nothing else may be given), else the
+    configuration of ``RunConfig.from_keywords``."""
+    if isinstance(model, RunConfig):
+        if data is not None or data_options or settings:
+            raise TypeError("give either a RunConfig or a model's name with data and settings, not both")
+        return model
+    return RunConfig.from_keywords(model, data or DEFAULT_DATA, data_options, **settings)
 
 
 def _optimizers(model: Model, settings: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -118,16 +136,15 @@ def _loop(
     ``processes`` learns from its shard, and only rank 0 logs and writes checkpoints."""
     device, memory_format = torch.device(processes.device), _memory_format(model)
     players = model.players()
-    batch_size = settings.batch_size * model.batch_multiplier
     meter = TermMeter()
     logger = RunLogger(run, state.step, settings.steps, progress) if processes.is_main else None
     processes.broadcast_parameters(model)
     try:
         while state.step < settings.steps:
-            x, context = model.sample_batch(dataset, batch_size, state.data_generator)
-            x = processes.shard(x, model.batch_multiplier)
+            batch = model.sample_batch(dataset, settings.batch_size, state.data_generator)
+            x = processes.shard(batch.observations, batch.blocks)
 
-            terms = model.loss(x.to(device, memory_format=memory_format), state.step, **context)
+            terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context)
             _check_finite(terms, players, state.step, run)
             _apply_gradients(terms, players, optimizers, processes)
 
@@ -137,7 +154,7 @@ def _loop(
             if state.step % settings.log_every == 0 or final:
                 means = processes.average_terms(meter.means())
                 if logger:
-                    logger.write(state.step, batch_size, means)
+                    logger.write(state.step, len(batch.observations), means)
             if processes.is_main and (state.step % settings.checkpoint_every == 0 or final):
                 save_checkpoint(run_folder.checkpoint_path(run, state.step), model, optimizers, state)
                 _prune_checkpoints(run, settings.keep_checkpoints)
@@ -150,57 +167,55 @@ def _loop(
 def _prepare_process(settings: TrainConfig, processes: Processes) -> None:
     tune_allocator()
     configure_threads(settings.threads or processes.threads_per_process)
-    if settings.device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {settings.device}: CUDA is not available on this machine (use --device cpu)")
+    check_device(settings.device)
 
 
 def train(
     out: str | Path,
-    model: str = "beta-vae",
-    data: str = "dsprites",
+    model: str | RunConfig = DEFAULT_MODEL,
+    data: str | None = None,
     *,
     data_options: dict | None = None,
     progress: bool = True,
     **settings,
 ) -> Path:
-    """Train ``model`` on ``data`` and write the run folder ``out``; returns its path.
+    """Train a model and write the run folder ``out``; returns its path.
 
-    ``settings`` holds the model's hyperparameters (``beta=4``, ``latent_dim=10``, ...)
-    and the fields of ``TrainConfig`` (``steps``, ``batch_size``, ``seed``, ...).
-    Under torchrun every process calls it and trains its shard of each batch; only
-    rank 0 writes ``out`` (see ``disentangle.train.distributed``).
+    ``model`` is a ``RunConfig``, or a model's name: then ``data`` (default dsprites),
+    ``data_options`` and ``settings`` — the model's hyperparameters (``beta=4``,
+    ``latent_dim=10``, ...) and the fields of ``TrainConfig`` (``steps``, ``batch_size``,
+    ``seed``, ...) — make one (``RunConfig.from_keywords``). Under torchrun every process
+    calls it and trains its shard of each batch; only rank 0 writes ``out`` (see
+    ``disentangle.train.distributed``).
     """
     out = Path(out)
-    train_fields = set(TrainConfig.__dataclass_fields__)
-    train_settings = TrainConfig(**{k: v for k, v in settings.items() if k in train_fields})
-    hyperparameters = {k: v for k, v in settings.items() if k not in train_fields}
-    model_settings = model_config(model, **hyperparameters)
+    config = as_run_config(model, data, data_options, settings)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"--out {out}: exists and is not an empty folder (use --resume {out} to continue a run)")
-    processes = Processes.launched(train_settings.device)
-    _prepare_process(train_settings, processes)
+    processes = Processes.launched(config.train.device)
+    _prepare_process(config.train, processes)
 
-    dataset = get_dataset(data, **(data_options or {}))
-    torch.manual_seed(train_settings.seed)
-    network = _place(model_class(model)(model_settings, dataset.observation_shape), processes.device)
+    dataset = config.data.build()
+    config = config.for_dataset(dataset)
+    settings = config.train
+    torch.manual_seed(settings.seed)
+    network = _place(config.build_model(dataset.observation_shape), processes.device)
     network.check_dataset(dataset)
-    processes.check(network, train_settings.batch_size)
+    processes.check(network, settings.batch_size)
     with processes.joined():
         if processes.is_main:
             out.mkdir(parents=True, exist_ok=True)
-            config = {
+            written = {
                 "format_version": run_folder.FORMAT_VERSION,
-                "model": {"name": model, **network.config.to_dict()},
-                "data": dataset.describe(),
-                "train": train_settings.to_dict(),
+                **config.to_dict(),
                 "environment": {**run_folder.environment(), "world_size": processes.world_size},
             }
-            run_folder.atomic_write_json(out / run_folder.CONFIG, config)
-        generator = torch.Generator().manual_seed(train_settings.seed)
+            run_folder.atomic_write_json(out / run_folder.CONFIG, written)
+        generator = torch.Generator().manual_seed(settings.seed)
         state = TrainingState(step=0, data_generator=generator)
-        processes.seed_noise(train_settings.seed, state.step)
-        optimizers = _optimizers(network, train_settings)
-        _loop(out, network, dataset, train_settings, optimizers, state, progress, processes)
+        processes.seed_noise(settings.seed, state.step)
+        optimizers = _optimizers(network, settings)
+        _loop(out, network, dataset, settings, optimizers, state, progress, processes)
     return out
 
 
@@ -210,10 +225,10 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
     The result is the same as a run trained for ``steps`` without interruption.
     """
     run = Path(run)
-    config = run_folder.read_config(run)
-    settings = TrainConfig.from_dict(config["train"], source=str(run / run_folder.CONFIG))
+    written, config = read_run_config(run)
     if steps is not None:
-        settings = TrainConfig(**{**settings.to_dict(), "steps": steps})
+        config = config.with_train(steps=steps)
+    settings = config.train
     processes = Processes.launched(settings.device)
     _prepare_process(settings, processes)
     checkpoint = run_folder.latest_checkpoint(run)
@@ -227,16 +242,22 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
     with processes.joined():
         if processes.is_main:
             run_folder.truncate_log(run, state.step)
-            run_folder.atomic_write_json(run / run_folder.CONFIG, {**config, "train": settings.to_dict()})
+            run_folder.atomic_write_json(run / run_folder.CONFIG, {**written, "train": settings.to_dict()})
         processes.seed_noise(settings.seed, state.step)
         _loop(run, model, dataset, settings, optimizers, state, progress, processes)
     return run
 
 
 def train_or_resume(
-    out: str | Path, model: str, data: str, *, data_options: dict | None = None, progress: bool = True, **settings
+    out: str | Path,
+    model: str | RunConfig = DEFAULT_MODEL,
+    data: str | None = None,
+    *,
+    data_options: dict | None = None,
+    progress: bool = True,
+    **settings,
 ) -> int:
-    """Bring the run folder ``out`` to ``settings["steps"]`` whatever state it was left in.
+    """Bring the run folder ``out`` to the configuration's steps whatever state it was left in.
 
     A finished run is left alone, one with a checkpoint is resumed (the result is the
     uninterrupted run's), and a run folder killed before its first checkpoint is
@@ -245,7 +266,8 @@ def train_or_resume(
     Returns the step it started from (0: trained from the start).
     """
     out = Path(out)
-    steps = settings.get("steps", TrainConfig.steps)
+    config = as_run_config(model, data, data_options, settings)
+    steps = config.train.steps
     done = run_folder.last_checkpoint_step(out)
     if done == steps:
         return done
@@ -254,16 +276,16 @@ def train_or_resume(
         return done
     if out.is_dir() and any(out.iterdir()) and run_folder.holds_only_run_files(out):  # never other files
         shutil.rmtree(out)
-    train(out, model, data, data_options=data_options, progress=progress, **settings)
+    train(out, config, progress=progress)
     return 0
 
 
 def load_run(run: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> Run:
     """The trained model (eval mode, on ``device``) and dataset of a run folder."""
     run = Path(run)
-    config = run_folder.read_config(run)
+    written, config = read_run_config(run)
     model, dataset = _build(config)
     path = Path(checkpoint) if checkpoint else run_folder.latest_checkpoint(run)
     step = load_model_weights(path, model)
     model.to(device).eval()
-    return Run(path=run, config=config, model=model, dataset=dataset, step=step)
+    return Run(path=run, config=written, settings=config, model=model, dataset=dataset, step=step)

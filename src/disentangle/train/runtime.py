@@ -9,6 +9,8 @@ import sys
 
 import torch
 
+from disentangle.errors import InputError
+
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _allocator_tuned = False
@@ -44,6 +46,12 @@ def configure_threads(threads: int | None) -> int:
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     return threads
+
+
+def check_device(device: str) -> None:
+    """Raise ``InputError`` naming ``--device`` when it asks for CUDA on a machine without it."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
 
 
 def uses_convolutions(module: torch.nn.Module) -> bool:

@@ -13,7 +13,7 @@ the dimensions (rounded out to 0.5), so an autoencoder's codes stay reachable.
 Only the standard library serves it. Routes (anything else is 404; nothing is read
 from disk after start-up):
 
-``GET /``                          the page (inline script and style, no external address)
+``GET /``                          the page, ``static/explorer.html`` (inline script and style, no external address)
 ``GET /api/info``                  JSON: run, step, model, data, latent_dim, order, score, low, high, ...
 ``GET /api/decode?z=Z``            PNG: the decoded image of Z, ``latent_dim`` comma-separated numbers
 ``GET /api/traversal?z=Z&dim=J``   PNG: ``TRAVERSAL_COLUMNS`` decodings of Z with z_J swept over its range
@@ -31,6 +31,7 @@ import json
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -130,7 +131,7 @@ class Explorer:
             "latent_dim": self.latent_dim,
             "order": self.order.tolist(),
             "score": self.score.tolist(),
-            "score_name": "KL (nats)" if hasattr(self.run.model, "posterior") else "variance",
+            "score_name": "KL (nats)" if self.run.model.capabilities.gaussian_posterior else "variance",
             "low": self.low.tolist(),
             "high": self.high.tolist(),
             "observation_shape": list(self.run.dataset.observation_shape),
@@ -230,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _page(self, query: str):
         self._parameters(query, ())
-        return 200, "text/html; charset=utf-8", _PAGE.encode()
+        return 200, "text/html; charset=utf-8", self.server.page
 
     def _info(self, query: str):
         self._parameters(query, ())
@@ -268,6 +269,8 @@ class ExplorerServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], explorer: Explorer):
         super().__init__(address, _Handler)
         self.explorer = explorer
+        #: the page, read once from the package data ``static/explorer.html``
+        self.page = resources.files("disentangle.viz").joinpath("static", "explorer.html").read_bytes()
 
     @property
     def url(self) -> str:
@@ -307,177 +310,3 @@ _CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
     "img-src 'self' blob: data:; connect-src 'self'; base-uri 'none'; form-action 'none'"
 )
-
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>disentangle explore</title>
-<link rel="icon" href="data:,">
-<style>
-body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #222; }
-h1 { font-size: 1.3rem; margin: 0 0 1rem; }
-main { display: flex; gap: 2rem; flex-wrap: wrap; align-items: flex-start; }
-img.pixels { image-rendering: pixelated; background: #eee; }
-#decoded, #observation { width: 256px; height: 256px; object-fit: contain; }
-#observation[hidden] { display: none; }
-.images { display: flex; gap: 1rem; }
-figure { margin: 0; }
-figcaption, .caption { font-size: 0.85rem; color: #555; }
-.caption { margin: 0 0 0.4rem; }
-button { margin: 0.6rem 0.6rem 0 0; padding: 0.3rem 0.8rem; }
-.row { display: grid; grid-template-columns: 2.5rem 16rem 3.5rem 13rem; gap: 0.7rem; align-items: center; padding: 0.1rem 0.4rem; }
-.row.active { background: #e7f0ff; }
-.name { font-family: ui-monospace, monospace; }
-output { font-variant-numeric: tabular-nums; text-align: right; }
-.score { font-size: 0.8rem; color: #555; white-space: nowrap; }
-.bar { display: inline-block; height: 0.5rem; background: #4a7bd0; margin-right: 0.4rem; vertical-align: middle; }
-#traversal { width: min(100%, 46rem); }
-#strip { margin-top: 1.5rem; }
-#status { color: #b00020; min-height: 1.2rem; }
-</style>
-</head>
-<body>
-<h1 id="title">disentangle explore</h1>
-<main>
-  <section>
-    <div class="images">
-      <figure><img id="decoded" class="pixels" alt="decoded latent vector"><figcaption>decoded z</figcaption></figure>
-      <figure id="observation-figure" hidden><img id="observation" class="pixels" alt="dataset image">
-        <figcaption id="observation-caption"></figcaption></figure>
-    </div>
-    <button id="random" type="button">Start from a random image</button><button id="zero" type="button">All zero</button>
-    <p id="status" role="status"></p>
-  </section>
-  <section>
-    <p id="sliders-caption" class="caption"></p>
-    <div id="sliders"></div>
-  </section>
-</main>
-<section id="strip">
-  <figure><img id="traversal" class="pixels" alt="traversal strip">
-    <figcaption id="traversal-caption">Point at a slider to see its traversal strip.</figcaption></figure>
-</section>
-<script>
-"use strict";
-const $ = (id) => document.getElementById(id);
-const state = { info: null, z: [], dim: null };
-
-const code = () => state.z.map(String).join(",");
-const fixed = (value) => (value >= 0 ? "\\u2007" : "") + value.toFixed(2);
-
-// Runs task() at most once at a time; calls made meanwhile collapse into one more run.
-function latestOnly(task) {
-  let running = false, again = false;
-  return async function run() {
-    if (running) { again = true; return; }
-    running = true;
-    try { await task(); $("status").textContent = ""; }
-    catch (error) { $("status").textContent = error.message; }
-    running = false;
-    if (again) { again = false; run(); }
-  };
-}
-
-async function fetchOk(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(await response.text());
-  return response;
-}
-
-async function showImage(img, url) {
-  const blob = await (await fetchOk(url)).blob();
-  const previous = img.src;
-  img.src = URL.createObjectURL(blob);
-  await img.decode();
-  if (previous.startsWith("blob:")) URL.revokeObjectURL(previous);
-}
-
-const redraw = latestOnly(async () => {
-  const z = code();
-  await showImage($("decoded"), "/api/decode?z=" + encodeURIComponent(z));
-  $("decoded").dataset.z = z;
-});
-
-const redrawStrip = latestOnly(async () => {
-  if (state.dim === null) return;
-  const dim = state.dim, z = code(), info = state.info;
-  await showImage($("traversal"), "/api/traversal?z=" + encodeURIComponent(z) + "&dim=" + dim);
-  $("traversal").dataset.dim = dim;
-  $("traversal-caption").textContent =
-    "z" + dim + " from " + info.low[dim].toFixed(1) + " to " + info.high[dim].toFixed(1) + ", the others as set";
-});
-
-function setCode(z) {
-  state.z = z.slice();
-  for (const slider of document.querySelectorAll("input[type=range]")) {
-    const dim = Number(slider.dataset.dim);
-    slider.value = z[dim];
-    $("value" + dim).textContent = fixed(z[dim]);
-  }
-  redraw();
-  redrawStrip();
-}
-
-function point(dim) {
-  state.dim = dim;
-  for (const row of document.querySelectorAll(".row")) row.classList.toggle("active", Number(row.dataset.dim) === dim);
-  redrawStrip();
-}
-
-function buildSliders(info) {
-  const largest = Math.max(...info.score, 1e-12);
-  for (const dim of info.order) {
-    const row = document.createElement("div");
-    row.className = "row";
-    row.dataset.dim = dim;
-    row.innerHTML =
-      `<label class="name" for="z${dim}">z${dim}</label>` +
-      `<input type="range" id="z${dim}" data-dim="${dim}" min="${info.low[dim]}" max="${info.high[dim]}" step="0.01" value="0">` +
-      `<output id="value${dim}" for="z${dim}">${fixed(0)}</output>` +
-      `<span class="score"><span class="bar" style="width:${(4 * info.score[dim] / largest).toFixed(2)}rem"></span>` +
-      `${info.score[dim].toFixed(3)}</span>`;
-    const slider = row.querySelector("input");
-    slider.addEventListener("input", () => {
-      state.z[dim] = Number(slider.value);
-      $("value" + dim).textContent = fixed(state.z[dim]);
-      redraw();
-      if (state.dim === dim) redrawStrip(); else point(dim);
-    });
-    row.addEventListener("mouseenter", () => point(dim));
-    slider.addEventListener("focus", () => point(dim));
-    $("sliders").append(row);
-  }
-}
-
-$("random").addEventListener("click", latestOnly(async () => {
-  const drawn = await (await fetchOk("/api/random")).json();
-  setCode(drawn.z);
-  await showImage($("observation"), "/api/observation?index=" + drawn.index);
-  $("observation-caption").textContent = "dataset image " + drawn.index;
-  $("observation-figure").hidden = false;
-}));
-
-$("zero").addEventListener("click", () => {
-  $("observation-figure").hidden = true;
-  setCode(state.z.map(() => 0));
-});
-
-(async () => {
-  try {
-    const info = await (await fetchOk("/api/info")).json();
-    state.info = info;
-    state.z = new Array(info.latent_dim).fill(0);
-    document.title = "explore " + info.run;
-    $("title").textContent = `${info.model} on ${info.data}: ${info.run}, step ${info.step}`;
-    $("sliders-caption").textContent = `Latents by decreasing ${info.score_name}; point at one for its traversal.`;
-    buildSliders(info);
-    redraw();
-  } catch (error) {
-    $("status").textContent = error.message;
-  }
-})();
-</script>
-</body>
-</html>
-"""

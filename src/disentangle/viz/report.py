@@ -16,18 +16,17 @@ import base64
 import html
 import io
 import json
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from disentangle.baselines import BASELINES_FILE
 from disentangle.data import FactorDataset
 from disentangle.errors import InputError
 from disentangle.evaluate import METRICS_FILE
-from disentangle.models.avb import AVB
-from disentangle.models.draw import DRAW
-from disentangle.models.vae import GaussianVAE
 from disentangle.train import load_run
 from disentangle.train.run_folder import atomic_write_bytes, read_log
 from disentangle.viz.figures import (
@@ -51,7 +50,6 @@ from disentangle.viz.traversal import (
 
 REPORT_FILE = "report.html"
 COMPARISON_FILE = "comparison.html"
-BASELINES_FILE = "baselines.json"
 
 #: section id -> heading, in page order
 SECTIONS = {
@@ -65,24 +63,8 @@ SECTIONS = {
     "factors": "Latents and ground-truth factors",
 }
 
-#: models whose prior p(z) is N(0, I) over ``latent_dim`` dimensions
-_GAUSSIAN_PRIOR = (GaussianVAE, AVB, DRAW)
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
-h1 { margin-bottom: 0.2rem; }
-h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2rem; margin-top: 2.2rem; }
-nav a { margin-right: 1rem; }
-table { border-collapse: collapse; font-size: 0.9rem; }
-td, th { border: 1px solid #ddd; padding: 0.2rem 0.6rem; text-align: left; }
-th { background: #f4f4f4; }
-td.number { text-align: right; font-variant-numeric: tabular-nums; }
-img { max-width: 100%; }
-img.pixels { image-rendering: pixelated; }
-figure { display: inline-block; margin: 0 1.5rem 1rem 0; vertical-align: top; }
-figcaption { font-size: 0.85rem; color: #555; }
-code { background: #f4f4f4; padding: 0.1rem 0.3rem; }
-"""
+#: the pages' style sheet, inlined into each page from the package data ``static/report.css``
+_STYLE = resources.files("disentangle.viz").joinpath("static", "report.css").read_text(encoding="utf-8")
 
 
 def _data_uri(data: bytes, kind: str) -> str:
@@ -210,7 +192,7 @@ def _kl_bars(score: np.ndarray, order: np.ndarray, gaussian: bool) -> str:
 
 def _traversal_values(model, codes: np.ndarray, order: np.ndarray) -> tuple[np.ndarray | None, str]:
     """The traversal values (None: [−3, 3]) for ``model`` and how to say what they are."""
-    if isinstance(model, _GAUSSIAN_PRIOR):
+    if model.capabilities.standard_normal_prior:
         return None, "from −3 to 3 (the prior's ±3σ)"
     return aggregate_posterior_values(codes, order), "across its codes' 1st–99th percentile over the data"
 
@@ -227,7 +209,7 @@ def _traversals(model, x: torch.Tensor, order: np.ndarray, codes: np.ndarray, se
         _figure(animated_traversal_gif(model, x[:4], values, order), "gif", "animated: rows are latents, columns images", scale),
         _figure(around_three, "png", "around three more images", scale),
     ]
-    if isinstance(model, _GAUSSIAN_PRIOR):
+    if model.capabilities.standard_normal_prior:
         with torch.no_grad():
             around_prior = _png(prior_traversal_grid(model, 3, seed, values, order))
         parts.append(_figure(around_prior, "png", "around three samples of the prior", scale))
@@ -235,9 +217,9 @@ def _traversals(model, x: torch.Tensor, order: np.ndarray, codes: np.ndarray, se
 
 
 def _prior_samples(model, seed: int, scale: int) -> str:
-    if not isinstance(model, _GAUSSIAN_PRIOR):
+    if not model.capabilities.standard_normal_prior:
         return (
-            f"<p>Skipped: {html.escape(type(model).__name__)} has no N(0, I) prior over its code, "
+            f"<p>Skipped: {html.escape(model.name)} has no N(0, I) prior over its code, "
             "so decoding standard normal codes would not show what it generates.</p>"
         )
     with torch.no_grad():
@@ -287,7 +269,7 @@ def write_report(
         "configuration": _configuration(loaded.config),
         "training-curves": _plot(training_curves(log), "training curves"),
         "kl-per-dimension": _plot(kl_per_dimension_curves(log), "KL per dimension over training")
-        + _kl_bars(score, order, hasattr(model, "posterior")),
+        + _kl_bars(score, order, model.capabilities.gaussian_posterior),
         "traversals": _traversals(model, x, order, codes, seed),
         "reconstructions": _figure(reconstructions, "png", "inputs (top) and reconstructions (bottom)",
                                    _pixel_scale(x.shape[-1])),
@@ -296,7 +278,8 @@ def write_report(
         "factors": _factors(dataset, codes, factors, order),
     }
     sections = {key: (heading, bodies[key]) for key, heading in SECTIONS.items()}
-    page = _page(_title(loaded.config), f"{path}, step {loaded.step}", sections)
+    subtitle = f"{path}, step {loaded.step}; its codes are {model.capabilities.representation}"
+    page = _page(_title(loaded.config), subtitle, sections)
     out = path / REPORT_FILE
     atomic_write_bytes(out, page)
     return out

@@ -25,7 +25,7 @@ from PIL import Image
 
 from disentangle.data import ImageDataset
 from disentangle.models import Model
-from disentangle.models.vae import gaussian_kl_per_dim
+from disentangle.models.gaussian import gaussian_kl_per_dim
 
 #: default traversal values: the prior's ±3σ in 10 steps
 DEFAULT_VALUES = np.linspace(-3.0, 3.0, 10)
@@ -45,7 +45,7 @@ def latent_order(model: Model, dataset: ImageDataset, num: int = 1024, seed: int
     posterior, else the variance of the code over ``num`` random observations.
     """
     x = sample_observations(dataset, num, seed)
-    if hasattr(model, "posterior"):
+    if model.capabilities.gaussian_posterior:
         mean, logvar = model.posterior(x)
         score = gaussian_kl_per_dim(mean, logvar).mean(0)
     else:
