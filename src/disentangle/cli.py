@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -21,9 +22,37 @@ from disentangle.errors import InputError, TrainingDiverged
 from disentangle.models import MODELS
 from disentangle.train import RunConfig, TrainConfig
 from disentangle.train.config import Setting, flag, read_config_file, sections_to_settings
+from disentangle.train.run_folder import last_checkpoint_step
 
 #: training settings with a shorter flag than their field name
 _TRAIN_FLAG_ALIASES = {"learning_rate": ["--lr"]}
+#: a value that argparse would take for a flag: a negative number such as -1e-4 or -inf
+_NEGATIVE_NUMBER = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (naming the command and pointing to its
+    help), exit code 2, like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _glue_negative_numbers(argv: list[str]) -> list[str]:
+    """``--lr -1e-4`` as ``--lr=-1e-4``: argparse reads a negative number in scientific
+    notation as a flag and reports the value missing; glued, the value reaches the
+    option's own check (``--learning-rate: must be > 0 and finite, got -1e-4``)."""
+    glued, index = [], 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        if token.startswith("--") and "=" not in token and following and _NEGATIVE_NUMBER.match(following):
+            glued.append(f"{token}={following}")
+            index += 2
+        else:
+            glued.append(token)
+            index += 1
+    return glued
 
 
 def _hyperparameter_names() -> list[str]:
@@ -101,9 +130,11 @@ def _run_train(args) -> None:
         if extra:
             flags = ", ".join(flag(name) for name in extra)
             raise InputError(f"--resume: takes only --steps (the run folder holds every other setting), got {flags}")
+        from_start = last_checkpoint_step(args.resume) == 0
         path = resume(args.resume, steps=getattr(args, "train.steps"), progress=not args.no_progress)
         if _is_first_process():
-            print(f"resumed {path}")
+            print(f"{path} had no checkpoint: trained it from step 0 with the settings of its config.json"
+                  if from_start else f"resumed {path}")
         return
     config = command_line_config(args)
     if args.out is None:
@@ -159,12 +190,17 @@ def _add_report_parser(subparsers) -> None:
 
 def _run_report(args) -> None:
     from disentangle.viz import write_comparison, write_report
-    from disentangle.viz.report import COMPARISON_FILE
+    from disentangle.viz.report import COMPARISON_FILE, check_comparison_path, read_baselines
 
+    if len(args.runs) > 1:  # every output and input checked before any page is written
+        out = check_comparison_path(
+            args.out or Path(os.path.commonpath([run.resolve() for run in args.runs])) / COMPARISON_FILE
+        )
+    if args.baselines is not None:
+        read_baselines(args.baselines)
     for run in args.runs:
         print(f"wrote {write_report(run, seed=args.seed, baselines=args.baselines)}")
     if len(args.runs) > 1:
-        out = args.out or Path(os.path.commonpath([run.resolve() for run in args.runs])) / COMPARISON_FILE
         print(f"wrote {write_comparison(args.runs, out, seed=args.seed, baselines=args.baselines)}")
 
 
@@ -216,8 +252,8 @@ def _seeds(text: str) -> list[int]:
         seeds = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
-    if not seeds or any(seed < 0 for seed in seeds):
-        raise argparse.ArgumentTypeError(f"expected non-negative integers, got '{text}'")
+    if not seeds or any(not 0 <= seed < 2**32 for seed in seeds):
+        raise argparse.ArgumentTypeError(f"expected integers in [0, 2^32), got '{text}'")
     return seeds
 
 
@@ -417,9 +453,7 @@ SUBCOMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="disentangle", description="Learn, measure and look at disentangled representations."
-    )
+    parser = _Parser(prog="disentangle", description="Learn, measure and look at disentangled representations.")
     parser.add_argument("--version", action="version", version=f"disentangle {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for add_parser in SUBCOMMANDS:
@@ -428,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_glue_negative_numbers(sys.argv[1:] if argv is None else list(argv)))
     try:
         code = args.handler(args)
     except (InputError, TrainingDiverged) as error:

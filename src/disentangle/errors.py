@@ -5,11 +5,23 @@ Python callers catch it like any ``ValueError``.
 """
 
 
+def shown(value, quote: bool = True, limit: int = 80) -> str:
+    """``value`` as an error message shows it: text in quotes (unless not ``quote``),
+    anything else as printed, cut to ``limit`` characters so that a huge value cannot
+    flood the one line."""
+    text = repr(value) if quote and isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class InputError(ValueError):
     """Bad user input: a missing or malformed file, an invalid option or value.
 
-    The message names the file or option and what was expected, in one line.
+    The message names the file or option and what was expected, in one line: line
+    breaks that user input brings into it (a key, a value) are written ``\\n``.
     """
+
+    def __init__(self, message: str):
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
 
 
 class SettingError(InputError):
@@ -23,7 +35,7 @@ class SettingError(InputError):
 
     def __init__(self, setting: str, expected: str, value):
         self.setting, self.expected, self.value = setting, expected, value
-        super().__init__(f"--{setting.replace('_', '-')}: must be {expected}, got {value}")
+        super().__init__(f"--{setting.replace('_', '-')}: must be {expected}, got {shown(value, quote=False)}")
 
 
 class TrainingDiverged(RuntimeError):

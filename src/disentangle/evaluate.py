@@ -31,8 +31,8 @@ from disentangle.metrics import CODES, METRICS, POSTERIOR, PRESET_NAMES, Inputs
 from disentangle.models import Model
 from disentangle.representation import IndexedFactorData, MemoisedEncoder, torch_encoder
 from disentangle.train import load_run
-from disentangle.train.run_folder import atomic_write_json, environment
-from disentangle.train.runtime import tune_allocator, uses_convolutions
+from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
+from disentangle.train.runtime import check_device, tune_allocator, uses_convolutions
 
 #: the metrics run when none are named: dlib's seven, in dlib's order
 DEFAULT_METRICS = tuple(name for name, metric in METRICS.items() if metric.default)
@@ -69,6 +69,14 @@ def _summary(results: dict[str, list[dict]]) -> dict:
     return summary
 
 
+def check_seeds(seeds: Sequence[int]) -> list[int]:
+    """``seeds`` if they are integers in [0, 2^32) (``numpy.random.RandomState``'s range), else ``InputError``."""
+    if not seeds or any(isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32
+                        for seed in seeds):
+        raise InputError(f"--seed: expected integers in [0, 2^32), got {list(seeds)}")
+    return [int(seed) for seed in seeds]
+
+
 def score_representation(
     data,
     representation_function: Callable[[np.ndarray], np.ndarray],
@@ -94,6 +102,7 @@ def score_representation(
     metrics = check_metric_names(metrics)
     if preset not in PRESET_NAMES:
         raise InputError(f"--preset: unknown '{preset}' (expected one of {', '.join(PRESET_NAMES)})")
+    check_seeds(seeds)
     inputs = Inputs(data, representation_function, posterior_function, log_likelihood)
     for name in metrics:
         METRICS[name].check(inputs)
@@ -157,6 +166,10 @@ def evaluate(
 ) -> dict:
     """Score the run's latest checkpoint and write ``RUN/metrics.json``; returns its content."""
     metrics = check_metric_names(metrics)
+    check_seeds(seeds)
+    if preset not in PRESET_NAMES:
+        raise InputError(f"--preset: unknown '{preset}' (expected one of {', '.join(PRESET_NAMES)})")
+    check_device(device)
     loaded = load_run(run, device=device)
     if not isinstance(loaded.dataset, FactorDataset):
         raise InputError(
@@ -192,6 +205,7 @@ def evaluate(
         "environment": environment(),
     }
     path = Path(run) / METRICS_FILE
+    clear_stale_temporaries(run)
     if path.is_file():
         try:
             content = _merge(json.loads(path.read_text()), content)

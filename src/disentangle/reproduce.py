@@ -43,7 +43,7 @@ from disentangle.metrics.presets import DLIB, resolve_settings
 from disentangle.representation import IndexedFactorData, MemoisedEncoder
 from disentangle.sweep.execute import one_line
 from disentangle.train import RunConfig, load_run, train_or_resume
-from disentangle.train.run_folder import atomic_write_json, environment
+from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
 from disentangle.train.runtime import check_device
 
 #: the BetaVAE score's protocols, in the table's column order
@@ -291,6 +291,7 @@ def reproduce(
     methods = paper_methods if methods is None else methods
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    clear_stale_temporaries(out)
     previous = _read_results(out / RESULTS_FILE, paper, budget)
     started = time.perf_counter()
     results = {

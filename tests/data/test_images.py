@@ -499,9 +499,9 @@ def test_sixteen_bit_images_are_rejected_by_name(tmp_path):
     ("options", "message"),
     [
         ({"mode": "CMYK"}, "^mode: expected 'L' or 'RGB'"),
-        ({"size": 0}, "^size: expected a positive int"),
-        ({"size": [4]}, "^size: expected a positive int"),
-        ({"size": 6.5}, "^size: expected a positive int"),
+        ({"size": 0}, "^size: expected an int or a pair .height, width. of 1 to 4096 pixels"),
+        ({"size": [4]}, "^size: expected an int or a pair .height, width. of 1 to 4096 pixels"),
+        ({"size": 6.5}, "^size: expected an int or a pair .height, width. of 1 to 4096 pixels"),
     ],
 )
 def test_invalid_folder_options_are_rejected_by_name(tmp_path, options, message):

@@ -228,3 +228,25 @@ def test_a_value_repeated_in_the_grid_is_a_duplicate(grid, data):
     repeated = {**grid, key: grid[key] + [data.draw(st.sampled_from(grid[key]))]}
     with pytest.raises(InputError, match="have the same configuration"):
         expand_sweep({"grid": repeated})
+
+
+any_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 10**20) | st.floats() | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
+    max_leaves=10,
+)
+sweep_keys = st.sampled_from(["model", "data", "train", "steps", "seeds", "grid", "list", "evaluate"])
+dotted_keys = st.sampled_from(["model.beta", "model.name", "train.steps", "train.seed", "data.name", "model.k", "x"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    spec=st.dictionaries(sweep_keys, any_values, max_size=4)
+    | st.fixed_dictionaries({"grid": st.dictionaries(dotted_keys, st.lists(any_values, max_size=3), max_size=3)})
+    | st.fixed_dictionaries({"list": st.lists(st.dictionaries(dotted_keys, any_values, max_size=3), max_size=3)})
+)
+def test_any_sweep_file_expands_or_is_refused_in_one_line(spec):
+    try:
+        expand_sweep(spec, source="s.yaml")
+    except InputError as error:
+        assert str(error).startswith("s.yaml") and "\n" not in str(error)

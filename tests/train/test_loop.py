@@ -151,3 +151,87 @@ def test_train_or_resume_trains_resumes_restarts_or_leaves_a_run(tmp_path):
     with pytest.raises(InputError, match="exists and is not an empty folder"):
         train_or_resume(other, "vae", "dsprites", **settings)
     assert (other / "notes.txt").read_text() == "keep me"
+
+
+def _folder_hash(folder):
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _poison_from(monkeypatch, first_bad_step):
+    original = BetaVAE.regularizer
+
+    def poisoned(self, kl, kl_per_dim, mean, logvar, z, step):
+        terms = original(self, kl, kl_per_dim, mean, logvar, z, step)
+        if step >= first_bad_step:
+            terms["regularizer"] = terms["regularizer"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(BetaVAE, "regularizer", poisoned)
+    return original
+
+
+def test_a_resume_that_fails_at_once_leaves_the_run_folder_as_it_was(tmp_path, monkeypatch):
+    run = train(tmp_path / "run", "beta-vae", "dsprites", steps=4, batch_size=4, checkpoint_every=2, log_every=1,
+                **QUIET)
+    before = _folder_hash(run)
+    original = _poison_from(monkeypatch, first_bad_step=4)
+    with pytest.raises(TrainingDiverged, match="step 5"):
+        resume(run, steps=8, progress=False)
+    assert _folder_hash(run) == before  # config.json keeps 4 steps, no new TensorBoard file, the log as it was
+    monkeypatch.setattr(BetaVAE, "regularizer", original)
+    resume(run, steps=8, progress=False)
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 8
+    assert [record["step"] for record in read_log(run)] == list(range(1, 9))
+
+
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(tmp_path, monkeypatch, capsys):
+    from disentangle.cli import main
+
+    settings = dict(steps=4, batch_size=4, checkpoint_every=10, log_every=1, seed=3)
+    whole = train(tmp_path / "whole", "beta-vae", "dsprites", **settings, **QUIET)
+    original = _poison_from(monkeypatch, first_bad_step=2)  # fails before any checkpoint
+    with pytest.raises(TrainingDiverged):
+        train(tmp_path / "run", "beta-vae", "dsprites", **settings, **QUIET)
+    run = tmp_path / "run"
+    assert checkpoint_paths(run) == [] and (run / "config.json").is_file() and read_log(run)
+    monkeypatch.setattr(BetaVAE, "regularizer", original)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert "had no checkpoint: trained it from step 0" in capsys.readouterr().out
+    assert _weights(checkpoint_paths(run)[-1]).keys() == _weights(checkpoint_paths(whole)[-1]).keys()
+    assert all(torch.equal(a, b) for a, b in zip(_weights(checkpoint_paths(run)[-1]).values(),
+                                                  _weights(checkpoint_paths(whole)[-1]).values()))
+    assert [record["step"] for record in read_log(run)] == [1, 2, 3, 4]
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+
+def test_a_folder_without_checkpoint_holding_other_files_is_not_restarted(tmp_path):
+    run = train(tmp_path / "run", "vae", "dsprites", steps=2, batch_size=4, **QUIET)
+    for path in checkpoint_paths(run):
+        path.unlink()
+    (run / "notes.txt").write_text("mine")
+    with pytest.raises(InputError, match="has no checkpoint and holds files that training does not write"):
+        resume(run, steps=4, progress=False)
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_resuming_clears_the_temporaries_that_killed_writers_left(tmp_path):
+    from disentangle.train.run_folder import _HOST
+
+    run = train(tmp_path / "run", "vae", "dsprites", steps=2, batch_size=4, checkpoint_every=1, **QUIET)
+    dead = 2**22 + 12345  # above the default pid_max: never a live process
+    stale = [run / "checkpoints" / f".step-00000003.safetensors.{_HOST}-{dead}.ab12_x9z.tmp",
+             run / f".config.json.{_HOST}-{dead}.k2j3h4g5.tmp", run / ".step-00000002.safetensors.tmp"]
+    live = run / f".metrics.json.{_HOST}-{__import__('os').getpid()}.zz11yy22.tmp"
+    elsewhere = run / ".metrics.json.otherhost-77.aa11bb22.tmp"
+    for path in (*stale, live, elsewhere):
+        path.write_bytes(b"partial")
+    resume(run, steps=3, progress=False)
+    assert not any(path.exists() for path in stale)
+    assert live.exists() and elsewhere.exists()  # a live writer's, and a recent one of another machine

@@ -7,6 +7,8 @@ import json
 import stat
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from disentangle.errors import InputError
 from disentangle.train import run_folder
@@ -22,7 +24,7 @@ def test_atomic_writes_replace_the_file_whole_and_leave_no_temporary(tmp_path):
 
 
 def _config(tmp_path, **changes):
-    config = {"format_version": run_folder.FORMAT_VERSION, "model": {}, "data": {}, "train": {},
+    config = {"format_version": run_folder.FORMAT_VERSION, "model": {"name": "vae"}, "data": {"name": "digits"}, "train": {},
               "environment": {"disentangle": "0.1.0"}, **changes}
     (tmp_path / run_folder.CONFIG).write_text(json.dumps(config))
     return tmp_path
@@ -51,7 +53,7 @@ def test_an_unreadable_config_is_one_line_naming_the_file(tmp_path, write, messa
 
 
 def test_a_folder_written_by_a_newer_version_is_refused(tmp_path):
-    assert run_folder.read_config(_config(tmp_path))["model"] == {}
+    assert run_folder.read_config(_config(tmp_path))["model"] == {"name": "vae"}
     for changes in ({"format_version": run_folder.FORMAT_VERSION + 1}, {"environment": {"disentangle": "99.0"}}):
         with pytest.raises(InputError, match="newer than this disentangle"):
             run_folder.read_config(_config(tmp_path, **changes))
@@ -97,3 +99,59 @@ def test_only_a_folder_of_what_training_writes_may_be_cleared(tmp_path):
 def test_the_environment_names_the_library_versions():
     environment = run_folder.environment()
     assert {"disentangle", "python", "torch", "numpy", "scipy", "scikit-learn", "platform"} <= set(environment)
+
+
+# --------------------------------------------------------------------------- any config.json
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+#: config.json as training writes it, before a key is replaced
+WRITTEN = {
+    "format_version": 1,
+    "model": {"name": "beta-vae", "beta": 4.0, "latent_dim": 10, "architecture": "auto"},
+    "data": {"name": "dsprites", "path": None},
+    "train": {"steps": 10, "batch_size": 64, "learning_rate": 1e-4, "seed": 0, "device": "cpu"},
+    "environment": {"disentangle": "0.1.0"},
+}
+KEYS = [(section, None) for section in WRITTEN] + [
+    (section, key) for section, values in WRITTEN.items() if isinstance(values, dict) for key in values
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(KEYS), value=json_values)
+def test_any_value_at_any_key_of_config_json_is_read_or_refused_in_one_line(tmp_path, where, value):
+    from disentangle.train import read_run_config
+
+    section, key = where
+    config = json.loads(json.dumps(WRITTEN))
+    if key is None:
+        config[section] = value
+    else:
+        config[section][key] = value
+    (tmp_path / run_folder.CONFIG).write_text(json.dumps(config))
+    try:
+        read_run_config(tmp_path)
+    except InputError as error:
+        assert "\n" not in str(error) and str(tmp_path / run_folder.CONFIG) in str(error)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from([k for k in KEYS if k[0] in ("model", "data")]), value=json_values)
+def test_a_run_folder_with_any_value_there_is_loaded_or_refused_in_one_line(tmp_path, where, value):
+    from disentangle.train import load_run
+
+    section, key = where
+    config = json.loads(json.dumps(WRITTEN))
+    if key is None:
+        config[section] = value
+    else:
+        config[section][key] = value
+    (tmp_path / run_folder.CONFIG).write_text(json.dumps(config))
+    with pytest.raises(InputError) as error:  # at the latest: the folder has no checkpoint
+        load_run(tmp_path)
+    assert "\n" not in str(error.value)

@@ -282,6 +282,61 @@ def test_cli_serves_until_ctrl_c(run):
     assert process.returncode == 0 and out.strip() == "stopped" and err == ""
 
 
+# --------------------------------------------------------------------------- a hostile client
+
+
+@pytest.fixture
+def guarded(run, monkeypatch):
+    """A server that drops a connection idle for 0.5 s and serves at most 3 at once."""
+    from disentangle.viz import explorer
+
+    monkeypatch.setattr(explorer, "MAX_CONNECTIONS", 3)
+    monkeypatch.setattr(explorer._Handler, "timeout", 0.5)
+    server = make_server(run)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _connect(server) -> socket.socket:
+    return socket.create_connection(server.server_address[:2], timeout=10)
+
+
+def test_slow_clients_are_dropped_and_connections_beyond_the_cap_get_503(guarded, capsys):
+    import time
+
+    host, port = guarded.server_address[:2]
+    idle = [_connect(guarded) for _ in range(3)]  # slowloris: connect, send half a request, wait
+    for connection in idle:
+        connection.sendall(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    time.sleep(0.1)
+    with _connect(guarded) as extra:  # every slot is taken
+        reply = b"".join(iter(lambda: extra.recv(65536), b""))
+    assert reply.startswith(b"HTTP/1.0 503") and reply.endswith(b"busy: too many connections; retry\n")
+    started = time.monotonic()
+    for connection in idle:  # the server closes each idle connection after its timeout
+        assert connection.recv(65536) == b"" and time.monotonic() - started < 5
+        connection.close()
+    assert _raw_get(guarded, "/api/info", host_header=f"{host}:{port}")[0] == 200  # the slots are free again
+    assert capsys.readouterr().err == ""  # timeouts are the client's business
+
+
+def test_a_client_that_disconnects_mid_answer_prints_nothing(guarded, capsys):
+    import time
+
+    for _ in range(20):
+        connection = _connect(guarded)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        connection.sendall(f"GET /api/traversal?z={ZEROS}&dim=0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        connection.close()  # reset before the strip is sent
+    time.sleep(1.0)
+    assert _raw_get(guarded, "/api/info")[0] == 200
+    assert capsys.readouterr().err == ""
+
+
 # --------------------------------------------------------------------------- in a real browser
 
 

@@ -7,12 +7,13 @@ line and in ``config.json``; ``dataset.describe()`` gives the options back.
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable
 
 from disentangle.data.base import FactorDataset, ImageDataset
 from disentangle.data.dsprites import DSprites
 from disentangle.data.images import MNIST, ArrayImages, Digits, FashionMNIST, ImageFolder, InMemoryImages
-from disentangle.errors import InputError
+from disentangle.errors import InputError, shown
 
 #: name -> constructor taking keyword options
 DATASETS: dict[str, Callable[..., ImageDataset]] = {
@@ -65,6 +66,31 @@ def check_options(name: str, options: dict, where: str | None = None) -> None:
             quoted = ", ".join(f"'{key}'" for key in keys)
             plural = "s" if len(keys) > 1 else ""
             raise InputError(f"{where}: {problem} option{plural} {quoted} ({takes})")
+    for parameter in parameters:
+        if parameter.name in options and options[parameter.name] is not None:
+            _check_type(options[parameter.name], parameter, where)
+
+
+#: the types an option's annotation may name, and the values they accept
+_ANNOTATED = {"str": (str,), "Path": (str, os.PathLike), "int": (int,), "float": (int, float), "bool": (bool,)}
+
+
+def _check_type(value, parameter: inspect.Parameter, where: str) -> None:
+    """Raise ``InputError`` unless ``value`` is of a type the parameter's annotation names
+    (``str | Path | None``: text; ``int``: an integer); annotations naming other types
+    (sequences, ...) are left to the constructor."""
+    names = [name.strip() for name in str(parameter.annotation).split("|")]
+    if not all(name in _ANNOTATED or name == "None" for name in names):
+        return
+    allowed = tuple(kind for name in names if name in _ANNOTATED for kind in _ANNOTATED[name])
+    if isinstance(value, bool) and bool not in allowed:
+        allowed = ()
+    if not isinstance(value, allowed):
+        words = {"str": "text", "Path": "a path", "int": "an integer", "float": "a number", "bool": "true or false"}
+        wanted = " or ".join(dict.fromkeys(words[name] for name in names if name != "None"))
+        raise InputError(f"{where}: option '{parameter.name}' must be {wanted}, got {shown(value)}")
+    if "Path" in names and "\x00" in os.fspath(value):
+        raise InputError(f"{where}: option '{parameter.name}' is not a path (it holds a NUL character)")
 
 
 __all__ = [

@@ -12,7 +12,9 @@ Conventions shared by every dataset:
 
 from __future__ import annotations
 
+import math
 import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +23,7 @@ import numpy as np
 import torch
 
 from disentangle.errors import InputError
+from disentangle.resources import available_memory, gibibytes
 
 
 class ImageDataset(ABC):
@@ -130,14 +133,68 @@ def absolute_path(path: str | Path) -> str:
     return str(Path(path).resolve())
 
 
+def read_npy_header(stream) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from the header of a ``.npy`` stream, which is left
+    at the first byte of the data. Raises ``ValueError`` for what is not one."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(stream)
+    if version in ((2, 0), (3, 0)):
+        return np.lib.format.read_array_header_2_0(stream)
+    raise ValueError(f".npy format version {version} (expected 1.0, 2.0 or 3.0)")
+
+
+def check_declared_size(shape: tuple[int, ...], dtype: np.dtype, data_bytes: int, source: str) -> None:
+    """Raise ``InputError`` unless an array of ``shape`` and ``dtype`` is exactly the
+    ``data_bytes`` that ``source`` holds, and fits in the memory available: checked before
+    anything is allocated, so a small file cannot declare an array of terabytes."""
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != data_bytes:
+        raise InputError(
+            f"{source}: declares an array {tuple(shape)} of {dtype} ({declared:,} bytes) but holds {data_bytes:,} bytes"
+        )
+    available = available_memory()
+    if available is not None and declared > available:
+        raise InputError(
+            f"{source}: its array {tuple(shape)} of {dtype} needs {gibibytes(declared)}, more than the "
+            f"{gibibytes(available)} of memory available"
+        )
+
+
 def load_numpy_file(path, kind: str, expected: str):
     """``np.load(path)`` without unpickling; a missing or unreadable file is an
     ``InputError`` naming it. ``kind`` names the format (".npz file"), ``expected``
-    what the file should hold, for the missing-file message."""
+    what the file should hold, for the missing-file message. A ``.npy`` array's declared
+    size is checked against the file's before it is read; an ``.npz`` archive is opened
+    lazily (read its arrays with ``load_npz_array``)."""
     file = Path(path)
     if not file.is_file():
         raise InputError(f"{path}: no such file (expected {expected})")
     try:
+        with open(file, "rb") as handle:
+            if handle.read(6) == b"\x93NUMPY":
+                handle.seek(0)
+                shape, _, dtype = read_npy_header(handle)
+                if not dtype.hasobject:
+                    check_declared_size(shape, dtype, file.stat().st_size - handle.tell(), str(path))
         return np.load(file, allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise InputError(f"{path}: not a readable {kind} ({error})") from None
+
+
+def load_npz_array(archive, key: str, path) -> np.ndarray:
+    """Array ``key`` of an open ``.npz`` archive (``np.load``'s ``NpzFile``), its declared
+    size checked against its size in the archive first (``check_declared_size``)."""
+    member = f"{key}.npy" if f"{key}.npy" in archive.zip.namelist() else key
+    source = f"{path}: array '{key}'"
+    try:
+        with archive.zip.open(member) as stream:
+            shape, _, dtype = read_npy_header(stream)
+            header = stream.tell()
+        if not dtype.hasobject:
+            check_declared_size(shape, dtype, archive.zip.getinfo(member).file_size - header, source)
+        return archive[key]
+    except InputError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputError(f"{source} is unreadable ({error})") from None

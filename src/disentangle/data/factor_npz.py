@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from disentangle.data.base import load_numpy_file
+from disentangle.data.base import load_npz_array, load_numpy_file, read_npy_header
 from disentangle.errors import InputError
 
 #: bytes of ``imgs`` decompressed at a time when reading an ``.npz`` (bounds peak memory)
@@ -50,7 +50,7 @@ def read_factor_npz(path: str | Path, factors_num_values: Sequence[int], image_s
         member = "imgs.npy" if "imgs.npy" in archive.zip.namelist() else "imgs"
         try:
             with archive.zip.open(member) as imgs:
-                shape, fortran_order, dtype = _read_npy_header(imgs)
+                shape, fortran_order, dtype = read_npy_header(imgs)
                 expected = (num_images, image_size, image_size)
                 if shape != expected or dtype != np.uint8:
                     raise InputError(
@@ -67,16 +67,6 @@ def read_factor_npz(path: str | Path, factors_num_values: Sequence[int], image_s
             raise InputError(f"{path}: array 'imgs' unreadable ({error})") from None
 
 
-def _read_npy_header(stream) -> tuple[tuple[int, ...], bool, np.dtype]:
-    """``(shape, fortran_order, dtype)`` from the header of a ``.npy`` stream."""
-    version = np.lib.format.read_magic(stream)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(stream)
-    if version == (2, 0):
-        return np.lib.format.read_array_header_2_0(stream)
-    raise ValueError(f".npy format version {version} (expected 1.0 or 2.0)")
-
-
 def _check_latents(archive, path: Path, factors_num_values: Sequence[int]) -> None:
     """Check ``latents_classes`` (order) and ``latents_values`` (shape, dtype)."""
     num_images = int(np.prod(factors_num_values))
@@ -85,10 +75,7 @@ def _check_latents(archive, path: Path, factors_num_values: Sequence[int]) -> No
         ("latents_classes", np.integer, "integers"),
         ("latents_values", np.floating, "floats"),
     ):
-        try:
-            array = archive[key]
-        except _UNREADABLE as error:
-            raise InputError(f"{path}: array '{key}' unreadable ({error})") from None
+        array = load_npz_array(archive, key, path)
         if not isinstance(array, np.ndarray):
             raise InputError(f"{path}: entry '{key}' is not a .npy array")
         if array.shape != shape or not np.issubdtype(array.dtype, kind):

@@ -18,7 +18,8 @@ file or option and what was expected.
 from __future__ import annotations
 
 import gzip
-import zipfile
+import math
+import os
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,12 +28,22 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from disentangle.data.base import ImageDataset, absolute_path, as_index_tensor, load_numpy_file
-from disentangle.errors import InputError
+from disentangle.data.base import (
+    ImageDataset,
+    absolute_path,
+    as_index_tensor,
+    check_declared_size,
+    load_npz_array,
+    load_numpy_file,
+)
+from disentangle.errors import InputError, shown
+from disentangle.resources import available_memory, gibibytes
 
 #: IDX magic number of a 3-D array of unsigned bytes (MNIST images)
 IDX_UINT8_IMAGES = 0x00000803
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+#: bytes of IDX pixels read at a time
+_READ_CHUNK = 64 * 2**20
 
 
 class InMemoryImages(ImageDataset):
@@ -59,44 +70,73 @@ class InMemoryImages(ImageDataset):
 # --------------------------------------------------------------------------- IDX
 
 
-def read_idx_images(path: str | Path) -> np.ndarray:
-    """uint8 array ``(N, H, W)`` from an IDX images file, raw or gzip-compressed.
+def read_idx_images(path: str | Path, image_size: tuple[int, int] | None = None, title: str = "") -> np.ndarray:
+    """uint8 array ``(N, H, W)`` from an IDX images file, raw or gzip-compressed; with
+    ``image_size``, images of any other (H, W) are refused from the header alone (the
+    message names them ``title`` images, e.g. MNIST).
 
     The IDX format: the magic number ``0x00000803`` (unsigned bytes, 3 dimensions),
     then N, H, W as big-endian 32-bit integers, then the N·H·W pixels row-major.
-    Compression is recognised by content, not by the file's name.
+    Compression is recognised by content, not by the file's name. The header is read
+    first and the declared size checked against the file (for gzip, against the size
+    its trailer records) and against the memory available, before the pixels are read;
+    exactly the declared pixels are then read, so a small file cannot expand without bound.
     """
     path = Path(path)
+    compressed = False
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == b"\x1f\x8b"
+            raw.seek(-4 if compressed else 0, os.SEEK_END)
+            stored = int.from_bytes(raw.read(4), "little") if compressed else raw.tell()
+            raw.seek(0)
+            stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+            header = stream.read(16)
+            shape = _idx_shape(header, path)
+            if image_size is not None and shape[1:] != tuple(image_size):
+                expected = f"{image_size[0]}×{image_size[1]} {title} images".replace("  ", " ")
+                raise InputError(f"{path}: images are {shape[1]}×{shape[2]}, expected {expected}")
+            pixels = math.prod(shape)
+            if (16 + pixels) % 2**32 != stored % 2**32 if compressed else 16 + pixels != stored:
+                size = "its gzip trailer records (a damaged gzip file?)" if compressed else "the file holds"
+                raise InputError(
+                    f"{path}: IDX header says {shape[0]}×{shape[1]}×{shape[2]} images ({16 + pixels} bytes) "
+                    f"but {size} {stored} bytes"
+                )
+            check_declared_size(shape, np.dtype(np.uint8), pixels, str(path))
+            images = np.empty(shape, dtype=np.uint8)
+            flat, done = images.reshape(-1), 0
+            while done < pixels:  # in chunks: gzip would otherwise hold a second copy of it all
+                chunk = stream.read(min(_READ_CHUNK, pixels - done))
+                if not chunk:
+                    break
+                flat[done : done + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+                done += len(chunk)
+            if done != pixels or stream.read(1):
+                raise InputError(f"{path}: IDX data is not the {pixels} bytes its header declares")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file (expected an IDX images file)") from None
-    except OSError as error:
-        raise InputError(f"{path}: cannot be read ({error.strerror or error})") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as error:
-            raise InputError(f"{path}: damaged gzip file ({error})") from None
-    if len(data) < 16:
-        raise InputError(f"{path}: {len(data)} bytes is too short for an IDX images header (16 bytes)")
-    magic = int.from_bytes(data[:4], "big")
+    except InputError:
+        raise
+    except (OSError, EOFError, zlib.error) as error:
+        kind = "damaged gzip file" if compressed else "unreadable file"
+        raise InputError(f"{path}: {kind} ({error})") from None
+    return images
+
+
+def _idx_shape(header: bytes, path: Path) -> tuple[int, int, int]:
+    """(N, H, W) from the 16-byte header of an IDX images file."""
+    if len(header) < 16:
+        raise InputError(f"{path}: {len(header)} bytes is too short for an IDX images header (16 bytes)")
+    magic = int.from_bytes(header[:4], "big")
     if magic != IDX_UINT8_IMAGES:
         raise InputError(
             f"{path}: IDX magic 0x{magic:08x} is not uint8 images (expected 0x{IDX_UINT8_IMAGES:08x})"
         )
-    shape = tuple(int.from_bytes(data[4 + 4 * k : 8 + 4 * k], "big") for k in range(3))
-    expected = 16 + shape[0] * shape[1] * shape[2]
-    if len(data) != expected:
-        raise InputError(
-            f"{path}: IDX header says {shape[0]}×{shape[1]}×{shape[2]} images ({expected} bytes) "
-            f"but the file holds {len(data)} bytes"
-        )
+    shape = tuple(int.from_bytes(header[4 + 4 * k : 8 + 4 * k], "big") for k in range(3))
     if 0 in shape:
-        raise InputError(
-            f"{path}: IDX header says {shape[0]}×{shape[1]}×{shape[2]}; expected at least one image"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(shape).copy()
+        raise InputError(f"{path}: IDX header says {shape[0]}×{shape[1]}×{shape[2]}; expected at least one image")
+    return shape
 
 
 class MNIST(InMemoryImages):
@@ -131,13 +171,7 @@ class MNIST(InMemoryImages):
             files = [location]
         else:
             raise InputError(f"{path}: no such file or folder (expected the {self.title} IDX files)")
-        arrays = []
-        for file in files:
-            array = read_idx_images(file)
-            if array.shape[1:] != (28, 28):
-                height, width = array.shape[1:]
-                raise InputError(f"{file}: images are {height}×{width}, expected 28×28 {self.title} images")
-            arrays.append(array)
+        arrays = [read_idx_images(file, image_size=(28, 28), title=self.title) for file in files]
         super().__init__(torch.from_numpy(np.concatenate(arrays)).unsqueeze(1))
 
     def _find(self, folder: Path, name: str) -> Path:
@@ -219,10 +253,7 @@ class ArrayImages(InMemoryImages):
             with loaded:
                 self.key = self._choose_key(loaded.files, key, path)
                 source = f"{path}: array '{self.key}'"
-                try:
-                    array = loaded[self.key]
-                except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-                    raise InputError(f"{source} is unreadable ({error})") from None
+                array = load_npz_array(loaded, self.key, path)
         super().__init__(images_from_array(array, source))
 
     def _choose_key(self, files: list[str], key: str | None, path: str | Path) -> str:
@@ -248,13 +279,21 @@ class ArrayImages(InMemoryImages):
 # --------------------------------------------------------------------------- folders
 
 
+#: the largest side, in pixels, that a folder's images may be resized to
+MAX_IMAGE_SIDE = 4096
+
+
 def _image_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
     """``(H, W)`` from ``size`` (an int for square images, or a pair H, W)."""
     if size is None:
         return None
     pair = (size, size) if isinstance(size, int) else tuple(size) if isinstance(size, (list, tuple)) else ()
-    if len(pair) != 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in pair):
-        raise InputError(f"size: expected a positive int or a pair (height, width), got {size!r}")
+    if len(pair) != 2 or not all(
+        isinstance(n, int) and not isinstance(n, bool) and 0 < n <= MAX_IMAGE_SIDE for n in pair
+    ):
+        raise InputError(
+            f"size: expected an int or a pair (height, width) of 1 to {MAX_IMAGE_SIDE} pixels, got {shown(size)}"
+        )
     return pair
 
 
@@ -288,6 +327,13 @@ class ImageFolder(InMemoryImages):
         if not files:
             suffixes = ", ".join(IMAGE_SUFFIXES)
             raise InputError(f"{path}: no images found (expected files ending in {suffixes})")
+        if self.size is not None:
+            needed, available = len(files) * self.size[0] * self.size[1] * 3, available_memory()
+            if available is not None and needed > available:
+                raise InputError(
+                    f"size: {len(files):,} images of {self.size[0]}×{self.size[1]} need up to {gibibytes(needed)}, "
+                    f"more than the {gibibytes(available)} of memory available"
+                )
         pixels = [self._read(file) for file in files]
         first = pixels[0].shape[:2]
         for file, array in zip(files, pixels):

@@ -143,7 +143,9 @@ def _build(architecture: str, role: str, constructor: Callable, arguments: tuple
     try:
         inspect.signature(constructor).bind(*arguments, **options)
     except TypeError as error:
-        raise InputError(f"--architecture-options: {architecture}'s make_{role} does not take {options} ({error})") from None
+        raise InputError(
+            f"--architecture-options: {architecture}'s make_{role} does not take {options} ({error})"
+        ) from None
     except ValueError:  # no signature to inspect (a builtin): let the call say
         pass
     return constructor(*arguments, **options)

@@ -36,10 +36,11 @@ class ConvEncoder(nn.Module):
         if dlib_2x2 and size != 64:
             raise ValueError("dlib's 2×2 variant exists for 64×64 observations only")
         widths = conv_widths(size)
-        late = {"kernel_size": 2, "stride": 2, "padding": 0} if dlib_2x2 else {"kernel_size": 4, "stride": 2, "padding": 1}
+        four = {"kernel_size": 4, "stride": 2, "padding": 1}
+        late = {"kernel_size": 2, "stride": 2, "padding": 0} if dlib_2x2 else four
         layers: list[nn.Module] = []
         for index, (width_in, width_out) in enumerate(zip([channels, *widths], widths)):
-            shape = late if index >= 2 else {"kernel_size": 4, "stride": 2, "padding": 1}
+            shape = late if index >= 2 else four
             layers += [nn.Conv2d(width_in, width_out, **shape), nn.ReLU()]
         self.net = nn.Sequential(
             *layers,

@@ -25,9 +25,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from disentangle.errors import InputError
-from disentangle.sweep.execute import RunResult, failed, one_line, run_one
+from disentangle.sweep.execute import STATUS, RunResult, failed, one_line, run_one
 from disentangle.sweep.spec import SweepRun, expand_sweep
-from disentangle.train.run_folder import atomic_write_json
+from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries
 
 EXECUTORS = ("local", "ray")
 SWEEP_FILE = "sweep.json"
@@ -53,6 +53,8 @@ def write_sweep_file(out: Path, runs: Sequence[SweepRun]) -> Path:
                 f"{path}: lists other runs than this sweep{example}; use another --out or remove it"
             )
     path.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale_temporaries(path.parent)
+    clear_stale_temporaries(path.parent / STATUS)
     atomic_write_json(path, {"runs": [run.to_dict() for run in runs]})
     return path
 

@@ -38,21 +38,24 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from disentangle.errors import InputError
+from disentangle.data import DATASETS, FactorDataset
+from disentangle.errors import InputError, shown
 from disentangle.evaluate import DEFAULT_METRICS, check_metric_names
-from disentangle.metrics import PRESET_NAMES
+from disentangle.metrics import METRICS, POSTERIOR, PRESET_NAMES
+from disentangle.models import MODELS
 from disentangle.train import RunConfig
-from disentangle.train.config import SECTIONS, Setting
+from disentangle.train.config import SECTIONS, Setting, load_yaml
 
 TOP_LEVEL = (*SECTIONS, "steps", "seeds", "grid", "list", "evaluate")
 #: names are cut to this many characters (the number keeps them unique)
 MAX_NAME_LENGTH = 120
+#: the most runs one sweep may expand into (checked before any run is built)
+MAX_RUNS = 100_000
 
 
 @dataclass(frozen=True)
@@ -112,14 +115,9 @@ class _Choice:
 
 
 def read_sweep_file(path: str | Path) -> dict:
-    """The parsed YAML of a sweep file (a mapping), with one-line errors."""
+    """The parsed YAML of a sweep file (a mapping), with one-line errors (``load_yaml``)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such sweep file")
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    content = load_yaml(path, "sweep file")
     if not isinstance(content, dict):
         raise InputError(f"{path}: expected a mapping with some of the keys {', '.join(TOP_LEVEL)}")
     return content
@@ -143,6 +141,11 @@ def expand_sweep(spec: dict | str | Path, source: str = "sweep") -> list[SweepRu
     grid = _grid(spec.get("grid", {}), source)
     entries = _entries(spec.get("list", [{}]), {axis[0].key for axis in grid}, source)
     seeds = _seeds(spec, base, grid, entries, source)
+    count = sum(math.prod(len(axis) for axis in (*entry, *grid, *seeds)) for entry in entries)
+    if count > MAX_RUNS:
+        raise InputError(
+            f"{source}: expands into {count:,} runs, more than the {MAX_RUNS:,} a sweep may hold; split it"
+        )
     combinations = [
         (index, combination)
         for index, entry in enumerate(entries)
@@ -236,7 +239,7 @@ def _seeds(spec: dict, base: dict, grid, entries, source: str) -> list[list[_Cho
         return []
     seeds = _values(spec["seeds"], f"{source}: seeds")
     if not all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in seeds):
-        raise InputError(f"{source}: seeds: expected a list of integers ≥ 0, got {seeds}")
+        raise InputError(f"{source}: seeds: expected a list of integers ≥ 0, got {shown(seeds)}")
     elsewhere = (
         "train.seed" in base
         or any(axis[0].key == "train.seed" for axis in grid)
@@ -263,8 +266,8 @@ def _evaluation(section, source: str) -> Evaluation | None:
         evaluation = dataclasses.replace(evaluation, metrics=tuple(names))
     if "seeds" in section:
         seeds = _values(section["seeds"], f"{where}.seeds")
-        if not all(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0 for seed in seeds):
-            raise InputError(f"{where}.seeds: expected a list of integers ≥ 0, got {seeds}")
+        if not all(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32 for seed in seeds):
+            raise InputError(f"{where}.seeds: expected a list of integers in [0, 2^32), got {shown(seeds)}")
         evaluation = dataclasses.replace(evaluation, seeds=tuple(seeds))
     if "preset" in section:
         if section["preset"] not in PRESET_NAMES:
@@ -296,6 +299,8 @@ def _run(number: int, width: int, base: dict, choices, evaluation, where: str) -
         config = RunConfig.from_settings(
             {key: Setting(choice.value, choice.origin) for key, choice in merged.items()}, default_origin=str
         )
+        if evaluation is not None:
+            _check_evaluation(config, evaluation)
     except InputError as error:
         raise InputError(f"{where}: {error}") from None
     final = {**_dotted(config.to_dict()), "data.name": config.data.name}
@@ -310,6 +315,22 @@ def _run(number: int, width: int, base: dict, choices, evaluation, where: str) -
         choices={choice.key: final.get(choice.key, choice.value) for choice in choices},
     )
     return run, json.dumps(config.to_dict(), sort_keys=True, default=str)
+
+
+def _check_evaluation(config: RunConfig, evaluation: Evaluation) -> None:
+    """Refuse, before anything trains, a run whose scoring cannot work: the metrics need a
+    dataset with ground-truth factors, and the diagnostics a model with a Gaussian posterior."""
+    dataset = DATASETS[config.data.name]
+    if not (isinstance(dataset, type) and issubclass(dataset, FactorDataset)):
+        raise InputError(
+            f"evaluate: dataset '{config.data.name}' has no ground-truth factors, which the metrics need "
+            "(use a factor dataset, or evaluate: false to train only)"
+        )
+    needing = [name for name in evaluation.metrics if POSTERIOR in METRICS[name].needs]
+    if needing and not MODELS[config.model_name].capabilities.gaussian_posterior:
+        raise InputError(
+            f"evaluate.metrics: {', '.join(needing)} cannot score {config.model_name}, which has no Gaussian posterior"
+        )
 
 
 def _dotted(sections: dict) -> dict:

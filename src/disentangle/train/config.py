@@ -21,14 +21,16 @@ the origin and what was expected: ``configs/x.yaml: model.beta: must be > 0, got
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 import yaml
 
 from disentangle.data import DATASETS, ImageDataset, check_options, get_dataset
-from disentangle.errors import InputError, SettingError
+from disentangle.errors import InputError, SettingError, shown
 from disentangle.models import MODELS, Model, ModelConfig, model_class
 
 OPTIMIZERS = ("adam", "adagrad")
@@ -74,11 +76,12 @@ class TrainConfig:
             ("steps", self.steps >= 1, "an integer ≥ 1"),
             ("batch_size", self.batch_size >= 1, "an integer ≥ 1"),
             ("optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
-            ("learning_rate", self.learning_rate > 0, "> 0"),
+            ("learning_rate", 0 < self.learning_rate < math.inf, "> 0 and finite"),
             ("adam_beta1", 0 <= self.adam_beta1 < 1, "in [0, 1)"),
             ("adam_beta2", 0 <= self.adam_beta2 < 1, "in [0, 1)"),
-            ("adam_eps", self.adam_eps > 0, "> 0"),
-            ("seed", self.seed >= 0, "an integer ≥ 0"),
+            ("adam_eps", 0 < self.adam_eps < math.inf, "> 0 and finite"),
+            ("seed", 0 <= self.seed < 2**64, "an integer in [0, 2^64)"),
+            ("device", _is_device(self.device), "a torch device (cpu, cuda or cuda:N)"),
             ("log_every", self.log_every >= 1, "an integer ≥ 1"),
             ("checkpoint_every", self.checkpoint_every >= 1, "an integer ≥ 1"),
             ("keep_checkpoints", self.keep_checkpoints >= 1, "an integer ≥ 1"),
@@ -163,9 +166,9 @@ class RunConfig:
             if section not in SECTIONS or not dot or not field:
                 raise InputError(f"{setting.origin}: not a setting (expected model.*, data.* or train.*)")
         name = _value(settings, "model.name", DEFAULT_MODEL)
-        if name not in MODELS:
+        if not isinstance(name, str) or name not in MODELS:
             origin = _origin(settings, "model.name", default_origin)
-            raise InputError(f"{origin}: unknown model '{name}' (expected one of {', '.join(sorted(MODELS))})")
+            raise InputError(f"{origin}: unknown model {shown(name)} (expected one of {', '.join(sorted(MODELS))})")
         unknown_hyperparameter = (f"not a hyperparameter of {name}", "it takes")
         model = _build(MODELS[name].config_class, "model", settings, default_origin, unknown_hyperparameter)
         train = _build(TrainConfig, "train", settings, default_origin, UNKNOWN_TRAINING_SETTING)
@@ -227,16 +230,70 @@ class RunConfig:
 TRAIN_FIELDS = frozenset(field.name for field in dataclasses.fields(TrainConfig))
 
 
+def _is_device(text: str) -> bool:
+    try:
+        torch.device(text)
+    except (RuntimeError, TypeError):
+        return False
+    return True
+
+
+#: the most values a YAML file of settings may hold, an alias counted each time it is used
+MAX_YAML_VALUES = 100_000
+
+
+def load_yaml(path: str | Path, kind: str):
+    """The content of the YAML file ``path`` (a ``kind`` such as "configuration file"),
+    with one-line errors naming it. Aliases are refused when the values they expand to
+    exceed ``MAX_YAML_VALUES`` or refer to themselves, so that a file of a few hundred
+    bytes cannot grow into gigabytes wherever its content is printed or copied."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such {kind}")
+    loader = None
+    try:
+        loader = yaml.SafeLoader(path.read_text())
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, path)
+        return loader.construct_document(node)
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    """Count the values under ``root`` as if every alias were copied, without copying."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        children = [] if isinstance(node, yaml.ScalarNode) else (
+            node.value if isinstance(node, yaml.SequenceNode) else [part for pair in node.value for part in pair]
+        )
+        if finished:
+            sizes[id(node)] = min(1 + sum(sizes[id(child)] for child in children), MAX_YAML_VALUES + 1)
+            open_nodes.discard(id(node))
+            if sizes[id(node)] > MAX_YAML_VALUES:
+                line = node.start_mark.line + 1
+                raise InputError(f"{path}: its aliases expand to more than {MAX_YAML_VALUES:,} values (line {line})")
+        elif id(node) in open_nodes:
+            raise InputError(f"{path}: an alias refers to itself (line {node.start_mark.line + 1})")
+        elif id(node) not in sizes:
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+
+
 def read_config_file(path: str | Path) -> dict:
     """The sections of a YAML configuration file (``train --config``): a mapping whose keys
     are some of ``model``, ``data`` and ``train``, each a mapping; one-line errors naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such configuration file")
-    try:
-        content = yaml.safe_load(path.read_text()) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    content = load_yaml(path, "configuration file") or {}
     if not isinstance(content, dict) or not set(content) <= set(SECTIONS):
         raise InputError(f"{path}: expected a mapping with the sections {', '.join(SECTIONS)}")
     sections_to_settings(content, str(path))
@@ -294,13 +351,18 @@ def coerce(value, kind: str, origin: str):
         if isinstance(value, str):
             return value
     elif base == "float":
+        number = None
         if isinstance(value, (int, float)):
-            return float(value)
-        if text is not None:
+            number = float(value)
+        elif text is not None:
             try:
-                return float(text)
+                number = float(text)
             except ValueError:
                 pass
+        if number is not None and math.isfinite(number):
+            return number
+        if number is not None:
+            raise InputError(f"{origin}: expected a finite number, got {shown(value)}")
     elif isinstance(value, int):
         return value
     elif isinstance(value, float) and value.is_integer():
@@ -312,7 +374,7 @@ def coerce(value, kind: str, origin: str):
             number = None
         if number is not None and number.is_integer():
             return int(number)
-    raise InputError(f"{origin}: expected {_EXPECTED[base]}, got {value!r}")
+    raise InputError(f"{origin}: expected {_EXPECTED[base]}, got {shown(value)}")
 
 
 def _mapping_from_text(text: str):
@@ -353,15 +415,15 @@ def _build(
         return config_class(**values)
     except SettingError as error:
         key = f"{section}.{error.setting}"
-        value = settings[key].value if key in settings else error.value
+        value = shown(settings[key].value if key in settings else error.value, quote=False)
         raise InputError(f"{_origin(settings, key, default_origin)}: must be {error.expected}, got {value}") from None
 
 
 def _data(settings: Mapping[str, Setting], default_origin: Callable[[str], str]) -> DataConfig:
     name = _value(settings, "data.name", DEFAULT_DATA)
     origin = _origin(settings, "data.name", default_origin)
-    if name not in DATASETS:
-        raise InputError(f"{origin}: unknown dataset '{name}' (expected one of {', '.join(sorted(DATASETS))})")
+    if not isinstance(name, str) or name not in DATASETS:
+        raise InputError(f"{origin}: unknown dataset {shown(name)} (expected one of {', '.join(sorted(DATASETS))})")
     options = {
         key.partition(".")[2]: setting.value for key, setting in settings.items()
         if key.startswith("data.") and key != "data.name"

@@ -7,7 +7,7 @@ trained model and its dataset from nothing but the folder's path.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,13 @@ from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_mo
 from disentangle.train.config import DEFAULT_DATA, DEFAULT_MODEL, RunConfig, TrainConfig
 from disentangle.train.distributed import Processes
 from disentangle.train.run_log import RunLogger, TermMeter
-from disentangle.train.runtime import check_device, configure_threads, tune_allocator, uses_convolutions
+from disentangle.train.runtime import (
+    check_device,
+    check_memory,
+    configure_threads,
+    tune_allocator,
+    uses_convolutions,
+)
 
 
 @dataclass
@@ -43,8 +49,10 @@ def read_run_config(run: Path) -> tuple[dict, RunConfig]:
     return config, RunConfig.from_dict(config, source=str(Path(run) / run_folder.CONFIG))
 
 
-def _build(config: RunConfig) -> tuple[Model, ImageDataset]:
+def _build(config: RunConfig, run: Path, device: str, training: bool) -> tuple[Model, ImageDataset]:
+    """The dataset and the model of a run folder's configuration (checked to fit in memory)."""
     dataset = config.data.build()
+    check_memory(config, dataset.observation_shape, device, training, source=str(run / run_folder.CONFIG))
     return config.build_model(dataset.observation_shape), dataset
 
 
@@ -130,10 +138,14 @@ def _place(model: Model, device: str) -> Model:
 
 def _loop(
     run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, optimizers, state, progress,
-    processes: Processes,
+    processes: Processes, on_first_step: Callable[[], None] | None = None,
 ):
     """Train up to ``settings.steps``. ``batch_size`` is the global batch: each of the
-    ``processes`` learns from its shard, and only rank 0 logs and writes checkpoints."""
+    ``processes`` learns from its shard, and only rank 0 logs and writes checkpoints.
+
+    ``on_first_step`` runs (on rank 0) once the first step has succeeded, before anything
+    is logged: a resumed run writes its new settings then, so that a resume that fails
+    at once leaves the run folder as it was."""
     device, memory_format = torch.device(processes.device), _memory_format(model)
     players = model.players()
     meter = TermMeter()
@@ -149,6 +161,9 @@ def _loop(
             _apply_gradients(terms, players, optimizers, processes)
 
             state.step += 1
+            if on_first_step is not None and processes.is_main:
+                on_first_step()
+                on_first_step = None
             meter.add(terms)
             final = state.step == settings.steps
             if state.step % settings.log_every == 0 or final:
@@ -168,6 +183,53 @@ def _prepare_process(settings: TrainConfig, processes: Processes) -> None:
     tune_allocator()
     configure_threads(settings.threads or processes.threads_per_process)
     check_device(settings.device)
+
+
+def _ready(config: RunConfig, source: str | None) -> tuple[RunConfig, Processes, ImageDataset, Model]:
+    """Everything a run needs before a file is written, all checked: this process's place
+    among the processes, the dataset, the configuration as the run records it
+    (``RunConfig.for_dataset``) and the freshly initialised model on its device. ``source``
+    names where the configuration came from, for errors (None: the command line)."""
+    processes = Processes.launched(config.train.device)
+    _prepare_process(config.train, processes)
+    dataset = config.data.build()
+    config = config.for_dataset(dataset)
+    check_memory(config, dataset.observation_shape, processes.device, training=True, source=source)
+    torch.manual_seed(config.train.seed)
+    network = _place(config.build_model(dataset.observation_shape), processes.device)
+    network.check_dataset(dataset)
+    processes.check(network, config.train.batch_size)
+    return config, processes, dataset, network
+
+
+def _train_from_step_0(out: Path, config: RunConfig, progress: bool, restart: bool) -> Path:
+    """Train ``config`` into ``out`` from step 0. A new run writes ``config.json`` first; a
+    restarted one (a folder without a checkpoint) clears what its earlier attempt wrote and
+    writes ``config.json`` only once its first step has succeeded."""
+    config, processes, dataset, network = _ready(config, str(out / run_folder.CONFIG) if restart else None)
+    settings = config.train
+    written = {
+        "format_version": run_folder.FORMAT_VERSION,
+        **config.to_dict(),
+        "environment": {**run_folder.environment(), "world_size": processes.world_size},
+    }
+
+    def start_writing() -> None:
+        if restart:
+            run_folder.clear_training_outputs(out)
+        run_folder.atomic_write_json(out / run_folder.CONFIG, written)
+
+    with processes.joined():
+        if processes.is_main and not restart:
+            out.mkdir(parents=True, exist_ok=True)
+            start_writing()
+        generator = torch.Generator().manual_seed(settings.seed)
+        state = TrainingState(step=0, data_generator=generator)
+        processes.seed_noise(settings.seed, state.step)
+        optimizers = _optimizers(network, settings)
+        _loop(out, network, dataset, settings, optimizers, state, progress, processes,
+              on_first_step=start_writing if restart else None)
+    return out
 
 
 def train(
@@ -192,59 +254,49 @@ def train(
     config = as_run_config(model, data, data_options, settings)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"--out {out}: exists and is not an empty folder (use --resume {out} to continue a run)")
-    processes = Processes.launched(config.train.device)
-    _prepare_process(config.train, processes)
-
-    dataset = config.data.build()
-    config = config.for_dataset(dataset)
-    settings = config.train
-    torch.manual_seed(settings.seed)
-    network = _place(config.build_model(dataset.observation_shape), processes.device)
-    network.check_dataset(dataset)
-    processes.check(network, settings.batch_size)
-    with processes.joined():
-        if processes.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            written = {
-                "format_version": run_folder.FORMAT_VERSION,
-                **config.to_dict(),
-                "environment": {**run_folder.environment(), "world_size": processes.world_size},
-            }
-            run_folder.atomic_write_json(out / run_folder.CONFIG, written)
-        generator = torch.Generator().manual_seed(settings.seed)
-        state = TrainingState(step=0, data_generator=generator)
-        processes.seed_noise(settings.seed, state.step)
-        optimizers = _optimizers(network, settings)
-        _loop(out, network, dataset, settings, optimizers, state, progress, processes)
-    return out
+    return _train_from_step_0(out, config, progress, restart=False)
 
 
 def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> Path:
     """Continue the run in folder ``run`` from its last checkpoint up to ``steps`` in total.
 
-    The result is the same as a run trained for ``steps`` without interruption.
+    The result is the same as a run trained for ``steps`` without interruption. A run
+    folder without a checkpoint (stopped before its first one) is trained from step 0
+    with the settings of its ``config.json`` — only if it holds nothing but what
+    training writes. Everything is checked before the folder is changed, and the new
+    settings are written once the first step has succeeded, so a resume that fails
+    leaves the folder as it was.
     """
     run = Path(run)
     written, config = read_run_config(run)
     if steps is not None:
         config = config.with_train(steps=steps)
+    if run_folder.last_checkpoint_step(run) == 0:
+        if not run_folder.holds_only_run_files(run):
+            raise InputError(f"--resume {run}: has no checkpoint and holds files that training does not write")
+        return _train_from_step_0(run, config, progress, restart=True)
     settings = config.train
     processes = Processes.launched(settings.device)
     _prepare_process(settings, processes)
     checkpoint = run_folder.latest_checkpoint(run)
-    model, dataset = _build(config)
+    model, dataset = _build(config, run, processes.device, training=True)
     processes.check(model, settings.batch_size)
     _place(model, processes.device)
     optimizers = _optimizers(model, settings)
     state = load_checkpoint(checkpoint, model, optimizers)
     if settings.steps < state.step:
         raise InputError(f"--steps: the run is already at step {state.step}; expected a total ≥ {state.step}")
+
+    resumed_from = state.step
+
+    def start_writing() -> None:
+        run_folder.clear_stale_temporaries(run)
+        run_folder.truncate_log(run, resumed_from)
+        run_folder.atomic_write_json(run / run_folder.CONFIG, {**written, "train": settings.to_dict()})
+
     with processes.joined():
-        if processes.is_main:
-            run_folder.truncate_log(run, state.step)
-            run_folder.atomic_write_json(run / run_folder.CONFIG, {**written, "train": settings.to_dict()})
         processes.seed_noise(settings.seed, state.step)
-        _loop(run, model, dataset, settings, optimizers, state, progress, processes)
+        _loop(run, model, dataset, settings, optimizers, state, progress, processes, on_first_step=start_writing)
     return run
 
 
@@ -284,7 +336,7 @@ def load_run(run: str | Path, checkpoint: str | Path | None = None, device: str 
     """The trained model (eval mode, on ``device``) and dataset of a run folder."""
     run = Path(run)
     written, config = read_run_config(run)
-    model, dataset = _build(config)
+    model, dataset = _build(config, run, device, training=False)
     path = Path(checkpoint) if checkpoint else run_folder.latest_checkpoint(run)
     step = load_model_weights(path, model)
     model.to(device).eval()

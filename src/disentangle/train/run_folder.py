@@ -11,16 +11,23 @@
 
 Everything is written through a temporary file and ``os.replace``, so an interrupted
 write never leaves a half-written file behind; files get the usual permissions
-(0666 less the process's umask), not the temporary file's private 0600.
+(0666 less the process's umask), not the temporary file's private 0600. A temporary
+is named ``.<file>.<host>-<pid>.<random>.tmp`` after its writer, so that one left by a
+killed writer is recognised and removed (``clear_stale_temporaries``) when the folder
+is next written to, while a live writer's is left alone.
 """
 
 from __future__ import annotations
 
 import json
-from importlib import metadata
 import os
 import platform
+import re
+import shutil
+import socket
 import tempfile
+import time
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -36,17 +43,67 @@ CHECKPOINTS = "checkpoints"
 #: the process's file-creation mask, read once (reading it means setting it)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+#: this machine's name as temporaries carry it (letters and digits only)
+_HOST = re.sub(r"[^A-Za-z0-9]", "_", socket.gethostname()) or "host"
+#: a temporary of ours: ``.<file>.<host>-<pid>.<random>.tmp``
+_TEMPORARY = re.compile(r"^\.(?P<file>.+)\.(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp$")
+#: a temporary of the versions before writers were named: ``.<file>.<random>.tmp`` and checkpoints' ``.<file>.tmp``
+_UNNAMED_TEMPORARY = re.compile(
+    r"^\.(config\.json|log\.jsonl|metrics\.json|report\.html|comparison\.html|step-\d{8}\.safetensors)"
+    r"\.([a-z0-9_]{8}\.)?tmp$"
+)
+#: a temporary written on another machine is stale after this many seconds (its writer cannot be asked)
+STALE_AFTER_S = 3600
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder."""
     path = Path(path)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+    prefix = f".{path.name}.{_HOST}-{os.getpid()}."
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=prefix, suffix=".tmp", delete=False) as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.chmod(f.name, 0o666 & ~_UMASK)
     os.replace(f.name, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _is_stale(path: Path, now: float) -> bool:
+    match = _TEMPORARY.match(path.name)
+    if match is None:
+        return _UNNAMED_TEMPORARY.match(path.name) is not None
+    if match["host"] == _HOST:
+        return int(match["pid"]) != os.getpid() and not _alive(int(match["pid"]))
+    try:
+        return now - path.stat().st_mtime > STALE_AFTER_S
+    except FileNotFoundError:
+        return False
+
+
+def clear_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporaries of ours that killed writers left in ``folder`` and its
+    ``checkpoints`` folder: those of a process of this machine that is gone, those of
+    another machine older than ``STALE_AFTER_S``, and those of earlier versions, which
+    named no writer. Other files are never touched. Returns what was removed."""
+    removed, now = [], time.time()
+    for place in (Path(folder), Path(folder) / CHECKPOINTS):
+        if not place.is_dir():
+            continue
+        for path in place.iterdir():
+            if path.name.startswith(".") and path.name.endswith(".tmp") and path.is_file() and _is_stale(path, now):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def atomic_write_json(path: Path, payload) -> None:
@@ -86,12 +143,21 @@ def read_config(run: Path) -> dict:
         raise InputError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(config, dict) or not {"model", "data", "train"} <= config.keys():
         raise InputError(f"{path}: expected the keys model, data and train")
+    for section in ("model", "data", "train", "environment"):
+        if not isinstance(config.get(section, {}), dict):
+            raise InputError(f"{path}: '{section}' must be a mapping, got {type(config[section]).__name__}")
+    for section in ("model", "data"):
+        if not isinstance(config[section].get("name"), str):
+            raise InputError(
+                f"{path}: {section}.name must be the {section}'s name (a string), as 'disentangle train' writes it"
+            )
+    version = config.get("format_version", 0)
     written_by = config.get("environment", {}).get("disentangle", "0")
-    if config.get("format_version", 0) > FORMAT_VERSION or _version_tuple(written_by) > _version_tuple(
-        disentangle.__version__
-    ):
+    if isinstance(version, bool) or not isinstance(version, int) or not isinstance(written_by, str):
+        raise InputError(f"{path}: format_version must be an integer and environment.disentangle a version string")
+    if version > FORMAT_VERSION or _version_tuple(written_by) > _version_tuple(disentangle.__version__):
         raise InputError(
-            f"{path}: written by disentangle {written_by} (run format {config.get('format_version')}), "
+            f"{path}: written by disentangle {written_by} (run format {version}), "
             f"newer than this disentangle {disentangle.__version__} (format {FORMAT_VERSION}); upgrade to read it"
         )
     return config
@@ -121,6 +187,18 @@ def holds_only_run_files(folder: Path) -> bool:
         path.name in (CONFIG, LOG, CHECKPOINTS) or path.name.startswith(("events.out.tfevents.", "."))
         for path in Path(folder).iterdir()
     )
+
+
+def clear_training_outputs(run: Path) -> None:
+    """Remove what an attempt at training left in ``run`` besides ``config.json``: the log,
+    TensorBoard events, the checkpoints folder and stale temporaries (a run restarted from
+    step 0). Call it only on a folder that ``holds_only_run_files``."""
+    for path in Path(run).iterdir():
+        if path.name == LOG or path.name.startswith("events.out.tfevents."):
+            path.unlink()
+        elif path.name == CHECKPOINTS and path.is_dir():
+            shutil.rmtree(path)
+    clear_stale_temporaries(run)
 
 
 def last_checkpoint_step(run: Path) -> int:

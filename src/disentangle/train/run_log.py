@@ -36,22 +36,30 @@ class TermMeter:
 
 
 class RunLogger:
-    """Appends one JSON line per logging step and mirrors scalars to TensorBoard."""
+    """Appends one JSON line per logging step and mirrors scalars to TensorBoard.
+
+    The files are opened at the first ``write``, so a run that fails before it logs
+    anything adds nothing to its folder."""
 
     def __init__(self, run: Path, start_step: int, total_steps: int, progress: bool):
-        from torch.utils.tensorboard import SummaryWriter  # imported here: it is slow to import
-
         self.run = Path(run)
+        self.start_step = start_step
         self.start_time = time.perf_counter()
         self.last_time, self.last_step = self.start_time, start_step
-        self.elapsed_before = 0.0
-        self.log_file = open(self.run / LOG, "a", encoding="utf-8")
-        self.writer = SummaryWriter(str(self.run), purge_step=start_step or None)
+        self.log_file = self.writer = None
         self.bar = tqdm(
             total=total_steps, initial=start_step, disable=not progress, unit="step", dynamic_ncols=True, leave=True
         )
 
+    def _open(self) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # imported here: it is slow to import
+
+        self.log_file = open(self.run / LOG, "a", encoding="utf-8")
+        self.writer = SummaryWriter(str(self.run), purge_step=self.start_step or None)
+
     def write(self, step: int, batch_size: int, terms: dict) -> None:
+        if self.log_file is None:
+            self._open()
         now = time.perf_counter()
         rate = (step - self.last_step) * batch_size / max(now - self.last_time, 1e-9)
         record = {"step": step, "time": round(now - self.start_time, 3), "images_per_second": round(rate, 1), **terms}
@@ -71,5 +79,6 @@ class RunLogger:
 
     def close(self) -> None:
         self.bar.close()
-        self.writer.close()
-        self.log_file.close()
+        if self.log_file is not None:
+            self.writer.close()
+            self.log_file.close()

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import os
 import sys
 
 import torch
 
 from disentangle.errors import InputError
+from disentangle.resources import available_memory, gibibytes
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -49,9 +51,54 @@ def configure_threads(threads: int | None) -> int:
 
 
 def check_device(device: str) -> None:
-    """Raise ``InputError`` naming ``--device`` when it asks for CUDA on a machine without it."""
+    """Raise ``InputError`` naming ``--device`` unless it is a torch device this machine has."""
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"--device {device}: not a torch device (expected cpu, cuda or cuda:N)") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+
+
+def check_memory(
+    config, observation_shape: tuple[int, ...], device: str, training: bool, source: str | None = None
+) -> None:
+    """Raise ``InputError`` when a model of ``config`` (a ``RunConfig``), with a batch when
+    ``training``, cannot fit in the memory ``device`` has available, before anything is
+    allocated: an allocation that cannot succeed is refused with the size it would need.
+    The message names the flags, or the keys of ``source`` (a run folder's config.json).
+
+    Lower bounds: float32 weights (and, to train, their gradients and two optimizer
+    moments) counted on a model built on the meta device, and a batch's observations
+    and reconstructions; activations come on top, so what passes may still not fit.
+    """
+    available = available_memory(device)
+    if available is None:
+        return
+    batch = config.train.batch_size * math.prod(observation_shape) * 4 * 2 if training else 0
+    where = f"{source}: " if source else ""
+    if batch > available:
+        option = "train.batch_size" if source else "--batch-size"
+        raise InputError(
+            f"{where}{option} {config.train.batch_size}: a batch of observations {tuple(observation_shape)} and "
+            f"their reconstructions needs at least {gibibytes(batch)}, more than the {gibibytes(available)} "
+            f"available on {device}"
+        )
+    try:
+        with torch.device("meta"):
+            model = config.build_model(observation_shape)
+    except Exception:  # noqa: BLE001 - a net that cannot be built on the meta device is built for real instead
+        return
+    parameters = sum(tensor.numel() for tensor in (*model.parameters(), *model.buffers()))
+    weights = parameters * 4 * (4 if training else 1)
+    if weights + batch > available:
+        purpose = "train (weights, gradients and two optimizer moments)" if training else "hold its weights"
+        option, hints = ("model.name", "model.latent_dim") if source else ("--model", "--latent-dim")
+        raise InputError(
+            f"{where}{option} {config.model_name}: its {parameters:,} parameters need at least {gibibytes(weights)} "
+            f"to {purpose}, more than the {gibibytes(available)} available on {device} (see {hints} and the "
+            "architecture)"
+        )
 
 
 def uses_convolutions(module: torch.nn.Module) -> bool:

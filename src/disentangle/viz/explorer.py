@@ -20,7 +20,10 @@ from disk after start-up):
 ``GET /api/random[?seed=S]``       JSON: ``{"index": i, "z": [...]}``, the code of a random dataset image
 ``GET /api/observation?index=I``   PNG: dataset image I
 
-A malformed parameter is answered 400 with a one-line ``text/plain`` message.
+A malformed parameter is answered 400 with a one-line ``text/plain`` message. A
+connection idle for ``IDLE_TIMEOUT_S`` seconds is closed; beyond ``MAX_CONNECTIONS``
+at once, new ones are answered 503; a client that disconnects is normal and prints
+nothing; stopping does not wait for requests in flight.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
+import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,7 +58,16 @@ RANKING_IMAGES = 1024
 PRIOR_RANGE = 3.0
 #: images in a traversal strip
 TRAVERSAL_COLUMNS = 10
+#: seconds a connection may stay idle (or send its request that slowly) before it is closed
+IDLE_TIMEOUT_S = 10
+#: connections served at once; more are answered 503
+MAX_CONNECTIONS = 32
 _TEXT = "text/plain; charset=utf-8"
+_BUSY_TEXT = b"busy: too many connections; retry\n"
+_BUSY = (
+    b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT)
+)
 
 
 def parse_code(text: str, latent_dim: int) -> torch.Tensor:
@@ -173,6 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     server: ExplorerServer
     server_version = "disentangle-explore"
+    #: the socket timeout of every read and write: an idle or slow client is dropped
+    timeout = IDLE_TIMEOUT_S
     ROUTES = {
         "/": "_page",
         "/api/info": "_info",
@@ -212,6 +227,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code="-", size="-") -> None:
         """Silent: a slider move is many requests. Errors are still logged to stderr."""
+
+    def log_error(self, format: str, *args) -> None:  # noqa: A002 (http.server's name)
+        """Errors go to stderr, but for a client that timed out, which is its own business."""
+        if not format.startswith("Request timed out"):
+            super().log_error(format, *args)
 
     @staticmethod
     def _parameters(query: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict[str, str]:
@@ -265,12 +285,38 @@ class ExplorerServer(ThreadingHTTPServer):
     """The explorer's HTTP server, bound on creation; ``serve_forever`` starts answering."""
 
     daemon_threads = True
+    #: closing the server does not wait for the requests in flight
+    block_on_close = False
 
     def __init__(self, address: tuple[str, int], explorer: Explorer):
         super().__init__(address, _Handler)
         self.explorer = explorer
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         #: the page, read once from the package data ``static/explorer.html``
         self.page = resources.files("disentangle.viz").joinpath("static", "explorer.html").read_bytes()
+
+    def process_request(self, request, client_address) -> None:
+        """Serve the connection in a thread of its own, or answer 503 when every slot is taken."""
+        if not self.slots.acquire(blocking=False):
+            try:
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (a closed tab, a reload) is normal: say nothing."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:

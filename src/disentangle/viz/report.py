@@ -28,7 +28,7 @@ from disentangle.data import FactorDataset
 from disentangle.errors import InputError
 from disentangle.evaluate import METRICS_FILE
 from disentangle.train import load_run
-from disentangle.train.run_folder import atomic_write_bytes, read_log
+from disentangle.train.run_folder import atomic_write_bytes, clear_stale_temporaries, read_log
 from disentangle.viz.figures import (
     figure_to_png_bytes,
     kl_per_dimension_curves,
@@ -281,6 +281,7 @@ def write_report(
     subtitle = f"{path}, step {loaded.step}; its codes are {model.capabilities.representation}"
     page = _page(_title(loaded.config), subtitle, sections)
     out = path / REPORT_FILE
+    clear_stale_temporaries(path)
     atomic_write_bytes(out, page)
     return out
 
@@ -292,6 +293,14 @@ def _differing_settings(configs: dict[str, dict]) -> list[str]:
     return [key for key in keys if len({json.dumps(settings.get(key)) for settings in flat.values()}) > 1]
 
 
+def check_comparison_path(out: str | Path) -> Path:
+    """``out`` as a path a comparison page can be written to (its folder exists), else ``InputError``."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise InputError(f"--out {out}: the folder {out.parent} does not exist")
+    return out
+
+
 def write_comparison(
     runs: list[str | Path], out: str | Path, seed: int = 0, baselines: str | Path | None = None, num_codes: int = 2000
 ) -> Path:
@@ -301,6 +310,7 @@ def write_comparison(
     (with the baselines' when given), their training curves and KL per dimension,
     and a traversal of each around the same image index.
     """
+    out = check_comparison_path(out)
     baseline_scores = read_baselines(baselines) if baselines is not None else {}
     loaded = [load_run(run) for run in runs]
     names = [str(run.path) for run in loaded]
@@ -355,8 +365,5 @@ def write_comparison(
                        "columns from −3 to 3 for a N(0, I) prior, else across the codes' 1st–99th percentile.</p>"
                        + "".join(traversals)),
     }
-    out = Path(out)
-    if not out.parent.is_dir():
-        raise InputError(f"--out {out}: the folder {out.parent} does not exist")
     atomic_write_bytes(out, _page(f"Comparison of {len(loaded)} runs", ", ".join(names), sections))
     return out

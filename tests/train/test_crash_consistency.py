@@ -1,0 +1,84 @@
+"""Crash consistency: a run killed with SIGKILL at random moments (before its first
+checkpoint, inside checkpoint writes, anywhere) and resumed each time ends with every
+tensor of the uninterrupted run, and leaves no temporary file behind."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+
+from disentangle.train.run_folder import checkpoint_paths, last_checkpoint_step, read_log
+
+STEPS = 150
+
+
+def _command(data: Path, *argv) -> list[str]:
+    """``disentangle train`` of a small conv VAE on 16×16 images, a checkpoint every step
+    (so that kills often land inside a checkpoint write), one thread (exact on the CPU)."""
+    return [sys.executable, "-m", "disentangle", "train", *map(str, argv), "--no-progress"]
+
+
+def _settings(data: Path) -> list[str]:
+    return ["--model", "vae", "--data", "array", "--data-path", str(data), "--latent-dim", "4", "--batch-size", "8",
+            "--steps", str(STEPS), "--checkpoint-every", "1", "--keep-checkpoints", "2", "--log-every", "2",
+            "--threads", "1", "--seed", "7"]
+
+
+def _kill(command: list[str], ready, delay: float) -> None:
+    """Start ``command``, wait until ``ready()`` holds, then SIGKILL it ``delay`` seconds later."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.monotonic()
+    while not ready() and process.poll() is None and time.monotonic() - started < 120:
+        time.sleep(0.002)
+    time.sleep(delay)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _step(run: Path) -> int:
+    return last_checkpoint_step(run)
+
+
+def _temporaries(run: Path) -> list[str]:
+    folders = [run, run / "checkpoints"]
+    return [path.name for folder in folders if folder.is_dir() for path in folder.iterdir() if path.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_random_moments_and_resumed_ends_as_the_uninterrupted_run(tmp_path):
+    data = tmp_path / "images.npy"
+    np.save(data, (np.random.default_rng(0).random((200, 16, 16)) < 0.3).astype(np.uint8) * 255)
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    subprocess.run(_command(data, *_settings(data), "--out", reference), check=True, capture_output=True)
+
+    rng = random.Random(0)
+    # killed right after it wrote config.json: before its first checkpoint
+    _kill(_command(data, *_settings(data), "--out", run), lambda: (run / "config.json").exists(), 0.0)
+    assert checkpoint_paths(run) == []
+    _kill(_command(data, "--resume", run), lambda: True, 1.0)  # killed while starting: nothing written yet
+    cut_writes = 0
+    for _ in range(8):  # killed a few steps after resuming, at a random moment of a step (often inside its write)
+        target = _step(run) + rng.randint(1, 20)
+        _kill(_command(data, "--resume", run), lambda target=target: _step(run) >= target, rng.uniform(0, 0.03))
+        cut_writes += bool(_temporaries(run))
+    assert cut_writes, "no kill landed inside a checkpoint write; the test checked less than it should"
+    finished = subprocess.run(_command(data, "--resume", run), capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+
+    mine, theirs = load_file(str(checkpoint_paths(run)[-1])), load_file(str(checkpoint_paths(reference)[-1]))
+    assert checkpoint_paths(run)[-1].name == f"step-{STEPS:08d}.safetensors"
+    assert mine.keys() == theirs.keys()
+    different = [key for key in mine if not (mine[key] == theirs[key]).all()]
+    assert not different, f"tensors that differ from the uninterrupted run: {different}"
+    assert [record["step"] for record in read_log(run)] == list(range(2, STEPS + 1, 2))
+    assert not _temporaries(run)
