@@ -1,6 +1,7 @@
 """Shared fixtures: every test process renders dSprites at most once, into a temporary
 cache that never touches the user's home folder."""
 
+import hashlib
 import os
 
 import numpy as np
@@ -42,3 +43,19 @@ class TinyFactors(FactorDataset):
 def tiny_factors():
     """A 120-image factor dataset whose 2×2 images mix the factors linearly."""
     return TinyFactors()
+
+
+def _folder_hash(folder) -> str:
+    """SHA-256 over every path under ``folder`` and every file's bytes."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def folder_hash():
+    """``folder_hash(folder)``: one hash of a folder's names and bytes, to show it unchanged."""
+    return _folder_hash

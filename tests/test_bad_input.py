@@ -5,7 +5,6 @@ settings, hostile files."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import shutil
 import struct
@@ -36,15 +35,6 @@ def run(trained, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(trained, copy)
     return copy
-
-
-def folder_hash(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def one_line_exit_2(capsys, argv) -> str:
@@ -94,7 +84,7 @@ CONFIGS = {
 
 @pytest.mark.parametrize("name", CONFIGS)
 @pytest.mark.parametrize("command", ["resume", "evaluate", "traverse"])
-def test_a_damaged_config_json_is_one_line_and_changes_nothing(name, command, run, capsys, tmp_path):
+def test_a_damaged_config_json_is_one_line_and_changes_nothing(name, command, run, capsys, tmp_path, folder_hash):
     damage, fragment = CONFIGS[name]
     damage(run)
     before = folder_hash(run)
@@ -167,7 +157,7 @@ CHECKPOINTS = {
 
 
 @pytest.mark.parametrize("name", CHECKPOINTS)
-def test_a_damaged_checkpoint_is_one_line_and_changes_nothing(name, run, capsys):
+def test_a_damaged_checkpoint_is_one_line_and_changes_nothing(name, run, capsys, folder_hash):
     damage, fragment = CHECKPOINTS[name]
     damage(run)
     before = folder_hash(run)

@@ -153,17 +153,6 @@ def test_train_or_resume_trains_resumes_restarts_or_leaves_a_run(tmp_path):
     assert (other / "notes.txt").read_text() == "keep me"
 
 
-def _folder_hash(folder):
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def _poison_from(monkeypatch, first_bad_step):
     original = BetaVAE.regularizer
 
@@ -177,14 +166,14 @@ def _poison_from(monkeypatch, first_bad_step):
     return original
 
 
-def test_a_resume_that_fails_at_once_leaves_the_run_folder_as_it_was(tmp_path, monkeypatch):
+def test_a_resume_that_fails_at_once_leaves_the_run_folder_as_it_was(tmp_path, monkeypatch, folder_hash):
     run = train(tmp_path / "run", "beta-vae", "dsprites", steps=4, batch_size=4, checkpoint_every=2, log_every=1,
                 **QUIET)
-    before = _folder_hash(run)
+    before = folder_hash(run)
     original = _poison_from(monkeypatch, first_bad_step=4)
     with pytest.raises(TrainingDiverged, match="step 5"):
         resume(run, steps=8, progress=False)
-    assert _folder_hash(run) == before  # config.json keeps 4 steps, no new TensorBoard file, the log as it was
+    assert folder_hash(run) == before  # config.json keeps 4 steps, no new TensorBoard file, the log as it was
     monkeypatch.setattr(BetaVAE, "regularizer", original)
     resume(run, steps=8, progress=False)
     assert json.loads((run / "config.json").read_text())["train"]["steps"] == 8

@@ -122,18 +122,23 @@ KEYS = [(section, None) for section in WRITTEN] + [
 ]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(where=st.sampled_from(KEYS), value=json_values)
-def test_any_value_at_any_key_of_config_json_is_read_or_refused_in_one_line(tmp_path, where, value):
-    from disentangle.train import read_run_config
-
+def _write_config_with(folder, where, value) -> None:
+    """Write ``WRITTEN`` into ``folder`` with ``value`` at ``where`` (a section, or a section's key)."""
     section, key = where
     config = json.loads(json.dumps(WRITTEN))
     if key is None:
         config[section] = value
     else:
         config[section][key] = value
-    (tmp_path / run_folder.CONFIG).write_text(json.dumps(config))
+    (folder / run_folder.CONFIG).write_text(json.dumps(config))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(KEYS), value=json_values)
+def test_any_value_at_any_key_of_config_json_is_read_or_refused_in_one_line(tmp_path, where, value):
+    from disentangle.train import read_run_config
+
+    _write_config_with(tmp_path, where, value)
     try:
         read_run_config(tmp_path)
     except InputError as error:
@@ -145,13 +150,7 @@ def test_any_value_at_any_key_of_config_json_is_read_or_refused_in_one_line(tmp_
 def test_a_run_folder_with_any_value_there_is_loaded_or_refused_in_one_line(tmp_path, where, value):
     from disentangle.train import load_run
 
-    section, key = where
-    config = json.loads(json.dumps(WRITTEN))
-    if key is None:
-        config[section] = value
-    else:
-        config[section][key] = value
-    (tmp_path / run_folder.CONFIG).write_text(json.dumps(config))
+    _write_config_with(tmp_path, where, value)
     with pytest.raises(InputError) as error:  # at the latest: the folder has no checkpoint
         load_run(tmp_path)
     assert "\n" not in str(error.value)

@@ -2,6 +2,7 @@
 with 400 and a one-line message, serve nothing outside the app, and the page works in a
 real headless Chromium."""
 
+import contextlib
 import io
 import json
 import os
@@ -39,15 +40,24 @@ def run(tmp_path_factory):
                  progress=False)
 
 
-@pytest.fixture(scope="module")
-def server(run):
+@contextlib.contextmanager
+def serving(run):
+    """An explorer of ``run`` answering in a thread for the block."""
     server = make_server(run)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def server(run):
+    with serving(run) as server:
+        yield server
 
 
 def _get(server, target: str) -> tuple[int, str, bytes]:
@@ -292,13 +302,8 @@ def guarded(run, monkeypatch):
 
     monkeypatch.setattr(explorer, "MAX_CONNECTIONS", 3)
     monkeypatch.setattr(explorer._Handler, "timeout", 0.5)
-    server = make_server(run)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(run) as server:
+        yield server
 
 
 def _connect(server) -> socket.socket:
