@@ -17,8 +17,9 @@ in the official index order (posY fastest). The colour factor of the official fi
 
 The images come from the official ``.npz`` file when a user has it
 (:mod:`disentangle.data.factor_npz`), else from the procedural renderer
-(:mod:`disentangle.data.dsprites_render`), whose images are not pixel-identical to the
-official file; the grid, the order and the factor semantics are.
+(:mod:`disentangle.data.dsprites_render`), which draws the official geometry (sprite
+sizes, the range of positions, the centre of rotation) but is not pixel-identical to
+the official file; the grid, the order and the factor semantics are the official ones.
 
 Images are held bit-packed (512 bytes each, 377 MB for the whole set), and procedural
 renders are cached on disk so that a second start only reads the file.

@@ -1,21 +1,29 @@
 """The procedural dSprites renderer: the official factor grid drawn on a pixel lattice.
 
-The sprite's centre moves in steps of ``POSITION_STEP`` = 1.5 pixels from
-``FIRST_CENTRE`` = (8.75, 8.75) to (55.25, 55.25) in continuous pixel coordinates
-(pixel ``(i, j)`` covers ``[j, j+1) × [i, i+1)``), and a pixel is on when its centre lies
-inside the shape. Every offset between a pixel centre and a sprite centre is then a
-multiple of half a pixel, ``0.25 + 0.5 m``; so each of the 720 (shape, scale,
-orientation) sprites is rendered once on that half-pixel lattice, and the 1,024
-positions are strided views of it. Orientation 2π is rendered as exactly 0, so the
-first and last orientations give identical images, as in the official file.
+The geometry is that of the official file, measured on the 320 official frames of
+DeepMind's ``dsprites.gif`` (``benchmarks/dsprites_geometry.py`` prints the agreement):
 
-Geometry (one shape unit is ``UNIT`` = 6 pixels at scale 1, 3 at scale 0.5): the square
-has side 1.92 units, the ellipse semi-axes 1.25 × 0.6 units, and the heart (a square
-turned 45° with two half-disks on its upper sides) an area of 4.0 units², about that of
-the square. Every point of every shape lies less than 8.25 pixels from its centre at
-scale 1, so no sprite lights a border pixel at any position (the border pixel centres
-are 8.25 pixels from the sprite centre at the extreme positions). Every one-step change
-of any factor changes the image, at every position.
+- The sprite's centre, also its centre of rotation, moves from (16, 16) to (48, 48) in
+  continuous pixel coordinates (pixel ``(i, j)`` covers ``[j, j+1) × [i, i+1)``): position
+  level ``k`` puts it at ``16 + 32 k / 31``, so the sprites stay in the centre half
+  of the image.
+- Sizes are in pixels at scale 1 and shrink linearly with the scale (0.5 … 1): the
+  square has side 19.2 (20 pixels lit when it is axis-aligned: 10, 12, …, 20 over the six
+  scales, as in the official file), the ellipse semi-axes 12.8 × 7.2, and the heart is a
+  square turned 45° (half-diagonal 8) with two disks of radius 5.2 on its upper sides.
+- A pixel is on when its centre lies inside the shape.
+
+The official images are not published with their renderer, so these images are not
+pixel-identical to them: over the official frames the square differs in 8 pixels of
+about 17,000, the ellipse in 56 of about 12,000 and the heart in about 7 pixels per
+frame of about 220. The mean pixel is 0.0425, as in the official file.
+
+Every offset between a pixel centre and a sprite centre is an odd multiple of 1/62
+pixel, ``(62 j − 64 k − 961) / 62`` for pixel ``j`` at position ``k``; so each of the 720
+(shape, scale, orientation) sprites is rendered once on that lattice (spacing 1/31
+pixel), and the 1,024 positions are strided views of it. Orientation 2π is rendered as
+exactly 0, so the first and last orientations give identical images, as in the
+official file. No sprite lights a border pixel at any position.
 
 The renderer is exactly mirror-symmetric: orientations ``o`` and ``39 − o`` are computed
 from one cosine and opposite sines, and the lattice is symmetric about the sprite
@@ -35,7 +43,7 @@ IMAGE_SIZE = 64
 NUM_IMAGES = int(np.prod(FACTORS_NUM_VALUES))
 PACKED_BYTES = IMAGE_SIZE * IMAGE_SIZE // 8
 #: bump whenever the rendering changes, so stale caches are never reused
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 
 
 def factor_values() -> list[np.ndarray]:
@@ -50,57 +58,56 @@ def factor_values() -> list[np.ndarray]:
 
 
 #: the sprite centre at position level 0, in continuous pixel coordinates
-FIRST_CENTRE = 8.75
-#: the centre's shift between consecutive position levels (31 steps: 46.5 pixels)
-POSITION_STEP = 1.5
-#: the length of one shape unit at scale 1, in pixels
-UNIT = 6.0
+FIRST_CENTRE = 16.0
+#: the centre's travel from position level 0 to level 31, in pixels
+POSITION_RANGE = 32.0
 
 _NUM_ORIENTATIONS, _NUM_POSITIONS = FACTORS_NUM_VALUES[2], FACTORS_NUM_VALUES[3]
-#: the lattice spacing: pixel centres are 1 apart and sprite centres 1.5, so offsets are multiples of 0.5
-_LATTICE_STEP = 0.5
-#: lattice points per pixel and per position level
-_PIXEL_STRIDE = round(1 / _LATTICE_STEP)
-_POSITION_STRIDE = round(POSITION_STEP / _LATTICE_STEP)
-#: the smallest offset: the first pixel centre from the last sprite centre (−54.75 pixels)
-_LATTICE_ORIGIN = 0.5 - (FIRST_CENTRE + (_NUM_POSITIONS - 1) * POSITION_STEP)
-#: lattice points on each axis, from −54.75 to 54.75 pixels (220)
-_LATTICE = round(-2 * _LATTICE_ORIGIN / _LATTICE_STEP) + 1
-#: the lattice index of the first pixel centre at position level 0 (93); pixel j at
-#: position k reads index _LATTICE_CENTRE + 2j − 3k
-_LATTICE_CENTRE = round((0.5 - FIRST_CENTRE - _LATTICE_ORIGIN) / _LATTICE_STEP)
+#: every offset is an odd integer over this many pixels: the centre moves 64/62 pixel per level
+_OFFSET_DENOMINATOR = 2 * (_NUM_POSITIONS - 1)
+#: lattice points (2/62 pixel apart) per pixel and per position level
+_PIXEL_STRIDE = _OFFSET_DENOMINATOR // 2
+_POSITION_STRIDE = round(POSITION_RANGE * _OFFSET_DENOMINATOR / (_NUM_POSITIONS - 1)) // 2
+#: the offset of pixel 0's centre at position 0 (−15.5 pixels), times the denominator
+_FIRST_NUMERATOR = round((0.5 - FIRST_CENTRE) * _OFFSET_DENOMINATOR)
+#: the largest offset (pixel 63 at position 0, 47.5 pixels), times the denominator; the
+#: smallest is its negative (pixel 0 at position 31), as the range of centres is centred
+_LAST_NUMERATOR = _FIRST_NUMERATOR + 2 * _PIXEL_STRIDE * (IMAGE_SIZE - 1)
+#: lattice points on each axis (2946): offsets (2 m − 2945) / 62 for m = 0 … 2945
+_LATTICE = _LAST_NUMERATOR + 1
+#: the lattice index of pixel 0's centre at position level 0 (992); pixel j at
+#: position k reads index _LATTICE_CENTRE + 31 j − 32 k
+_LATTICE_CENTRE = (_FIRST_NUMERATOR + _LAST_NUMERATOR) // 2
 
-
-#: half-side of the square, in units: its half-diagonal, 0.96 √2 × 6 = 8.15 pixels at
-#: scale 1, stays under the 8.25 pixels that separate the sprite centre from the border
-#: pixel centres at the extreme positions
-_SQUARE_HALF_SIDE = 0.96
-#: the heart's size ``h``, in units: a square with corners (0, ±h), (±h, 0) (its lower
-#: corner is the tip) and two disks of radius h/√2 centred on its upper sides' midpoints
-#: (±h/2, h/2), so that their tops rise (1/2 + 1/√2) h above the square's centre
-_HEART_SIZE = 1.06
-#: height of the sprite centre (the centre of rotation) above the centre of the heart's
-#: square, in units. The lobes' farthest points lie 1.368 units (8.21 pixels at scale 1)
-#: from the sprite centre, the tip 1.272 units. Of the heights that keep the heart
-#: within 8.25 pixels, this one (found by search) makes every one-step turn of the heart
-#: change at least two pixels of every image, at every scale and position.
-_HEART_CENTRE = 0.2 * _HEART_SIZE
+#: half-side of the square, in pixels at scale 1
+_SQUARE_HALF_SIDE = 9.6
+#: semi-axes of the ellipse (horizontal, vertical), in pixels at scale 1
+_ELLIPSE_SEMI_AXES = (12.8, 7.2)
+#: the heart, in pixels at scale 1: a square with corners (0, ±h), (±h, 0) (its lower
+#: corner is the tip) and two disks of radius r centred at (±d, d) from its centre
+_HEART_SIZE, _HEART_LOBE_RADIUS, _HEART_LOBE_OFFSET = 8.0, 5.2, 4.4
+#: height of the sprite centre (the centre of rotation) above the centre of the heart's square
+_HEART_CENTRE = 0.4
+#: no point of any shape lies farther than this from its centre, in pixels at scale 1
+#: (the square's half-diagonal, 13.58); the border pixel centres are at least 15.5 away
+_REACH = 14.0
 
 
 def _inside(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Whether points in shape units (u right, v up; shape centred at 0) lie inside.
+    """Whether points in pixels at scale 1 (u right, v up; shape centred at 0) lie inside.
 
     Each test depends on ``u`` through ``|u|`` or ``u²`` only, so every shape is
     exactly symmetric about its vertical axis, in floating point too.
     """
     if shape == 0:  # square
         return np.maximum(np.abs(u), np.abs(v)) <= _SQUARE_HALF_SIDE
-    if shape == 1:  # ellipse, semi-axes 1.25 and 0.6 units
-        return (u / 1.25) ** 2 + (v / 0.6) ** 2 <= 1.0
+    if shape == 1:  # ellipse
+        a, b = _ELLIPSE_SEMI_AXES
+        return (u / a) ** 2 + (v / b) ** 2 <= 1.0
     # heart: the turned square |x| + |y| <= h, and the disks on its upper sides
-    h = _HEART_SIZE
+    h, r, d = _HEART_SIZE, _HEART_LOBE_RADIUS, _HEART_LOBE_OFFSET
     x, y = np.abs(u), v + _HEART_CENTRE
-    return (x + np.abs(y) <= h) | ((x - h / 2) ** 2 + (y - h / 2) ** 2 <= h * h / 2)
+    return (x + np.abs(y) <= h) | ((x - d) ** 2 + (y - d) ** 2 <= r * r)
 
 
 def orientation_cos_sin(orientation: int) -> tuple[float, float]:
@@ -116,32 +123,38 @@ def orientation_cos_sin(orientation: int) -> tuple[float, float]:
     return float(np.cos(angle)), float(np.copysign(np.sin(angle), k))
 
 
-def render_sprites(shape: int, scale: float) -> np.ndarray:
-    """bool ``(40, 220, 220)``: the sprite at every orientation on the half-pixel lattice.
+def lattice_offsets() -> np.ndarray:
+    """float64 ``(2946,)``: the lattice's offsets in pixels, exactly antisymmetric."""
+    return (2 * np.arange(_LATTICE) - _LAST_NUMERATOR) / _OFFSET_DENOMINATOR
 
-    Entry ``[o, a, b]`` says whether the point at offset ``(dx, dy) = (off(b), off(a))``
-    pixels from the sprite centre is inside the shape rotated by orientation ``o``
-    (counter-clockwise on screen). One orientation at a time, so that the float
-    temporaries stay at 220 × 220.
+
+def render_sprite(shape: int, scale: float, orientation: int) -> np.ndarray:
+    """bool ``(2946, 2946)``: one sprite on the lattice.
+
+    Entry ``[a, b]`` says whether the point at offset ``(dx, dy) = (off(b), off(a))``
+    pixels from the sprite centre is inside the shape rotated by ``orientation``
+    (counter-clockwise on screen). Only the square of half-side ``_REACH · scale``
+    around the centre is evaluated; the rest of the lattice is off.
     """
-    offsets = _LATTICE_ORIGIN + _LATTICE_STEP * np.arange(_LATTICE)
-    # Image offsets in shape units, y up. The lattice is symmetric about 0, so x of
-    # column b is exactly -x of column 219 - b.
-    x = (offsets / (scale * UNIT))[None, :]
-    y = (-offsets / (scale * UNIT))[:, None]
-    sprites = np.empty((_NUM_ORIENTATIONS, _LATTICE, _LATTICE), dtype=bool)
-    for orientation in range(_NUM_ORIENTATIONS):
-        cos, sin = orientation_cos_sin(orientation)
-        # Rotate image offsets back into the shape frame.
-        u = cos * x + sin * y
-        v = cos * y - sin * x
-        sprites[orientation] = _inside(shape, u, v)
-    return sprites
+    offsets = lattice_offsets()
+    near = np.flatnonzero(np.abs(offsets) <= _REACH * scale)
+    window = slice(near[0], near[-1] + 1)
+    # Offsets in pixels at scale 1, y up. The lattice is symmetric about 0, so x of
+    # column b is exactly -x of column 2945 - b.
+    x = (offsets[window] / scale)[None, :]
+    y = (-offsets[window] / scale)[:, None]
+    cos, sin = orientation_cos_sin(orientation)
+    # Rotate image offsets back into the shape frame.
+    u = cos * x + sin * y
+    v = cos * y - sin * x
+    sprite = np.zeros((_LATTICE, _LATTICE), dtype=bool)
+    sprite[window, window] = _inside(shape, u, v)
+    return sprite
 
 
 def _positions_view(sprite: np.ndarray) -> np.ndarray:
     """uint8 view ``(32 posX, 32 posY, 64, 64)`` of one lattice sprite at every position."""
-    sprite = np.ascontiguousarray(sprite, dtype=np.uint8)
+    sprite = sprite.view(np.uint8)
     row, col = sprite.strides
     start = sprite[_LATTICE_CENTRE:, _LATTICE_CENTRE:]
     return np.lib.stride_tricks.as_strided(
@@ -160,7 +173,8 @@ def render_packed() -> np.ndarray:
     index = 0
     for shape in range(len(SHAPE_NAMES)):
         for scale in scales:
-            for sprite in render_sprites(shape, float(scale)):
+            for orientation in range(_NUM_ORIENTATIONS):
+                sprite = render_sprite(shape, float(scale), orientation)
                 images = _positions_view(sprite).reshape(per_orientation, -1)
                 packed[index : index + per_orientation] = np.packbits(images, axis=1)
                 index += per_orientation
