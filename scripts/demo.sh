@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Quick start: set up, train a β-VAE (β = 4) on procedural dSprites on the CPU,
-# and write its traversal and reconstruction grids into runs/quickstart.
+# Quick start: set up, train a model on procedural dSprites with the CPU quick-start
+# recipe (configs/quickstart-dsprites.yaml, about 3 minutes on 2 cores), then write its
+# traversal (PNG and GIF), score it (MIG, DCI, BetaVAE; preset fast) and write its report.
+#
+#   RUN=runs/quickstart   the run folder (default); run again to resume it
+#   STEPS=N               train (or resume) to N steps instead of the recipe's
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/setup.sh"
-run="$repo/runs/quickstart"
-steps="${STEPS:-3000}"
+run="${RUN:-$repo/runs/quickstart}"
+steps=()
+if [ -n "${STEPS:-}" ]; then steps=(--steps "$STEPS"); fi
+disentangle="$venv/bin/disentangle"
+start=$SECONDS
 if [ -f "$run/config.json" ]; then
-  "$venv/bin/disentangle" train --resume "$run" --steps "$steps"
+  "$disentangle" train --resume "$run" "${steps[@]}"
 else
-  "$venv/bin/disentangle" train --model beta-vae --beta 4 --data dsprites --steps "$steps" \
-    --checkpoint-every 1000 --out "$run"
+  "$disentangle" train --config "$repo/configs/quickstart-dsprites.yaml" "${steps[@]}" --out "$run"
 fi
-"$venv/bin/disentangle" traverse "$run"
+"$disentangle" traverse "$run" >/dev/null
+"$disentangle" evaluate "$run" --metrics mig,dci,beta_vae --preset fast --quiet >/dev/null
+"$disentangle" report "$run" >/dev/null
+"$disentangle" summary "$run" --seconds "$((SECONDS - start))"

@@ -32,3 +32,23 @@ def test_each_config_names_a_registered_model_and_its_sections_validate(path):
     assert config.model == model_config(name, **model)
     assert config.data.to_dict() == sections["data"]
     assert {key: config.train.to_dict()[key] for key in sections["train"]} == sections["train"]
+
+
+SWEEPS = sorted((Path(__file__).parents[1] / "configs" / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda path: path.name)
+def test_each_sweep_file_expands_into_valid_distinct_runs(path):
+    from disentangle.sweep.spec import expand_sweep
+
+    runs = expand_sweep(path)
+    assert runs and len({run.name for run in runs}) == len(runs)
+
+
+def test_the_quickstart_recipe_study_keeps_a_checkpoint_at_half_of_every_run():
+    """``benchmarks/recipe_budgets.py`` scores the half-way checkpoint as the shorter budget."""
+    from disentangle.sweep.spec import expand_sweep
+
+    for run in expand_sweep(Path(__file__).parents[1] / "configs" / "sweeps" / "quickstart-recipes.yaml"):
+        train = run.config.train
+        assert 2 * train.checkpoint_every == train.steps and train.keep_checkpoints >= 2, run.name

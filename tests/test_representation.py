@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from disentangle.errors import InputError
 from disentangle.metrics import mig, sap

@@ -118,6 +118,27 @@ def test_budgets_list_their_cuts_and_refuse_bad_settings():
         Budget("bad", seeds=(0, 1), steps=1, beta_vae={"num_train": 0})
 
 
+def test_a_budget_may_replace_training_settings_and_the_table_says_so(tmp_path):
+    """The replaced settings reach the run folder, and the table lists each one beside the
+    paper's value, with the budget's reason."""
+    budget = dataclasses.replace(TINY, training={"vae": {"optimizer": "adam", "learning_rate": 1e-3}},
+                                 training_reason="the paper's rate is made for 300,000 steps")
+    results = reproduce("higgins", tmp_path, budget, methods=(METHOD["vae"],))
+    written = json.loads((run_folder_of(tmp_path, METHOD["vae"], 0) / "config.json").read_text())["train"]
+    assert (written["optimizer"], written["learning_rate"], written["batch_size"]) == ("adam", 1e-3, 64)
+    assert results["training_deviations"] == ["VAE: optimizer adam (paper: adagrad), learning_rate 0.001 (paper: 0.01)"]
+    table = (tmp_path / "table.md").read_text()
+    assert ("Training settings that deviate from the paper's: VAE: optimizer adam (paper: adagrad), learning_rate "
+            "0.001 (paper: 0.01). Why: the paper's rate is made for 300,000 steps") in table
+
+
+def test_a_budget_that_replaces_training_settings_must_be_valid_and_say_why():
+    with pytest.raises(InputError, match="say why in training_reason"):
+        Budget("bad", seeds=(0, 1), steps=1, training={"vae": {"learning_rate": 1e-3}})
+    with pytest.raises(InputError, match="training of vae: train.learning_rate: must be > 0"):
+        Budget("bad", seeds=(0, 1), steps=1, training={"vae": {"learning_rate": -1.0}}, training_reason="x")
+
+
 def test_the_beta_vae_trains_as_the_higgins_config_file_says():
     path = Path(__file__).parents[1] / "configs" / "higgins-beta-vae-dsprites.yaml"
     config = yaml.safe_load(path.read_text())

@@ -174,6 +174,23 @@ def _run_traverse(args) -> None:
         print(f"wrote {path}")
 
 
+def _add_summary_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "summary", help="print a run in a few lines: files, headline scores, what each latent carries",
+        description="Print what RUN trained, the files it holds, the headline scores of its metrics.json and, "
+        "for data with factors, the factor each latent carries most of (traversal rows, top to bottom).",
+    )
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--seconds", type=float, help="how long making the run took, shown in the first line")
+    parser.set_defaults(handler=_run_summary)
+
+
+def _run_summary(args) -> None:
+    from disentangle.summary import summarise
+
+    print(summarise(args.run, args.seconds))
+
+
 def _add_report_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "report", help="write a self-contained HTML report of each run, and a comparison of several",
@@ -447,7 +464,8 @@ def _run_aggregate(args) -> None:
 
 #: each subcommand's parser, in the order ``--help`` lists them
 SUBCOMMANDS = (
-    _add_train_parser, _add_traverse_parser, _add_report_parser, _add_explore_parser, _add_evaluate_parser,
+    _add_train_parser, _add_traverse_parser, _add_summary_parser, _add_report_parser, _add_explore_parser,
+    _add_evaluate_parser,
     _add_baselines_parser, _add_reproduce_parser, _add_sweep_parser, _add_aggregate_parser,
 )
 

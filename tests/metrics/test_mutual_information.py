@@ -10,6 +10,8 @@ from disentangle.metrics.mutual_information import (
     discrete_entropy,
     discrete_mutual_info,
     histogram_discretize,
+    main_factors,
+    normalised_mutual_info,
 )
 
 
@@ -85,3 +87,31 @@ def test_wide_inputs_processed_in_blocks_give_the_same_values(monkeypatch):
     whole = mi.discrete_mutual_info(a, b)
     monkeypatch.setattr(mi, "_MAX_JOINT_LABELS", 300 * 2 * 7)
     assert np.array_equal(mi.discrete_mutual_info(a, b), whole)
+
+
+def test_normalised_mutual_info_is_each_codes_share_of_each_factors_entropy():
+    """A code that copies factor 0 carries all of its entropy and none of factor 1's,
+    which is independent of it; a constant factor has no entropy and gets 0."""
+    grid = np.stack(np.meshgrid(np.arange(4), np.arange(5), indexing="ij"), axis=-1).reshape(-1, 2)
+    factors = np.concatenate([grid, np.zeros((len(grid), 1), dtype=np.int64)], axis=1)
+    codes = np.stack([grid[:, 0].astype(float), np.full(len(grid), 0.5)], axis=1)
+    shares = normalised_mutual_info(codes, factors, num_bins=4)
+    np.testing.assert_allclose(shares, [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]], atol=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.float64, (60, 3), elements=st.floats(-5, 5)), arrays(np.int64, (60, 2), elements=st.integers(0, 3)))
+def test_normalised_mutual_info_lies_in_0_1_and_matches_mi_over_entropy(codes, factors):
+    shares = normalised_mutual_info(codes, factors)
+    assert shares.shape == (3, 2) and (shares >= 0).all() and (shares <= 1 + 1e-12).all()
+    entropy = discrete_entropy(factors)
+    expected = discrete_mutual_info(histogram_discretize(codes), factors)
+    for k in range(2):
+        if entropy[k] > 0:
+            np.testing.assert_allclose(shares[:, k], expected[:, k] / entropy[k], atol=1e-12)
+
+
+def test_main_factors_names_the_largest_share_unless_every_share_is_small():
+    shares = np.array([[0.1, 0.7, 0.0], [0.15, 0.1, 0.19], [0.3, 0.3, 0.2]])
+    assert main_factors(shares) == [1, None, 0]
+    assert main_factors(shares, threshold=0.1) == [1, 2, 0]

@@ -421,15 +421,40 @@ def test_in_the_browser_moving_a_slider_changes_the_decoded_image(browser, serve
     sliders = browser.find_elements(By.CSS_SELECTOR, "input[type=range]")
     assert [int(s.get_attribute("data-dim")) for s in sliders] == server.explorer.order.tolist()
     decoded = browser.find_element(By.ID, "decoded")
-    assert decoded.get_attribute("data-z") == ZEROS
     assert browser.execute_script("return arguments[0].naturalWidth", decoded) == 8
-    before = _pixels(browser, "decoded")
+    before, opened_on = _pixels(browser, "decoded"), decoded.get_attribute("data-z")
 
     sliders[0].send_keys(Keys.END)
     moved = _slider_code(browser)
-    assert moved != ZEROS
+    assert moved != opened_on
     _wait(browser, lambda d: decoded.get_attribute("data-z") == moved)
     assert _pixels(browser, "decoded") != before
+    assert _severe_console_messages(browser) == []
+
+
+@pytest.mark.browser
+def test_in_the_browser_the_page_opens_on_a_dataset_image_with_no_empty_picture(browser, server):
+    """The first load decodes the code of a random dataset image (not z = 0), shows that
+    image and the first latent's strip, and no <img> is displayed without a picture."""
+    from selenium.webdriver.common.by import By
+
+    _open(browser, server)
+    caption = browser.find_element(By.ID, "observation-caption")
+    _wait(browser, lambda d: caption.is_displayed() and caption.text.startswith("dataset image"))
+    index = int(caption.text.split()[-1])
+    with torch.no_grad():
+        expected = server.explorer.run.model.encode(server.explorer.run.dataset.observations([index]))[0].numpy()
+    decoded = browser.find_element(By.ID, "decoded")
+    _wait(browser, lambda d: decoded.get_attribute("data-z") != ZEROS)
+    np.testing.assert_allclose([float(v) for v in decoded.get_attribute("data-z").split(",")], expected, rtol=1e-6)
+    pixels = np.array(_pixels(browser, "decoded")).reshape(-1, 4)
+    assert pixels[:, :3].max() > pixels[:, :3].min()  # not a blank square
+    strip = browser.find_element(By.ID, "traversal")
+    _wait(browser, lambda d: strip.get_attribute("data-dim") == str(server.explorer.order[0]))
+    unfilled = browser.execute_script(
+        """return [...document.images].filter((img) => img.offsetParent !== null
+            && !(img.complete && img.naturalWidth > 0)).map((img) => img.id);""")
+    assert unfilled == []
     assert _severe_console_messages(browser) == []
 
 
@@ -451,18 +476,29 @@ def test_in_the_browser_pointing_at_a_slider_shows_its_traversal_strip(browser, 
 @pytest.mark.browser
 def test_in_the_browser_a_random_image_sets_the_sliders_to_its_code(browser, server):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     _open(browser, server)
-    browser.find_element(By.ID, "random").click()
     caption = browser.find_element(By.ID, "observation-caption")
     _wait(browser, lambda d: caption.is_displayed() and caption.text.startswith("dataset image"))
-    index = int(caption.text.split()[-1])
-    x = server.explorer.run.dataset.observations([index])
-    with torch.no_grad():
-        expected = server.explorer.run.model.encode(x)[0].numpy()
+    slider = browser.find_elements(By.CSS_SELECTOR, "input[type=range]")[0]
+    slider.send_keys(Keys.END)  # away from any image's code, so that only the click brings one back
+    moved = _slider_code(browser)
     decoded = browser.find_element(By.ID, "decoded")
-    _wait(browser, lambda d: decoded.get_attribute("data-z") != ZEROS)
-    np.testing.assert_allclose([float(v) for v in decoded.get_attribute("data-z").split(",")], expected, rtol=1e-6)
+    _wait(browser, lambda d: decoded.get_attribute("data-z") == moved)
+    browser.find_element(By.ID, "random").click()
+
+    def decodes_the_captioned_image(driver) -> bool:
+        index = int(caption.text.split()[-1])
+        with torch.no_grad():
+            expected = server.explorer.run.model.encode(server.explorer.run.dataset.observations([index]))[0].numpy()
+        shown = [float(v) for v in decoded.get_attribute("data-z").split(",")]
+        return np.allclose(shown, expected, rtol=1e-6, atol=0)
+
+    _wait(browser, decodes_the_captioned_image)
+    index = int(caption.text.split()[-1])
+    with torch.no_grad():
+        expected = server.explorer.run.model.encode(server.explorer.run.dataset.observations([index]))[0].numpy()
     shown = np.array([float(v) for v in _slider_code(browser).split(",")])
     inside = (expected >= server.explorer.low) & (expected <= server.explorer.high)
     np.testing.assert_allclose(shown[inside], expected[inside], atol=0.006)  # sliders step by 0.01

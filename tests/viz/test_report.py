@@ -88,6 +88,35 @@ def test_a_run_without_metrics_gets_every_section_and_says_how_to_score_it(runs,
     assert "<tr><th>model.beta</th><td>4.0</td></tr>" in text  # the configuration
 
 
+def test_the_traversal_section_names_the_factor_each_row_carries_most_of(runs, reports):
+    """Every latent is listed once, in the rows' order, with the factor of its largest
+    I(z; v) / H(v) over the report's 2,000 images, or "none" below 0.2."""
+    import re
+
+    import numpy as np
+
+    from disentangle.metrics.mutual_information import main_factors, normalised_mutual_info
+    from disentangle.train import load_run
+    from disentangle.viz import latent_order
+    from disentangle.viz.report import _encode
+
+    text = reports[0].read_text()
+    listed = re.search(r"Rows from top to bottom, each with the factor it carries most of.*?: (.*?)\.</p>", text)
+    assert listed is not None
+    entries = listed.group(1).split("; ")
+    loaded = load_run(runs[0])
+    order, _ = latent_order(loaded.model, loaded.dataset)
+    assert [entry.split(":")[0] for entry in entries] == [f"z{j}" for j in order]
+    indices = loaded.dataset.sample_indices(2000, __import__("torch").Generator().manual_seed(2))
+    codes = _encode(loaded.model, loaded.dataset.observations(indices))
+    shares = normalised_mutual_info(codes, loaded.dataset.factors_of(np.asarray(indices)))
+    carried = main_factors(shares)
+    names = loaded.dataset.factor_names
+    assert [entry.split(": ")[1].split(" (")[0] for entry in entries] == [
+        names[carried[j]] if carried[j] is not None else "none" for j in order]
+    assert "around the central image" in text
+
+
 def test_a_model_without_a_gaussian_prior_is_traversed_across_its_codes_range(reports):
     text = reports[1].read_text()
     _check_self_contained(text)

@@ -14,11 +14,13 @@ from disentangle.train import load_run, train
 from disentangle.viz import (
     aggregate_posterior_values,
     animated_traversal_gif,
+    central_index,
     latent_order,
     prior_samples,
     prior_traversal_grid,
     reconstruction_grid,
     traversal_grid,
+    traversal_observations,
     traverse_codes,
 )
 from disentangle.viz.traversal import tile_images
@@ -144,3 +146,23 @@ def test_a_model_without_a_posterior_is_ranked_by_the_variance_of_its_codes(run)
         codes = model.encode(run.dataset.observations(run.dataset.sample_indices(64, torch.Generator().manual_seed(3))))
     np.testing.assert_allclose(score, codes.var(0).double().numpy(), rtol=1e-5)
     assert list(order) == list(np.argsort(-score, kind="stable"))
+
+
+def test_traversals_start_from_the_central_image_whose_factors_sit_mid_range(run):
+    """For dSprites: an ellipse at scale 0.8, orientation level 20, in the middle of the frame."""
+    dataset = run.dataset
+    index = central_index(dataset)
+    np.testing.assert_array_equal(dataset.factors_of(np.array([index]))[0], [1, 3, 20, 16, 16])
+    x = traversal_observations(dataset, 4, seed=1)
+    torch.testing.assert_close(x[0], dataset.observations([index])[0])
+    rows, cols = np.nonzero(x[0, 0].numpy())
+    assert abs(rows.mean() - 32.5) < 2 and abs(cols.mean() - 32.5) < 2  # centred sprite
+    assert not torch.equal(x[1], x[0])  # the others are random images
+
+
+def test_data_without_factors_is_traversed_around_random_images(tmp_path):
+    from disentangle.data import get_dataset
+    from disentangle.viz.traversal import sample_observations
+
+    digits = get_dataset("digits")
+    torch.testing.assert_close(traversal_observations(digits, 3, seed=4), sample_observations(digits, 3, seed=4))

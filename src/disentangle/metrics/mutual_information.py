@@ -116,3 +116,22 @@ def discrete_entropy(labels: np.ndarray) -> np.ndarray:
     p = counts / dense.shape[0]
     column = np.repeat(np.arange(len(sizes)), sizes)
     return np.bincount(column, weights=-p * np.log(p), minlength=len(sizes))
+
+
+def normalised_mutual_info(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> np.ndarray:
+    """``(num_codes, num_factors)``: I(z_j; v_k) / H(v_k), codes cut into ``num_bins`` bins.
+
+    Each entry is the share of factor k's entropy that code j carries, in [0, 1] up to
+    the plug-in estimator's bias; a factor that takes one value in the sample has zero
+    entropy and gets 0. The quantity MIG takes its gaps from.
+    """
+    mutual_info = discrete_mutual_info(histogram_discretize(codes, num_bins), factors)
+    entropy = discrete_entropy(factors)
+    return np.divide(mutual_info, entropy[None, :], out=np.zeros_like(mutual_info), where=entropy[None, :] > 0)
+
+
+def main_factors(normalised: np.ndarray, threshold: float = 0.2) -> list[int | None]:
+    """Per code, the factor it carries most of, or ``None`` when it carries less than
+    ``threshold`` of every factor's entropy (``normalised`` from ``normalised_mutual_info``)."""
+    best = normalised.argmax(axis=1)
+    return [int(k) if normalised[j, k] >= threshold else None for j, k in enumerate(best)]

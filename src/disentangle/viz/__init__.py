@@ -12,11 +12,13 @@ from disentangle.viz.report import write_comparison, write_report
 from disentangle.viz.traversal import (
     aggregate_posterior_values,
     animated_traversal_gif,
+    central_index,
     latent_order,
     prior_samples,
     prior_traversal_grid,
     reconstruction_grid,
     traversal_grid,
+    traversal_observations,
     traverse_codes,
     write_traversals,
 )
@@ -24,6 +26,7 @@ from disentangle.viz.traversal import (
 __all__ = [
     "aggregate_posterior_values",
     "animated_traversal_gif",
+    "central_index",
     "figure_to_png_bytes",
     "kl_per_dimension_curves",
     "latent_factor_mutual_information",
@@ -35,6 +38,7 @@ __all__ = [
     "reconstruction_grid",
     "training_curves",
     "traversal_grid",
+    "traversal_observations",
     "traverse_codes",
     "write_comparison",
     "write_report",

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from disentangle.evaluate import headline_keys
-from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info, histogram_discretize
+from disentangle.metrics.mutual_information import normalised_mutual_info
 
 #: log.jsonl fields that are not loss terms
 _NOT_TERMS = {"step", "time", "images_per_second"}
@@ -112,9 +112,7 @@ def latent_factor_mutual_information(
     """
     codes, factors = np.asarray(codes), np.asarray(factors)
     dimensions = _dimensions(codes, dimensions)
-    mutual_info = discrete_mutual_info(histogram_discretize(codes[:, dimensions], num_bins), factors)
-    entropy = discrete_entropy(factors)
-    normalised = np.divide(mutual_info, entropy[None, :], out=np.zeros_like(mutual_info), where=entropy[None, :] > 0)
+    normalised = normalised_mutual_info(codes[:, dimensions], factors, num_bins)
     figure = Figure(figsize=(1.1 * len(factor_names) + 2.5, 0.4 * len(dimensions) + 1.6), dpi=100, layout="constrained")
     axes = figure.subplots()
     image = axes.imshow(normalised, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")

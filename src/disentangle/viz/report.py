@@ -27,6 +27,7 @@ from disentangle.baselines import BASELINES_FILE
 from disentangle.data import FactorDataset
 from disentangle.errors import InputError
 from disentangle.evaluate import METRICS_FILE
+from disentangle.metrics.mutual_information import main_factors, normalised_mutual_info
 from disentangle.train import load_run
 from disentangle.train.run_folder import atomic_write_bytes, clear_stale_temporaries, read_log
 from disentangle.viz.figures import (
@@ -46,6 +47,7 @@ from disentangle.viz.traversal import (
     reconstruction_grid,
     sample_observations,
     traversal_grid,
+    traversal_observations,
 )
 
 REPORT_FILE = "report.html"
@@ -197,15 +199,32 @@ def _traversal_values(model, codes: np.ndarray, order: np.ndarray) -> tuple[np.n
     return aggregate_posterior_values(codes, order), "across its codes' 1st–99th percentile over the data"
 
 
-def _traversals(model, x: torch.Tensor, order: np.ndarray, codes: np.ndarray, seed: int) -> str:
+def _row_factors(dataset, codes: np.ndarray, factors: np.ndarray | None, order: np.ndarray) -> str:
+    """What each traversal row mainly carries: the factor it shares most information with."""
+    if factors is None:
+        return ""
+    normalised = normalised_mutual_info(codes, factors)
+    names = [
+        f"z{j}: {html.escape(dataset.factor_names[k])} ({normalised[j, k]:.2f})" if k is not None else f"z{j}: none"
+        for j, k in zip(order, (main_factors(normalised)[j] for j in order))
+    ]
+    return (
+        "<p>Rows from top to bottom, each with the factor it carries most of, as I(z; v) / H(v) over "
+        f"{len(codes)} random images (\u201cnone\u201d: under 0.2 of every factor): {'; '.join(names)}.</p>"
+    )
+
+
+def _traversals(model, dataset, x: torch.Tensor, order: np.ndarray, codes: np.ndarray, factors, seed: int) -> str:
     scale = _pixel_scale(x.shape[-1])
     values, sweep = _traversal_values(model, codes, order)
     with torch.no_grad():
         around_one = _png(traversal_grid(model, x[:1], values, order))
         around_three = _png(traversal_grid(model, x[1:4], values, order))
+    first = "around the central image" if factors is not None else "around one image"
     parts = [
         f"<p>One row per latent, by decreasing KL (or variance); columns sweep it {sweep}.</p>",
-        _figure(around_one, "png", "around one image", scale),
+        _row_factors(dataset, codes, factors, order),
+        _figure(around_one, "png", first, scale),
         _figure(animated_traversal_gif(model, x[:4], values, order), "gif", "animated: rows are latents, columns images", scale),
         _figure(around_three, "png", "around three more images", scale),
     ]
@@ -258,7 +277,7 @@ def write_report(
     path, model, dataset = loaded.path, loaded.model.eval(), loaded.dataset
     log = read_log(path)
     order, score = latent_order(model, dataset, seed=seed)
-    x = sample_observations(dataset, 8, seed + 1)
+    x = traversal_observations(dataset, 8, seed + 1)
     generator = torch.Generator().manual_seed(seed + 2)
     indices = dataset.sample_indices(num_factor_images, generator)
     codes = _encode(model, dataset.observations(indices))
@@ -270,7 +289,7 @@ def write_report(
         "training-curves": _plot(training_curves(log), "training curves"),
         "kl-per-dimension": _plot(kl_per_dimension_curves(log), "KL per dimension over training")
         + _kl_bars(score, order, model.capabilities.gaussian_posterior),
-        "traversals": _traversals(model, x, order, codes, seed),
+        "traversals": _traversals(model, dataset, x, order, codes, factors, seed),
         "reconstructions": _figure(reconstructions, "png", "inputs (top) and reconstructions (bottom)",
                                    _pixel_scale(x.shape[-1])),
         "prior-samples": _prior_samples(model, seed, _pixel_scale(x.shape[-1])),
@@ -348,7 +367,7 @@ def write_comparison(
         model = run.model.eval()
         log = read_log(run.path)
         order, _ = latent_order(model, run.dataset, seed=seed)
-        x = sample_observations(run.dataset, 1, seed + 1)
+        x = traversal_observations(run.dataset, 1, seed + 1)
         codes = _encode(model, sample_observations(run.dataset, num_codes, seed + 2))
         values, _ = _traversal_values(model, codes, order)
         with torch.no_grad():

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from disentangle.data import ImageDataset
+from disentangle.data import FactorDataset, ImageDataset
 from disentangle.models import Model
 from disentangle.models.gaussian import gaussian_kl_per_dim
 
@@ -35,6 +35,23 @@ def sample_observations(dataset: ImageDataset, num: int, seed: int) -> torch.Ten
     """``num`` random observations ``(num, C, H, W)`` in [0, 1], reproducible from ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     return dataset.observations(dataset.sample_indices(num, generator))
+
+
+def central_index(dataset: FactorDataset) -> int:
+    """The index of the image whose factors all sit at the middle of their ranges
+    (level ``size // 2``): for dSprites an ellipse at scale 0.8 in the centre of the frame."""
+    sizes = np.asarray(dataset.factors_num_values)
+    return int(dataset.index_of((sizes // 2)[None, :])[0])
+
+
+def traversal_observations(dataset: ImageDataset, num: int, seed: int) -> torch.Tensor:
+    """``num`` observations to traverse around: for a dataset with factors the central
+    image (``central_index``) first, so that no positional sweep starts at the frame's
+    edge, then random ones; otherwise ``num`` random ones."""
+    x = sample_observations(dataset, num, seed)
+    if isinstance(dataset, FactorDataset) and num > 0:
+        x[0] = dataset.observations([central_index(dataset)])[0]
+    return x
 
 
 @torch.no_grad()
@@ -192,13 +209,14 @@ def animated_traversal_gif(
 
 
 def write_traversals(model: Model, dataset: ImageDataset, out: Path, seed: int = 0, num_images: int = 8) -> list[Path]:
-    """Write ``traversal.png``, ``traversal.gif`` (around 4 images) and ``reconstructions.png``
-    into ``out``; returns the paths."""
+    """Write ``traversal.png`` (around the central image, see ``traversal_observations``),
+    ``traversal.gif`` (around it and 3 random images) and ``reconstructions.png`` into
+    ``out``; returns the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
     order, _ = latent_order(model, dataset, seed=seed)
-    x = sample_observations(dataset, num_images, seed + 1)
+    x = traversal_observations(dataset, num_images, seed + 1)
     paths = [out / "traversal.png", out / "traversal.gif", out / "reconstructions.png"]
     traversal_grid(model, x[:1], dimensions=order).save(paths[0])
     paths[1].write_bytes(animated_traversal_gif(model, x[:4], dimensions=order))
