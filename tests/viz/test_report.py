@@ -101,7 +101,7 @@ def test_the_traversal_section_names_the_factor_each_row_carries_most_of(runs, r
     from disentangle.viz.report import _encode
 
     text = reports[0].read_text()
-    listed = re.search(r"Rows from top to bottom, each with the factor it carries most of.*?: (.*?)\.</p>", text)
+    listed = re.search(r"Rows from top to bottom, each with the factor it carries most of.*?every factor\): (.*?)\.</p>", text)
     assert listed is not None
     entries = listed.group(1).split("; ")
     loaded = load_run(runs[0])
