@@ -210,7 +210,7 @@ def _row_factors(dataset, codes: np.ndarray, factors: np.ndarray | None, order: 
     ]
     return (
         "<p>Rows from top to bottom, each with the factor it carries most of, as I(z; v) / H(v) over "
-        f"{len(codes)} random images (\u201cnone\u201d: under 0.2 of every factor): {'; '.join(names)}.</p>"
+        f"{len(codes):,} random images (\u201cnone\u201d: under 0.2 of every factor): {'; '.join(names)}.</p>"
     )
 
 
