@@ -204,9 +204,11 @@ def _row_factors(dataset, codes: np.ndarray, factors: np.ndarray | None, order: 
     if factors is None:
         return ""
     normalised = normalised_mutual_info(codes, factors)
+    carried = main_factors(normalised)
     names = [
-        f"z{j}: {html.escape(dataset.factor_names[k])} ({normalised[j, k]:.2f})" if k is not None else f"z{j}: none"
-        for j, k in zip(order, (main_factors(normalised)[j] for j in order))
+        f"z{j}: {html.escape(dataset.factor_names[carried[j]])} ({normalised[j, carried[j]]:.2f})"
+        if carried[j] is not None else f"z{j}: none"
+        for j in order
     ]
     return (
         "<p>Rows from top to bottom, each with the factor it carries most of, as I(z; v) / H(v) over "
