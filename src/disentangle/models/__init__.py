@@ -23,6 +23,8 @@ from disentangle.models.tcvae import BetaTCVAE
 from disentangle.models.vae import VAE, AnnealedVAE, BetaVAE, GaussianVAE
 from disentangle.models.vae_gan import VAEGAN
 from disentangle.models.vq_vae import VQVAE
+from disentangle.models.semi_supervised import S2BetaTCVAE, S2BetaVAE, S2DIPVAEI, S2DIPVAEII, S2FactorVAE, SupervisedVAE
+from disentangle.models.weak import MLVAE, AdaGVAE, AdaMLVAE, GroupVAE
 
 #: name used at the command line and in config.json -> model class
 MODELS: dict[str, type[Model]] = {
@@ -33,6 +35,8 @@ MODELS: dict[str, type[Model]] = {
         BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE,
         FactorVAE,
         VAEGAN, AVB, VQVAE, IWAE, InfoGAN, DCIGN, DRAW,
+        GroupVAE, MLVAE, AdaGVAE, AdaMLVAE,
+        S2BetaVAE, S2FactorVAE, S2DIPVAEI, S2DIPVAEII, S2BetaTCVAE, SupervisedVAE,
     )
 }
 

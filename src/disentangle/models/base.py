@@ -107,11 +107,15 @@ class Batch:
             the same share of every block.
         context: keyword arguments the loop passes on to ``loss``; they describe the
             whole batch and are not split between processes.
+        rows: keyword arguments the loop passes on to ``loss`` that hold one row per row of
+            a block (``(batch_size, ...)`` tensors, e.g. what a pair of observations
+            shares); data-parallel training gives each process the rows of its share.
     """
 
     observations: Tensor
     blocks: int = 1
     context: dict = field(default_factory=dict)
+    rows: dict[str, Tensor] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,12 +143,16 @@ class Model(nn.Module):
     Models with an adversary (FactorVAE, VAE-GAN, AVB, InfoGAN) override ``players``:
     each player's optimizer takes the gradient of its own loss term, all computed on
     the same forward pass and applied together, as disentanglement_lib does. Models that
-    need structured batches (DC-IGN, FactorVAE's second batch) override ``sample_batch``.
+    need structured batches (DC-IGN, FactorVAE's second batch, the pairs of the weakly
+    supervised VAEs) override ``sample_batch``.
     """
 
     name: ClassVar[str]
     config_class: ClassVar[type[ModelConfig]] = ModelConfig
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: buffers set when the model is built and never changed (the semi-supervised models'
+    #: labelled set): unlike updated buffers, they allow data-parallel training
+    constant_buffers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig, observation_shape: tuple[int, int, int]):
         super().__init__()
@@ -204,6 +212,6 @@ class Model(nn.Module):
 
     def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
         """``loss`` (the scalar to minimise), each further player's loss, and every
-        term worth logging. Models whose ``sample_batch`` gives a context take it as
-        further keyword arguments."""
+        term worth logging. Models whose ``sample_batch`` gives a context or rows take
+        them as further keyword arguments."""
         raise NotImplementedError

@@ -129,7 +129,7 @@ class Processes:
                 f"--batch-size {batch_size}: must be divisible by the {self.world_size} processes "
                 "(it is the global batch, split equally among them)"
             )
-        buffers = [name for name, _ in model.named_buffers()]
+        buffers = [name for name, _ in model.named_buffers() if name not in model.constant_buffers]
         if buffers:
             raise InputError(
                 f"--model {model.name}: its buffers ({', '.join(buffers)}) change outside the gradient and "

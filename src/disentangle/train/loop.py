@@ -155,8 +155,9 @@ def _loop(
         while state.step < settings.steps:
             batch = model.sample_batch(dataset, settings.batch_size, state.data_generator)
             x = processes.shard(batch.observations, batch.blocks)
+            rows = {name: processes.shard(value).to(device) for name, value in batch.rows.items()}
 
-            terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context)
+            terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context, **rows)
             _check_finite(terms, players, state.step, run)
             _apply_gradients(terms, players, optimizers, processes)
 

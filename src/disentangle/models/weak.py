@@ -1,0 +1,238 @@
+"""Weakly supervised VAEs trained on pairs of observations that share some factors
+(Locatello et al. 2020, "Weakly-Supervised Disentanglement Without Compromises"; dlib's
+``methods/weak``).
+
+Each training example is a pair (x₁, x₂) whose factor vectors agree on all factors but
+k (``sample_pairs``). Both images go through the same encoder. For every latent j that
+the pair is taken to share, both posteriors q(z_j|x₁) and q(z_j|x₂) are replaced by one
+aggregate of the two; the other latents keep their own. Then each image is decoded from
+a sample of its (partly aggregated) posterior, and
+
+    loss = ½ (recon₁ + recon₂) + β · ½ (KL₁ + KL₂),
+
+KL_i being KL(q̃(z|x_i) ‖ N(0, I)) of the aggregated posterior (nats, summed over latents,
+batch mean), as dlib's ``GroupVAEBase`` and ``MLVae``.
+
+Aggregations (per latent, of N(μ₁, σ₁²) and N(μ₂, σ₂²)):
+
+- ``average`` (Group-VAE, Hosoya 2019): N(½(μ₁ + μ₂), ½(σ₁² + σ₂²));
+- ``product`` (ML-VAE, Bouchacourt et al. 2018): the product of the two experts, mean
+  (μ₁/σ₁² + μ₂/σ₂²) / (1/σ₁² + 1/σ₂²), with dlib's variance 2σ₁²σ₂² / (σ₁² + σ₂²)
+  (the harmonic mean of the variances: twice the product's, so that two identical
+  posteriors aggregate to themselves).
+
+Which latents are shared:
+
+- known (``group-vae``, ``ml-vae``; dlib's ``*Labels``): the loop passes which factors
+  changed, and latent j stands for factor j: the latents of the changed factors keep their
+  own posteriors, every other latent is shared (so ``latent_dim`` ≥ the number of factors);
+- adaptive (``ada-gvae``, ``ada-ml-vae``; dlib's ``*Argmax``): with δ_j = KL(q(z_j|x₁) ‖
+  q(z_j|x₂)), the latents with δ_j < τ = ½ (max_j δ_j + min_j δ_j) are shared (the
+  paper's threshold; dlib's two equal-width bins over [min δ, max δ]). When every δ_j is
+  equal nothing lies below τ and no latent is shared.
+
+``encode`` is the posterior mean of one observation, as for every VAE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from disentangle.data import FactorDataset, ImageDataset
+from disentangle.errors import InputError
+from disentangle.models.base import Batch, ModelConfig, require
+from disentangle.models.gaussian import elbo_terms, gaussian_kl_per_dim, reparameterize
+from disentangle.models.vae import GaussianVAE
+
+
+def sample_pairs(
+    factors_num_values: list[int], num_pairs: int, k: int, generator: torch.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``num_pairs`` pairs of factor vectors that differ in exactly k factors each.
+
+    The first vector of a pair is uniform over the grid. The number of differing factors
+    is ``k``, or, for ``k = -1`` (the paper's default), drawn per pair uniformly from
+    1 … K − 1, K the number of factors that take more than one value. Which factors
+    differ is uniform among those K; each takes a new value uniform among its other
+    values. Every random number comes from ``generator``, the same count each call, so
+    that a resumed run draws the same pairs.
+
+    Returns ``(first, second, changed)``: int64 ``(num_pairs, num_factors)`` twice and a
+    bool mask ``(num_pairs, num_factors)`` of the factors that differ.
+    """
+    sizes = torch.as_tensor(factors_num_values, dtype=torch.int64)
+    variable = sizes > 1
+    num_variable = int(variable.sum())
+    if k == -1 and num_variable < 2:
+        raise InputError(f"k: -1 draws 1 … K − 1 changed factors, but only {num_variable} factor(s) vary")
+    if not (k == -1 or 1 <= k <= num_variable):
+        raise InputError(f"k: expected -1 or 1 … {num_variable} (the factors that vary), got {k}")
+    first = (torch.rand(num_pairs, len(sizes), generator=generator) * sizes).long()
+    counts = (
+        torch.randint(1, num_variable, (num_pairs,), generator=generator)
+        if k == -1
+        else torch.full((num_pairs,), k, dtype=torch.int64)
+    )
+    keys = torch.rand(num_pairs, len(sizes), generator=generator).masked_fill(~variable, 2.0)
+    ranks = keys.argsort(dim=1).argsort(dim=1)
+    changed = ranks < counts[:, None]
+    offsets = 1 + (torch.rand(num_pairs, len(sizes), generator=generator) * (sizes - 1).clamp(min=1)).long()
+    second = torch.where(changed, (first + offsets) % sizes, first)
+    return first.numpy(), second.numpy(), changed.numpy()
+
+
+def pair_kl_per_dim(mean_1: Tensor, logvar_1: Tensor, mean_2: Tensor, logvar_2: Tensor) -> Tensor:
+    """δ = KL(N(μ₁, σ₁²) ‖ N(μ₂, σ₂²)) per example and latent, nats ``(N, D)``."""
+    return 0.5 * ((logvar_1 - logvar_2).exp() + (mean_2 - mean_1).square() * (-logvar_2).exp() - 1.0
+                  + logvar_2 - logvar_1)
+
+
+def average_posteriors(mean_1: Tensor, logvar_1: Tensor, mean_2: Tensor, logvar_2: Tensor) -> tuple[Tensor, Tensor]:
+    """Group-VAE's aggregate: mean ½(μ₁ + μ₂), variance ½(σ₁² + σ₂²); ``(mean, logvar)``."""
+    return 0.5 * (mean_1 + mean_2), torch.logaddexp(logvar_1, logvar_2) - np.log(2.0)
+
+
+def product_of_experts(mean_1: Tensor, logvar_1: Tensor, mean_2: Tensor, logvar_2: Tensor) -> tuple[Tensor, Tensor]:
+    """ML-VAE's aggregate, as dlib: the product's mean (μ₁/σ₁² + μ₂/σ₂²)/(1/σ₁² + 1/σ₂²) and
+    the variance 2σ₁²σ₂²/(σ₁² + σ₂²); ``(mean, logvar)``."""
+    weight_1 = torch.sigmoid(logvar_2 - logvar_1)  # (1/σ₁²) / (1/σ₁² + 1/σ₂²)
+    mean = weight_1 * mean_1 + (1 - weight_1) * mean_2
+    logvar = np.log(2.0) + logvar_1 + logvar_2 - torch.logaddexp(logvar_1, logvar_2)
+    return mean, logvar
+
+
+def adaptive_shared_latents(delta: Tensor) -> Tensor:
+    """The latents taken as shared: δ_j < ½(max δ + min δ) per pair; bool ``(N, D)`` from δ ``(N, D)``."""
+    threshold = 0.5 * (delta.amax(dim=1, keepdim=True) + delta.amin(dim=1, keepdim=True))
+    return delta < threshold
+
+
+def known_shared_latents(changed: Tensor, latent_dim: int) -> Tensor:
+    """The latents taken as shared when the changed factors are known: every latent but
+    latent j of each changed factor j; bool ``(N, latent_dim)`` from ``changed`` ``(N, K)``."""
+    shared = torch.ones(changed.shape[0], latent_dim, dtype=torch.bool, device=changed.device)
+    shared[:, : changed.shape[1]] = ~changed
+    return shared
+
+
+AGGREGATIONS: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
+    "average": average_posteriors,
+    "product": product_of_experts,
+}
+
+
+@dataclass(frozen=True)
+class PairVAEConfig(ModelConfig):
+    """``beta`` weighs the KL as in the β-VAE; ``k`` is the number of factors that differ
+    within a pair (−1: drawn uniformly from 1 … K − 1 for each pair, the paper's default)."""
+
+    beta: float = 1.0
+    k: int = -1
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.beta > 0, "beta", "> 0", self.beta)
+        require(isinstance(self.k, int) and (self.k == -1 or self.k >= 1), "k", "-1 or an integer ≥ 1", self.k)
+
+
+class PairVAE(GaussianVAE):
+    """A VAE trained on pairs; subclasses choose ``aggregation`` and whether the changed
+    factors are ``known``. Logs ``shared_latents``, the mean number of shared latents per pair."""
+
+    config_class = PairVAEConfig
+    #: how two posteriors of a shared latent are combined (a key of ``AGGREGATIONS``)
+    aggregation: ClassVar[str]
+    #: whether the loop tells the model which factors changed (else they are inferred)
+    known: ClassVar[bool]
+
+    def check_dataset(self, dataset: ImageDataset) -> None:
+        """Pairs need ground-truth factors, at least ``k`` that vary, and, when the changed
+        factors are known, one latent per factor."""
+        if not isinstance(dataset, FactorDataset):
+            raise InputError(
+                f"--data: {self.name} trains on pairs that share factors and needs a dataset with "
+                f"ground-truth factors (e.g. dsprites), got '{dataset.name}'"
+            )
+        variable = sum(size > 1 for size in dataset.factors_num_values)
+        if self.config.k > variable or (self.config.k == -1 and variable < 2):
+            raise InputError(
+                f"--k: {self.config.k} changed factors per pair, but '{dataset.name}' has {variable} that vary"
+            )
+        if self.known and self.latent_dim < dataset.num_factors:
+            raise InputError(
+                f"--latent-dim: {self.name} gives latent j to factor j and needs at least the dataset's "
+                f"{dataset.num_factors} factors, got {self.latent_dim}"
+            )
+
+    def sample_batch(self, dataset: ImageDataset, batch_size: int, generator: torch.Generator) -> Batch:
+        """``batch_size`` pairs as two blocks (every first image, then every second one);
+        the known variants also get ``changed``, ``(batch_size, num_factors)``, per pair."""
+        self.check_dataset(dataset)
+        first, second, changed = sample_pairs(list(dataset.factors_num_values), batch_size, self.config.k, generator)
+        indices = np.concatenate([dataset.index_of(first), dataset.index_of(second)])
+        rows = {"changed": torch.from_numpy(changed)} if self.known else {}
+        return Batch(dataset.observations(indices), blocks=2, rows=rows)
+
+    def shared_latents(self, delta: Tensor, changed: Tensor | None) -> Tensor:
+        """bool ``(N, D)``: the latents whose posteriors are aggregated, from the pair's KL δ
+        ``(N, D)`` or, for the known variants, the changed factors ``(N, K)``."""
+        if not self.known:
+            return adaptive_shared_latents(delta)
+        if changed is None:
+            raise InputError(f"{self.name}: the loss needs which factors changed (batches from sample_batch)")
+        return known_shared_latents(changed.to(delta.device), self.latent_dim)
+
+    def loss(self, x: Tensor, step: int, changed: Tensor | None = None) -> dict[str, Tensor]:
+        """``x`` holds the pairs' first images, then their second images (two equal blocks)."""
+        x_1, x_2 = x.chunk(2)
+        mean_1, logvar_1 = self.posterior(x_1)
+        mean_2, logvar_2 = self.posterior(x_2)
+        delta = pair_kl_per_dim(mean_1, logvar_1, mean_2, logvar_2)
+        shared = self.shared_latents(delta.detach(), changed)
+        mean_a, logvar_a = AGGREGATIONS[self.aggregation](mean_1, logvar_1, mean_2, logvar_2)
+        recon, kl_per_dim = 0.0, 0.0
+        for x_i, mean_i, logvar_i in ((x_1, mean_1, logvar_1), (x_2, mean_2, logvar_2)):
+            mean = torch.where(shared, mean_a, mean_i)
+            logvar = torch.where(shared, logvar_a, logvar_i)
+            recon = recon + 0.5 * self.recon(x_i, reparameterize(mean, logvar))
+            kl_per_dim = kl_per_dim + 0.5 * gaussian_kl_per_dim(mean, logvar).mean(0)
+        kl = kl_per_dim.sum()
+        return {
+            "loss": recon + self.config.beta * kl,
+            **elbo_terms(recon, kl, kl_per_dim),
+            "shared_latents": shared.sum(1).float().mean(),
+        }
+
+
+class GroupVAE(PairVAE):
+    """Group-VAE with the changed factors known (dlib's ``GroupVAELabels``)."""
+
+    name = "group-vae"
+    aggregation, known = "average", True
+
+
+class MLVAE(PairVAE):
+    """ML-VAE with the changed factors known (dlib's ``MLVaeLabels``)."""
+
+    name = "ml-vae"
+    aggregation, known = "product", True
+
+
+class AdaGVAE(PairVAE):
+    """Ada-GVAE: Group-VAE that infers the shared latents (dlib's ``GroupVAEArgmax``)."""
+
+    name = "ada-gvae"
+    aggregation, known = "average", False
+
+
+class AdaMLVAE(PairVAE):
+    """Ada-ML-VAE: ML-VAE that infers the shared latents (dlib's ``MLVaeArgmax``)."""
+
+    name = "ada-ml-vae"
+    aggregation, known = "product", False
