@@ -33,6 +33,7 @@ from disentangle.metrics.mig import MIG, mig
 from disentangle.metrics.modularity import MODULARITY_EXPLICITNESS, modularity_explicitness
 from disentangle.metrics.sap import SAP, sap
 from disentangle.metrics.total_correlation import GAUSSIAN_TOTAL_CORRELATION, gaussian_total_correlation
+from disentangle.metrics.unified_scores import UNIFIED_SCORES, unified_scores
 
 #: metric name -> descriptor, in the order tables list them (dlib's seven first)
 METRICS: dict[str, Metric] = {
@@ -40,6 +41,7 @@ METRICS: dict[str, Metric] = {
     for metric in (
         BETA_VAE, FACTOR_VAE, MIG, DCI, SAP, MODULARITY_EXPLICITNESS, GAUSSIAN_TOTAL_CORRELATION,
         ELBO_DECOMPOSITION, ACTIVE_UNITS, IWAE_BOUND,
+        UNIFIED_SCORES,
     )
 }
 #: preset name -> metric -> settings (see :mod:`disentangle.metrics.presets`)
@@ -67,4 +69,5 @@ __all__ = [
     "mig",
     "modularity_explicitness",
     "sap",
+    "unified_scores",
 ]
