@@ -32,6 +32,7 @@ from disentangle.data import FactorDataset
 from disentangle.errors import InputError
 from disentangle.evaluate import METRICS_FILE, UDR_SECTION, check_seeds, read_metrics_file
 from disentangle.metrics import udr
+from disentangle.metrics.udr import resolve_settings
 from disentangle.models import Model
 from disentangle.representation import IndexedFactorData
 from disentangle.train import load_run
@@ -111,6 +112,7 @@ def score_runs(
     check_comparable(runs)
     (seed,) = check_seeds([seed])
     check_device(device)
+    resolve_settings(preset, dict(settings or {}))  # bad settings are refused before anything is loaded
     started = time.perf_counter()
     loaded, dataset = [], None
     for run in runs:

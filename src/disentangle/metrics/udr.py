@@ -67,17 +67,7 @@ def udr(
     ``representation_functions``: observations -> ``(codes (N, D), kl_per_dim (D,))``, the
     same D for every model. ``settings`` override the preset's (``UDR.settings``).
     """
-    settings = UDR.resolve(preset, settings)
-    if settings["correlation_matrix"] not in CORRELATION_MATRICES:
-        raise InputError(
-            f"udr: correlation_matrix must be one of {', '.join(CORRELATION_MATRICES)}, "
-            f"got {settings['correlation_matrix']!r}"
-        )
-    if settings["num_data_points"] % settings["batch_size"]:
-        raise InputError(
-            f"udr: num_data_points ({settings['num_data_points']}) must be a multiple of batch_size "
-            f"({settings['batch_size']})"
-        )
+    settings = resolve_settings(preset, settings)
     functions = list(representation_functions)
     if len(functions) < 2:
         raise InputError(f"udr: expected at least 2 representation functions (models to compare), got {len(functions)}")
@@ -90,6 +80,23 @@ def udr(
     if settings["include_raw_correlations"]:
         result["raw_correlations"] = raw.tolist()
     return {**result, "kl_per_dim": kl_per_dim.tolist(), "settings": settings}
+
+
+def resolve_settings(preset: str, overrides: dict) -> dict:
+    """``UDR.resolve(preset, overrides)``, also checking the correlation matrix and that
+    ``num_data_points`` is a multiple of ``batch_size`` (``InputError`` otherwise)."""
+    settings = UDR.resolve(preset, overrides)
+    if settings["correlation_matrix"] not in CORRELATION_MATRICES:
+        raise InputError(
+            f"udr: correlation_matrix must be one of {', '.join(CORRELATION_MATRICES)}, "
+            f"got {settings['correlation_matrix']!r}"
+        )
+    if settings["num_data_points"] % settings["batch_size"]:
+        raise InputError(
+            f"udr: num_data_points ({settings['num_data_points']}) must be a multiple of batch_size "
+            f"({settings['batch_size']})"
+        )
+    return settings
 
 
 def sample_codes_and_kl(ground_truth_data, functions, random_state, settings) -> tuple[np.ndarray, np.ndarray]:
