@@ -1,4 +1,6 @@
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -97,7 +99,41 @@ def test_a_metric_that_needs_what_is_not_offered_is_refused_before_any_runs(tiny
         score_representation(IndexedFactorData(tiny_factors), representation, ["mig", "iwae_bound"])
 
 
-def test_diagnostics_need_a_gaussian_posterior(tmp_path):
+def test_diagnostics_and_the_sampled_representation_need_a_gaussian_posterior(tmp_path):
     run = train(tmp_path / "ae", "ae", "dsprites", steps=1, batch_size=4, progress=False)
     with pytest.raises(InputError, match="need a Gaussian posterior"):
         evaluate(run, metrics=["active_units"])
+    with pytest.raises(InputError, match="sampled needs a Gaussian posterior q\\(z\\|x\\); model 'ae' has none"):
+        evaluate(run, metrics=["mig"], representation="sampled")
+
+
+@pytest.fixture
+def run_copy(run, tmp_path):
+    """The module's run, copied (these tests write metrics.json sections of their own)."""
+    return Path(shutil.copytree(run, tmp_path / "run"))
+
+
+@pytest.mark.slow
+def test_a_sampled_evaluation_has_its_own_section_and_depends_only_on_its_metric_and_seed(run_copy):
+    sampled = evaluate(run_copy, metrics=["mig"], seeds=[3, 4], representation="sampled", **FAST)
+    mean = evaluate(run_copy, metrics=["mig"], seeds=[3, 4], **FAST)
+    written = json.loads((run_copy / "metrics.json").read_text())
+    assert written["representation"] == "mean" and written["sampled"]["representation"] == "sampled"
+    assert written["sampled"] == json.loads(json.dumps(sampled))  # the mean's evaluation left it alone
+    assert written["results"] == json.loads(json.dumps(mean["results"]))
+    # An untrained encoder's posterior is wide: its samples are mostly noise, its means are not.
+    assert sampled["results"]["mig"][1]["discrete_mig"] != mean["results"]["mig"][1]["discrete_mig"]
+    # MIG alone under seed 4 draws the same noise as after seed 3 (the stream restarts for each).
+    alone = evaluate(run_copy, metrics=["mig"], seeds=[4], representation="sampled", **FAST)
+    assert alone["results"]["mig"][0]["discrete_mig"] == sampled["results"]["mig"][1]["discrete_mig"]
+    rewritten = json.loads((run_copy / "metrics.json").read_text())
+    assert rewritten["results"] == written["results"] and rewritten["sampled"]["seeds"] == [4]
+
+
+def test_sampled_refuses_what_has_no_sample_and_a_bad_representation_exits_2(run_copy, capsys):
+    with pytest.raises(InputError, match="active_units score the posterior, not a representation"):
+        evaluate(run_copy, metrics=["active_units"], representation="sampled")
+    assert main(["evaluate", str(run_copy), "--metrics", "mig", "--representation", "median"]) == 2
+    assert "--representation: expected one of mean, sampled, got 'median'" in capsys.readouterr().err
+    metrics_file = run_copy / "metrics.json"
+    assert not metrics_file.exists() or "sampled" not in json.loads(metrics_file.read_text())

@@ -305,6 +305,8 @@ def _add_evaluate_parser(subparsers) -> None:
     )
     parser.add_argument("run", type=Path)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--representation", default="mean",
+                        help="mean (default: the posterior mean) or sampled (one posterior sample per draw, as dlib's)")
     _add_scoring_options(parser)
     parser.set_defaults(handler=_run_evaluate)
 
@@ -314,14 +316,46 @@ def _run_evaluate(args) -> None:
 
     content = evaluate(
         args.run, metrics=args.metrics, seeds=args.seed, preset=args.preset, device=args.device,
-        progress=_progress(args),
+        progress=_progress(args), representation=args.representation,
     )
-    print(f"{args.run} (step {content['checkpoint_step']}, preset {content['preset']}, seeds {content['seeds']}):")
+    print(f"{args.run} (step {content['checkpoint_step']}, preset {content['preset']}, seeds {content['seeds']}, "
+          f"{content['representation']} representation):")
     _print_scores(content["summary"], content["results"])
     encoding = content["encoding"]
     print(f"  encoded {encoding['distinct_images']} distinct images in {encoding['wall_time_s']:.1f} s; "
           f"total {content['wall_time_s']:.1f} s")
     print(f"wrote {Path(args.run) / METRICS_FILE}")
+
+
+def _add_udr_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "udr", help="rank runs of one model by how alike their latents are (UDR, no labels)",
+        description="Score a set of runs of the same data and latent size with the Unsupervised Disentanglement "
+        "Ranking (Duan et al. 2020, dlib's settings) and write each run's score into its metrics.json.",
+    )
+    parser.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                        help="run folders, or a folder of runs such as a sweep's output")
+    parser.add_argument("--correlation-matrix", default="lasso", help="lasso (default, UDR_L) or spearman (UDR_S)")
+    parser.add_argument("--seed", type=int, default=0, help="the seed of the sampled observations (default 0)")
+    parser.add_argument("--preset", default="dlib", help="dlib (default) or fast (the same settings)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.set_defaults(handler=_run_udr)
+
+
+def _run_udr(args) -> None:
+    from disentangle.evaluate import METRICS_FILE
+    from disentangle.udr import score_runs
+
+    sections = score_runs(
+        args.runs, seed=args.seed, preset=args.preset, device=args.device,
+        settings={"correlation_matrix": args.correlation_matrix}, progress=_progress(args),
+    )
+    print(f"UDR ({sections[0]['settings']['correlation_matrix']}) of {len(sections)} runs, "
+          f"{sections[0]['wall_time_s']:.1f} s:")
+    for path, section in zip(sections[0]["runs"], sections):
+        print(f"  {section['model_score']:.4f}  {path} (step {section['checkpoint_step']})")
+    print(f"wrote the udr section of {len(sections)} {METRICS_FILE} files")
 
 
 def _add_baselines_parser(subparsers) -> None:
@@ -465,7 +499,7 @@ def _run_aggregate(args) -> None:
 #: each subcommand's parser, in the order ``--help`` lists them
 SUBCOMMANDS = (
     _add_train_parser, _add_traverse_parser, _add_summary_parser, _add_report_parser, _add_explore_parser,
-    _add_evaluate_parser,
+    _add_evaluate_parser, _add_udr_parser,
     _add_baselines_parser, _add_reproduce_parser, _add_sweep_parser, _add_aggregate_parser,
 )
 

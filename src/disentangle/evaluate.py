@@ -8,11 +8,23 @@ seeds each evaluation), and writes ``RUN/metrics.json``:
 .. code-block:: text
 
     {"run": ..., "checkpoint_step": ..., "preset": "dlib", "seeds": [0, ...],
+     "representation": "mean",
      "results": {metric: [{"seed": s, <dlib's score names>: ..., "settings": {...},
                            "wall_time_s": ...}, ...]},
      "summary": {metric: {score: {"mean": ..., "std": ..., "values": [...]}}},
      "encoding": {"distinct_images": ..., "wall_time_s": ...},
-     "environment": {library versions}}
+     "environment": {library versions},
+     "sampled": {the same keys, "representation": "sampled"},   # evaluate(..., representation="sampled")
+     "udr": {...}}                                              # disentangle.udr.score_runs
+
+``representation="sampled"`` scores z = mean + exp(logvar / 2) * eps instead of the mean
+(dlib's ``sampled_representation``; models with a Gaussian posterior only): as in dlib,
+every call of the representation draws fresh noise, so an image drawn twice gets two
+samples, while the memo still encodes each image once (it keeps mean and log-variance).
+The noise comes from ``numpy.random.default_rng(seed)``, restarted for every metric under
+every seed, so a result depends only on its metric, seed and settings (not on the
+metrics run before it). Each representation has its own section; evaluating one never
+changes the other's, nor the ``udr`` section.
 """
 
 from __future__ import annotations
@@ -29,7 +41,7 @@ from disentangle.data import FactorDataset
 from disentangle.errors import InputError
 from disentangle.metrics import CODES, METRICS, POSTERIOR, PRESET_NAMES, Inputs
 from disentangle.models import Model
-from disentangle.representation import IndexedFactorData, MemoisedEncoder, torch_encoder
+from disentangle.representation import IndexedFactorData, MemoisedEncoder, SampledRepresentation, torch_encoder
 from disentangle.train import load_run
 from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
 from disentangle.train.runtime import check_device, tune_allocator, uses_convolutions
@@ -37,6 +49,10 @@ from disentangle.train.runtime import check_device, tune_allocator, uses_convolu
 #: the metrics run when none are named: dlib's seven, in dlib's order
 DEFAULT_METRICS = tuple(name for name, metric in METRICS.items() if metric.default)
 METRICS_FILE = "metrics.json"
+#: what ``evaluate`` can score: the posterior mean (the top level of metrics.json) or a sample
+REPRESENTATIONS = ("mean", "sampled")
+#: the sections of metrics.json beside the evaluation of the mean
+SAMPLED_SECTION, UDR_SECTION = "sampled", "udr"
 #: metric -> its headline score(s), the ones tables and plots show
 HEADLINE_SCORES = {name: metric.headline for name, metric in METRICS.items()}
 
@@ -87,6 +103,7 @@ def score_representation(
     progress: Callable[[str], None] | None = None,
     settings: Mapping[str, dict] | None = None,
     log_likelihood: Callable | None = None,
+    reseed: Callable[[int], None] | None = None,
 ) -> dict:
     """Run ``metrics`` under each seed; returns ``{"results": ..., "summary": ...}``.
 
@@ -97,7 +114,8 @@ def score_representation(
     a metric that needs what is not offered is refused with ``InputError`` before any
     runs. ``settings`` maps a metric to settings that override the preset's, e.g.
     ``{"beta_vae": {"protocol": "higgins"}}``. Metrics run seed by seed, each with a
-    fresh ``numpy.random.RandomState(seed)``.
+    fresh ``numpy.random.RandomState(seed)``; ``reseed(seed)``, when given, is called before
+    each, for a random representation to restart its own noise (``SampledRepresentation``).
     """
     metrics = check_metric_names(metrics)
     if preset not in PRESET_NAMES:
@@ -112,6 +130,8 @@ def score_representation(
             if progress:
                 progress(f"{name} (seed {seed})")
             overrides = dict((settings or {}).get(name, {}))
+            if reseed:
+                reseed(seed)
             start = time.perf_counter()
             values = METRICS[name].evaluate(inputs, np.random.RandomState(seed), preset, overrides)
             results[name].append({"seed": int(seed), **values, "wall_time_s": round(time.perf_counter() - start, 3)})
@@ -147,13 +167,33 @@ def decoder_log_likelihood(model: Model, dataset: FactorDataset) -> Callable:
     return log_likelihood
 
 
-def _merge(previous: dict, current: dict) -> dict:
+def read_metrics_file(run: str | Path) -> dict:
+    """``RUN/metrics.json`` as a dict; ``{}`` when it is missing or unreadable (it is then replaced)."""
+    try:
+        content = json.loads((Path(run) / METRICS_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return content if isinstance(content, dict) else {}
+
+
+def _merge_evaluation(previous: dict, current: dict) -> dict:
     """Keep earlier metrics of the same checkpoint, seeds and preset; replace the rest."""
     same = all(previous.get(k) == current[k] for k in ("checkpoint_step", "seeds", "preset"))
     if not same:
         return current
     results = {**previous.get("results", {}), **current["results"]}
     return {**current, "results": results, "summary": _summary(results)}
+
+
+def _merge(previous: dict, current: dict, representation: str) -> dict:
+    """metrics.json with ``current`` (an evaluation of ``representation``) merged into its
+    section; every other section is kept as it was."""
+    sections = (SAMPLED_SECTION, UDR_SECTION)
+    mean = {key: value for key, value in previous.items() if key not in sections}
+    others = {key: previous[key] for key in sections if key in previous}
+    if representation == "mean":
+        return {**_merge_evaluation(mean, current), **others}
+    return {**mean, **others, SAMPLED_SECTION: _merge_evaluation(previous.get(SAMPLED_SECTION, {}), current)}
 
 
 def evaluate(
@@ -163,9 +203,15 @@ def evaluate(
     preset: str = "dlib",
     device: str = "cpu",
     progress: Callable[[str], None] | None = None,
+    representation: str = "mean",
 ) -> dict:
-    """Score the run's latest checkpoint and write ``RUN/metrics.json``; returns its content."""
+    """Score the run's latest checkpoint and write ``RUN/metrics.json``; returns the evaluation
+    of ``representation`` (``"mean"`` or ``"sampled"``) as written there."""
     metrics = check_metric_names(metrics)
+    if representation not in REPRESENTATIONS:
+        raise InputError(
+            f"--representation: expected one of {', '.join(REPRESENTATIONS)}, got '{representation}'"
+        )
     check_seeds(seeds)
     if preset not in PRESET_NAMES:
         raise InputError(f"--preset: unknown '{preset}' (expected one of {', '.join(PRESET_NAMES)})")
@@ -184,32 +230,44 @@ def evaluate(
                 f"--metrics: {', '.join(needing)} need a Gaussian posterior q(z|x); "
                 f"model '{loaded.settings.model_name}' has none"
             )
-    memo = memoised_run_encoder(model, loaded.dataset, device)
     gaussian = model.capabilities.gaussian_posterior
+    if representation == "sampled":
+        if not gaussian:
+            raise InputError(
+                f"--representation: sampled needs a Gaussian posterior q(z|x); "
+                f"model '{loaded.settings.model_name}' has none"
+            )
+        of_posterior = [name for name in metrics if CODES not in METRICS[name].needs]
+        if of_posterior:
+            raise InputError(
+                f"--representation: {', '.join(of_posterior)} score the posterior, not a representation; "
+                "run them with the mean"
+            )
+    memo = memoised_run_encoder(model, loaded.dataset, device)
+    sampled = SampledRepresentation(memo.posterior) if representation == "sampled" else None
     started = time.perf_counter()
     # The metrics of codes first, then the diagnostics of the posterior: the order of metrics.json.
     ordered = sorted(metrics, key=lambda name: CODES not in METRICS[name].needs)
     scores = score_representation(
-        IndexedFactorData(loaded.dataset), memo, ordered, seeds, preset,
+        IndexedFactorData(loaded.dataset), sampled or memo, ordered, seeds, preset,
         posterior_function=memo.posterior if gaussian else None, progress=progress,
         log_likelihood=decoder_log_likelihood(model, loaded.dataset) if gaussian else None,
+        reseed=sampled.reseed if sampled else None,
     )
     content = {
         "run": str(Path(run).resolve()),
         "checkpoint_step": loaded.step,
         "preset": preset,
         "seeds": [int(s) for s in seeds],
+        "representation": representation,
         **scores,
         "encoding": {"distinct_images": memo.encoded, "wall_time_s": round(memo.seconds, 3)},
         "wall_time_s": round(time.perf_counter() - started, 3),
         "environment": environment(),
     }
-    path = Path(run) / METRICS_FILE
     clear_stale_temporaries(run)
-    if path.is_file():
-        try:
-            content = _merge(json.loads(path.read_text()), content)
-        except json.JSONDecodeError:
-            pass  # an unreadable metrics.json is replaced by this evaluation
-    atomic_write_json(path, content)
-    return content
+    written = _merge(read_metrics_file(run), content, representation)
+    atomic_write_json(Path(run) / METRICS_FILE, written)
+    if representation == "mean":
+        return {key: value for key, value in written.items() if key not in (SAMPLED_SECTION, UDR_SECTION)}
+    return written[SAMPLED_SECTION]

@@ -126,3 +126,26 @@ def torch_encoder(function: Callable[[torch.Tensor], torch.Tensor | tuple], devi
         return tuple(o.detach().to("cpu", torch.float32).numpy() for o in outputs)
 
     return encode_batch
+
+
+class SampledRepresentation:
+    """dlib's sampled representation: z = mean + exp(logvar / 2) * eps, eps ~ N(0, I).
+
+    ``posterior_function`` maps observations to ``(mean, logvar)``, each ``(N, D)`` (e.g. a
+    ``MemoisedEncoder``'s ``posterior``). Every call draws fresh noise, in row order, from
+    ``numpy.random.default_rng(seed)``; ``reseed(seed)`` restarts that stream, so the codes
+    depend only on the seed and on the sequence of rows asked for since.
+    """
+
+    def __init__(self, posterior_function: Callable, seed: int = 0):
+        self.posterior_function = posterior_function
+        self.reseed(seed)
+
+    def reseed(self, seed: int) -> None:
+        self.generator = np.random.default_rng(seed)
+
+    def __call__(self, observations) -> np.ndarray:
+        """Codes ``(N, D)`` float64: one posterior sample per row."""
+        mean, logvar = self.posterior_function(observations)[:2]
+        mean, logvar = np.asarray(mean, dtype=np.float64), np.asarray(logvar, dtype=np.float64)
+        return mean + np.exp(0.5 * logvar) * self.generator.standard_normal(mean.shape)

@@ -36,8 +36,8 @@ def summarise(run: str | Path, seconds: float | None = None) -> str:
     files = [name for name in SHOWN_FILES if (path / name).is_file()]
     if files:
         lines.append("  files: " + ", ".join(files))
-    if (path / METRICS_FILE).is_file():
-        content = json.loads((path / METRICS_FILE).read_text())
+    content = json.loads((path / METRICS_FILE).read_text()) if (path / METRICS_FILE).is_file() else {}
+    if "summary" in content:  # a metrics.json may hold only a sampled evaluation or a UDR
         scores = [f"{metric} {key} {values[key]['mean']:.3f}" for metric, values in content["summary"].items()
                   for key in headline_keys(metric, values)]
         heading = f"  scores (preset {content['preset']}, step {content['checkpoint_step']:,}): "

@@ -141,3 +141,28 @@ def test_a_folder_without_runs_or_without_scores(tmp_path):
     _run(tmp_path / "only", "vae", 1.0, 0)
     table = aggregate(tmp_path)
     assert list(table["scored"]) == [False] and not list((tmp_path / "figures").glob("*.png"))
+
+
+def test_the_sampled_evaluation_and_the_udr_are_columns_of_their_own(study, monkeypatch):
+    module = importlib.import_module("disentangle.sweep.aggregate")
+    for i, folder in enumerate(sorted((study / "runs").iterdir())):
+        path = folder / "metrics.json"
+        content = json.loads(path.read_text())
+        sampled_summary = {
+            "mig": {"discrete_mig": {"mean": 0.01 * i, "std": 0.0, "values": [0.01 * i]}},
+            "dci": {"informativeness_train": {"mean": 0.5, "std": 0.0, "values": [0.5]}},
+        }
+        content["sampled"] = {"seeds": [7], "representation": "sampled", "summary": sampled_summary}
+        content["udr"] = {"model_score": 0.2 * i, "runs": [], "settings": {}}
+        path.write_text(json.dumps(content))
+    drawn = []
+    monkeypatch.setattr(module, "rank_correlation", lambda scores: drawn.append(scores) or rank_correlation(scores))
+    table = aggregate(study)
+    runs = table[table["run"].str.startswith("runs/")]
+    assert runs["sampled.mig.discrete_mig"].tolist() == pytest.approx([0.0, 0.01, 0.02, 0.03])
+    assert runs["sampled.mig.discrete_mig[seed=7]"].tolist() == pytest.approx([0.0, 0.01, 0.02, 0.03])
+    assert runs["udr.model_score"].tolist() == pytest.approx([0.0, 0.2, 0.4, 0.6])
+    assert runs["mig.discrete_mig"].tolist()[1] == pytest.approx(0.11)  # the mean's scores are unchanged
+    (scores,) = drawn
+    assert {"sampled.mig.discrete_mig", "udr.model_score"} <= set(scores.columns)
+    assert "sampled.dci.informativeness_train" not in scores.columns  # not a headline score

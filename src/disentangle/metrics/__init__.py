@@ -18,6 +18,8 @@ cheaper approximation. Metrics know nothing of models: they only call these func
 scores, needs); a descriptor is called like its function. Besides the metrics of
 dlib's contract it holds the diagnostics of a Gaussian posterior (``elbo_decomposition``,
 ``active_units``, ``iwae_bound``), whose functions take the posterior rather than the codes.
+``udr`` (and its descriptor ``UDR``) compares several representations at once, so it is
+not in ``METRICS``, whose metrics score one.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from disentangle.metrics.mig import MIG, mig
 from disentangle.metrics.modularity import MODULARITY_EXPLICITNESS, modularity_explicitness
 from disentangle.metrics.sap import SAP, sap
 from disentangle.metrics.total_correlation import GAUSSIAN_TOTAL_CORRELATION, gaussian_total_correlation
+from disentangle.metrics.udr import UDR, udr
+from disentangle.metrics.unified_scores import UNIFIED_SCORES, unified_scores
 
 #: metric name -> descriptor, in the order tables list them (dlib's seven first)
 METRICS: dict[str, Metric] = {
@@ -40,6 +44,7 @@ METRICS: dict[str, Metric] = {
     for metric in (
         BETA_VAE, FACTOR_VAE, MIG, DCI, SAP, MODULARITY_EXPLICITNESS, GAUSSIAN_TOTAL_CORRELATION,
         ELBO_DECOMPOSITION, ACTIVE_UNITS, IWAE_BOUND,
+        UNIFIED_SCORES,
     )
 }
 #: preset name -> metric -> settings (see :mod:`disentangle.metrics.presets`)
@@ -55,6 +60,7 @@ __all__ = [
     "POSTERIOR",
     "PRESETS",
     "PRESET_NAMES",
+    "UDR",
     "Inputs",
     "Metric",
     "active_units",
@@ -67,4 +73,6 @@ __all__ = [
     "mig",
     "modularity_explicitness",
     "sap",
+    "udr",
+    "unified_scores",
 ]

@@ -23,6 +23,8 @@ What ``"fast"`` changes, and why:
   points moved SAP by -0.027 on ``linear``).
 - Modularity and explicitness: 5,000 / 2,000 points (the plug-in mutual information
   is biased up by about (bins - 1)(values - 1) / 2N, which lowers modularity).
+- Unified scores: what DCI's fast preset changes (its importance matrix is DCI's); not
+  measured separately.
 - MIG and the unsupervised scores: unchanged (they take well under a second).
 - The diagnostics (ELBO decomposition, active units, importance-weighted bound):
   unchanged; their settings are sized for a CPU already (``docs/metrics.md``).

@@ -8,7 +8,9 @@
 - ``scored``: whether the run has a ``metrics.json``; ``checkpoint_step`` and
   ``preset`` of that evaluation;
 - ``<metric>.<score>``: the score's mean over the metric seeds (``mig.discrete_mig``),
-  and ``<metric>.<score>[seed=<s>]`` its value under each metric seed.
+  and ``<metric>.<score>[seed=<s>]`` its value under each metric seed; the same with a
+  ``sampled.`` prefix for the evaluation of the sampled representation;
+- ``udr.model_score``: the run's UDR (``disentangle udr``).
 
 Runs without ``metrics.json`` have empty scores. ``aggregate(DIR)`` writes the table
 to ``DIR/results.csv`` and ``DIR/results.parquet`` and rewrites ``DIR/figures/``:
@@ -25,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from disentangle.errors import InputError
-from disentangle.evaluate import HEADLINE_SCORES, METRICS_FILE
+from disentangle.evaluate import HEADLINE_SCORES, METRICS_FILE, SAMPLED_SECTION, UDR_SECTION
 from disentangle.sweep.figures import rank_correlation, score_distribution
 from disentangle.train.run_folder import CONFIG, read_config
 
@@ -58,11 +60,14 @@ def _row(directory: Path, run: Path) -> dict:
         except json.JSONDecodeError as error:
             raise InputError(f"{path}: not valid JSON ({error})") from None
         row.update(scored=True, checkpoint_step=scored.get("checkpoint_step"), preset=scored.get("preset"))
-        for metric, scores in scored.get("summary", {}).items():
-            for score, summary in scores.items():
-                row[f"{metric}.{score}"] = summary["mean"]
-                for seed, value in zip(scored.get("seeds", []), summary["values"]):
-                    row[f"{metric}.{score}[seed={seed}]"] = value
+        for prefix, evaluation in (("", scored), (f"{SAMPLED_SECTION}.", scored.get(SAMPLED_SECTION, {}))):
+            for metric, scores in evaluation.get("summary", {}).items():
+                for score, summary in scores.items():
+                    row[f"{prefix}{metric}.{score}"] = summary["mean"]
+                    for seed, value in zip(evaluation.get("seeds", []), summary["values"]):
+                        row[f"{prefix}{metric}.{score}[seed={seed}]"] = value
+        if UDR_SECTION in scored:
+            row[f"{UDR_SECTION}.model_score"] = scored[UDR_SECTION]["model_score"]
     return row
 
 
@@ -122,7 +127,7 @@ def _parquet_ready(table: pd.DataFrame) -> pd.DataFrame:
 
 def _is_headline(column: str) -> bool:
     """Whether a score column is its metric's headline score (``evaluate.HEADLINE_SCORES``)."""
-    metric, _, score = column.partition(".")
+    metric, _, score = column.removeprefix(f"{SAMPLED_SECTION}.").partition(".")
     return score in HEADLINE_SCORES.get(metric, (score,))
 
 

@@ -49,9 +49,12 @@ def read_run_config(run: Path) -> tuple[dict, RunConfig]:
     return config, RunConfig.from_dict(config, source=str(Path(run) / run_folder.CONFIG))
 
 
-def _build(config: RunConfig, run: Path, device: str, training: bool) -> tuple[Model, ImageDataset]:
-    """The dataset and the model of a run folder's configuration (checked to fit in memory)."""
-    dataset = config.data.build()
+def _build(
+    config: RunConfig, run: Path, device: str, training: bool, dataset: ImageDataset | None = None
+) -> tuple[Model, ImageDataset]:
+    """The dataset (``dataset`` when given) and the model of a run folder's configuration
+    (checked to fit in memory)."""
+    dataset = config.data.build() if dataset is None else dataset
     check_memory(config, dataset.observation_shape, device, training, source=str(run / run_folder.CONFIG))
     return config.build_model(dataset.observation_shape), dataset
 
@@ -333,11 +336,17 @@ def train_or_resume(
     return 0
 
 
-def load_run(run: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> Run:
-    """The trained model (eval mode, on ``device``) and dataset of a run folder."""
+def load_run(
+    run: str | Path, checkpoint: str | Path | None = None, device: str = "cpu", dataset: ImageDataset | None = None
+) -> Run:
+    """The trained model (eval mode, on ``device``) and dataset of a run folder.
+
+    ``dataset``: the run's data, already built (by the caller, who checked that the run's
+    ``data`` settings are those it was built from), instead of building it again.
+    """
     run = Path(run)
     written, config = read_run_config(run)
-    model, dataset = _build(config, run, device, training=False)
+    model, dataset = _build(config, run, device, training=False, dataset=dataset)
     path = Path(checkpoint) if checkpoint else run_folder.latest_checkpoint(run)
     step = load_model_weights(path, model)
     model.to(device).eval()
