@@ -138,14 +138,20 @@ def _write_matrix(path: Path, header: bytes, body: bytes, compress: bool) -> Non
 def write_cars3d(folder: Path, marked: dict | None = None, names: list[str] | None = None) -> Path:
     """The 183 ``.mat`` files of Cars3D in ``folder`` (compressed MATLAB v5, zeros but for
     ``marked``: (object number, elevation, azimuth) -> uint8 128×128×3 image), named
-    ``car_001_mesh.mat`` … unless ``names`` are given (in object order)."""
+    ``car_001_mesh.mat`` … unless ``names`` are given (in object order). The all-zero
+    file is compressed once and copied."""
     folder.mkdir(parents=True, exist_ok=True)
     names = names or [f"car_{number + 1:03d}_mesh" for number in range(cars3d.FACTORS_NUM_VALUES[2])]
+    blank = io.BytesIO()
+    scipy.io.savemat(blank, {"im": np.zeros(cars3d.MESH_SHAPE, np.uint8)}, do_compression=True)
     for number, name in enumerate(names):
+        views = {key[1:]: image for key, image in (marked or {}).items() if key[0] == number}
+        if not views:
+            (folder / f"{name}.mat").write_bytes(blank.getvalue())
+            continue
         mesh = np.zeros(cars3d.MESH_SHAPE, np.uint8)
-        for (car, elevation, azimuth), image in (marked or {}).items():
-            if car == number:
-                mesh[:, :, :, azimuth, elevation] = image
+        for (elevation, azimuth), image in views.items():
+            mesh[:, :, :, azimuth, elevation] = image
         scipy.io.savemat(folder / f"{name}.mat", {"im": mesh}, do_compression=True)
     return folder
 
