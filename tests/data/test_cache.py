@@ -39,7 +39,7 @@ def test_a_conversion_runs_once_and_is_then_served_from_a_read_only_map(tmp_path
     path = tmp_path / "cache" / "x.npy"
     first = load_or_convert(path, (2, 3, 4), convert)
     second = load_or_convert(path, (2, 3, 4), convert)
-    assert calls == [1] and isinstance(second, np.memmap) and not second.flags.writeable
+    assert calls == [1] and not second.flags.writeable and not second.flags.owndata  # a view of the map
     assert np.array_equal(first, np.arange(24).reshape(2, 3, 4)) and np.array_equal(second, first)
 
 

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from disentangle.data.base import read_npy_header
 from disentangle.data.dsprites import default_cache_dir
+from disentangle.data.mapped import map_images
 
 #: bytes hashed at each end of a source file for the cache key
 _EDGE_BYTES = 2**20
@@ -79,12 +81,14 @@ def load_or_convert(
 
 
 def _mapped(path: Path, shape: tuple[int, ...]) -> np.ndarray | None:
-    """``path`` mapped read-only if it is a uint8 ``.npy`` of ``shape`` whose size matches
-    its header, else ``None``."""
+    """``path`` mapped read-only (``map_images``) if it is a C-order uint8 ``.npy`` of
+    ``shape`` that holds all its data, else ``None``."""
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as handle:
+            found, fortran_order, dtype = read_npy_header(handle)
+            offset = handle.tell()
+        if found != shape or dtype != np.uint8 or fortran_order:
+            return None
+        return map_images(path, offset, shape)
     except (OSError, ValueError):
         return None
-    if array.shape != shape or array.dtype != np.uint8:
-        return None
-    return array

@@ -96,6 +96,7 @@ class Cars3D(MappedFactorDataset):
         listing = [folder / "list.txt"] if (folder / "list.txt").is_file() else []
         cache = cache_path(self.name, READER_VERSION, {}, files + listing, cache_dir)
         self._pixels = load_or_convert(cache, (len(self), 3, 64, 64), lambda out: _convert(files, out))
+        self.mapped_file = cache
 
     def describe(self) -> dict:
         return {"name": self.name, "path": self.path}

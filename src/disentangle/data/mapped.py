@@ -8,6 +8,7 @@ it is), and serves batches by fancy indexing the map: only the touched pages are
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 
@@ -23,6 +24,21 @@ def default_data_dir() -> Path:
     """Where datasets look for official files not given as ``path``:
     ``$DISENTANGLE_DATA`` if set, else ``~/.local/share/disentangle``."""
     return Path(os.environ.get("DISENTANGLE_DATA") or Path.home() / ".local" / "share" / "disentangle")
+
+
+def map_images(path: str | Path, offset: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A read-only uint8 array ``shape`` mapped from ``path`` at byte ``offset``, with the
+    kernel told to expect random access (``MADV_RANDOM``: no read-ahead, so sampling reads
+    only the pages of the images drawn). ``ValueError`` when the file is too short."""
+    size = int(np.prod(shape))
+    aligned = offset - offset % mmap.ALLOCATIONGRANULARITY
+    with open(path, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size < offset + size:
+            raise ValueError(f"{path}: {offset + size:,} bytes expected, the file is shorter")
+        mapping = mmap.mmap(handle.fileno(), offset - aligned + size, access=mmap.ACCESS_READ, offset=aligned)
+    if hasattr(mmap, "MADV_RANDOM"):  # Linux and macOS
+        mapping.madvise(mmap.MADV_RANDOM)
+    return np.frombuffer(mapping, np.uint8, size, offset - aligned).reshape(shape)
 
 
 def resize_lanczos(images: np.ndarray, size: int) -> np.ndarray:
@@ -41,11 +57,14 @@ class MappedFactorDataset(FactorDataset):
     """A factor dataset whose images are a read-only uint8 memory map.
 
     Subclasses set ``self._pixels`` (``(N, C, H, W)``, or ``(N, H, W, C)`` with
-    ``self._channels_last = True``) with N = ``len(self)``.
+    ``self._channels_last = True``; from ``map_images``) with N = ``len(self)``, and
+    ``self.mapped_file``, the file it maps (the cache, or the official file itself).
     """
 
     _pixels: np.ndarray
     _channels_last: bool = False
+    #: the file the images are mapped from
+    mapped_file: Path
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:

@@ -39,7 +39,7 @@ import numpy as np
 
 from disentangle.data.base import DataFiles, absolute_path, read_npy_header
 from disentangle.data.cache import cache_path, load_or_convert
-from disentangle.data.mapped import MappedFactorDataset, locate
+from disentangle.data.mapped import MappedFactorDataset, locate, map_images
 from disentangle.errors import InputError
 
 FACTOR_NAMES = [
@@ -72,7 +72,9 @@ class MPI3D(MappedFactorDataset):
         file_path = locate(path, self.filename, f"the official {self.filename}")
         self.path = absolute_path(file_path)
         shape = (int(np.prod(self.factors_num_values)), *IMAGE_SHAPE)
-        self._channels_last, self._pixels = _map_images(file_path, shape, cache_dir, self.name, self._expected())
+        self._channels_last, self._pixels, self.mapped_file = _map_images(
+            file_path, shape, cache_dir, self.name, self._expected()
+        )
 
     def _expected(self) -> str:
         """What the file should be, in words, for error messages."""
@@ -84,8 +86,8 @@ class MPI3D(MappedFactorDataset):
         return {"name": self.name, "path": self.path, "release": self.release}
 
 
-def _map_images(path: Path, shape: tuple[int, ...], cache_dir, reader: str, expected: str) -> tuple[bool, np.ndarray]:
-    """``(channels_last, pixels)``: the archive's ``images`` mapped in place (stored
+def _map_images(path: Path, shape: tuple[int, ...], cache_dir, reader: str, expected: str):
+    """``(channels_last, pixels, mapped file)``: the archive's ``images`` mapped in place (stored
     uncompressed) or converted into the cache (compressed); ``expected`` says in words
     which file a wrong shape should have been."""
     name = path.name
@@ -109,10 +111,11 @@ def _map_images(path: Path, shape: tuple[int, ...], cache_dir, reader: str, expe
                 offset = _data_offset(path, member) + header
                 if path.stat().st_size < offset + np.prod(shape):
                     raise InputError(f"{name}: is truncated (images ends past the end of the file)")
-                return True, np.memmap(path, np.uint8, "r", offset, shape)
+                return True, map_images(path, offset, shape), path
             cache = cache_path(reader, READER_VERSION, {"shape": list(shape)}, [path], cache_dir)
             converted = (shape[0], shape[3], shape[1], shape[2])
-            return False, load_or_convert(cache, converted, lambda out: _convert(archive, member, header, out, name))
+            pixels = load_or_convert(cache, converted, lambda out: _convert(archive, member, header, out, name))
+            return False, pixels, cache
     except InputError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:

@@ -30,7 +30,7 @@ import numpy as np
 
 from disentangle.data.base import DataFiles, absolute_path
 from disentangle.data.cache import cache_path, load_or_convert
-from disentangle.data.mapped import MappedFactorDataset, locate
+from disentangle.data.mapped import MappedFactorDataset, locate, map_images
 from disentangle.errors import InputError
 
 FILENAME = "3dshapes.h5"
@@ -114,11 +114,12 @@ class Shapes3D(MappedFactorDataset):
                 offset = images.id.get_offset()
                 if offset is not None and images.compression is None and images.chunks is None:
                     self._channels_last = True
-                    self._pixels = np.memmap(file_path, np.uint8, "r", offset, images.shape)
+                    self._pixels, self.mapped_file = map_images(file_path, offset, images.shape), file_path
                     return
                 cache = cache_path(self.name, READER_VERSION, {}, [file_path], cache_dir)
                 shape = (NUM_IMAGES, IMAGE_SHAPE[2], *IMAGE_SHAPE[:2])
                 self._pixels = load_or_convert(cache, shape, lambda out: copy_channels_first(images, out))
+                self.mapped_file = cache
         except InputError:
             raise
         except (OSError, ValueError, KeyError) as error:

@@ -188,6 +188,7 @@ class SmallNORB(MappedFactorDataset):
         cache = cache_path(self.name, READER_VERSION, options, list(files.values()), cache_dir)
         try:
             self._pixels = load_or_convert(cache, (len(self), 1, size, size), lambda out: self._convert(files, out))
+            self.mapped_file = cache
         except (EOFError, zlib.error, gzip.BadGzipFile) as error:
             raise InputError(f"{folder}: a SmallNORB file is unreadable ({error})") from None
 
