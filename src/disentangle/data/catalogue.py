@@ -61,7 +61,7 @@ def _entry(name: str, constructor) -> Entry:
     location = default_data_dir() / declared.default
     if not location.exists():
         return Entry(name, factors, declared.description, location, "missing")
-    checked = _stamp(name).is_file() and json.loads(_stamp(name).read_text()) == _identity(location)
+    checked = _stamp(name).is_file() and json.loads(_stamp(name).read_text()) == _identity(location.resolve())
     return Entry(name, factors, declared.description, location, "found, checked" if checked else "found")
 
 
@@ -80,8 +80,9 @@ def check_dataset(name: str, path: str | Path | None = None, **options) -> list[
             nuisance = [f"{dataset.grid_names[axis]} {dataset.grid_num_values[axis]}" for axis in dataset.nuisance_axes]
             lines.append(f"nuisance factors (drawn at random for a factor vector): {', '.join(nuisance)}")
     declared = type(dataset).data_files
-    location = Path(dataset.describe().get("path") or "") if declared is not None else None
-    if location is None or not location.exists():
+    described = dataset.describe().get("path")
+    location = Path(described) if declared is not None and described else None
+    if location is None:
         lines.append("files: none needed")
         return lines
     files = sorted(location.iterdir()) if location.is_dir() else [location]
@@ -97,7 +98,7 @@ def check_dataset(name: str, path: str | Path | None = None, **options) -> list[
     if not any(file.name in declared.md5 for file in files):
         lines.append("no published checksum is known for these files" if not declared.md5 else
                      f"no file named as the published ones ({', '.join(sorted(declared.md5))}): checksums not verified")
-    if location == default_data_dir() / (declared.default or ""):
+    if declared.default is not None and location == (default_data_dir() / declared.default).resolve():
         _write_stamp(name, _identity(location))
     return lines
 
