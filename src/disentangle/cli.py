@@ -494,13 +494,58 @@ def _run_aggregate(args) -> None:
     print(f"wrote {args.dir / RESULTS_CSV}, {args.dir / RESULTS_PARQUET} and {figures} figure(s) in {args.dir / FIGURES}")
 
 
+def _add_data_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "data", help="list the datasets, check a dataset's files, draw its factors",
+        description="list: every dataset, its factors, where it looks for its files and whether they are found "
+        "and checked. check: read a dataset's files with every check (shapes, dtypes, counts, label grids, "
+        "published MD5s) and cache them. show: a grid with one row per factor sweeping its values, and a GIF "
+        "per factor beside it.",
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every dataset and the state of its files")
+    for action, text in (("check", "check a dataset's files"), ("show", "draw a dataset's factors")):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("name", help=f"one of: {', '.join(sorted(DATASETS))}")
+        sub.add_argument("--data-path", help="the file or folder (default: where the dataset looks, see data list)")
+        sub.add_argument("--data-option", action="append", type=_data_option, default=[], metavar="KEY=VALUE")
+        if action == "show":
+            sub.add_argument("--out", type=Path, required=True, help="the grid's PNG; the GIFs are written beside it")
+            sub.add_argument("--seed", type=int, default=0, help="which images are shown")
+    parser.set_defaults(handler=_run_data)
+
+
+def _run_data(args) -> None:
+    from disentangle.data import catalogue
+
+    if args.action == "list":
+        for entry in catalogue.catalogue():
+            factors = ", ".join(f"{name} {size}" for name, size in entry.factors) if entry.factors else "no factors"
+            where = f" at {entry.location}" if entry.location else ""
+            print(f"{entry.name}: {factors}\n  files: {entry.files or 'none'}{where}: {entry.status}")
+        return
+    options = dict(args.data_option)
+    if args.action == "check":
+        for line in catalogue.check_dataset(args.name, args.data_path, **options):
+            print(line)
+        return
+    from disentangle.data import FactorDataset, get_dataset
+    from disentangle.viz.dataset import write_dataset_figures
+
+    dataset = get_dataset(args.name, path=args.data_path, **options)
+    if not isinstance(dataset, FactorDataset):
+        raise InputError(f"data show: '{args.name}' has no ground-truth factors to sweep")
+    for path in write_dataset_figures(dataset, args.out, seed=args.seed):
+        print(f"wrote {path}")
+
+
 # --------------------------------------------------------------------------- entry point
 
 #: each subcommand's parser, in the order ``--help`` lists them
 SUBCOMMANDS = (
     _add_train_parser, _add_traverse_parser, _add_summary_parser, _add_report_parser, _add_explore_parser,
     _add_evaluate_parser, _add_udr_parser,
-    _add_baselines_parser, _add_reproduce_parser, _add_sweep_parser, _add_aggregate_parser,
+    _add_baselines_parser, _add_reproduce_parser, _add_sweep_parser, _add_aggregate_parser, _add_data_parser,
 )
 
 

@@ -42,7 +42,7 @@ class IndexedFactorData:
         return self.dataset.sample_factors(num, random_state)
 
     def sample_observations_from_factors(self, factors: np.ndarray, random_state) -> np.ndarray:
-        return self.dataset.index_of(factors)
+        return self.dataset.sample_indices_of(factors, random_state)
 
     def sample_observations(self, num: int, random_state: np.random.RandomState) -> np.ndarray:
         return self.sample_observations_from_factors(self.sample_factors(num, random_state), random_state)

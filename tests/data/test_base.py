@@ -52,3 +52,102 @@ def test_an_npz_member_is_checked_against_its_size_in_the_archive(tmp_path):
         with pytest.raises(InputError, match=f"^{message}"):
             load_npz_array(loaded, "imgs", path)
         assert load_npz_array(loaded, "good", path).sum() == 10
+
+
+# --------------------------------------------------------------------------- nuisance factors
+
+import torch  # noqa: E402
+
+from disentangle.data.base import FactorDataset  # noqa: E402
+from disentangle.representation import IndexedFactorData  # noqa: E402
+
+
+class _Grid(FactorDataset):
+    """Images that are their own index (a 1×1 image holding the index), on a grid whose
+    ``nuisance`` axes are not ground-truth factors."""
+
+    name = "grid"
+
+    def __init__(self, grid: list[int], nuisance: tuple[int, ...] = ()):
+        self._grid, self._nuisance = list(grid), tuple(nuisance)
+        self.factors_num_values = [size for axis, size in enumerate(grid) if axis not in nuisance]
+        self.factor_names = [f"f{axis}" for axis in range(len(grid)) if axis not in nuisance]
+
+    @property
+    def grid_num_values(self):
+        return self._grid
+
+    @property
+    def factor_axes(self):
+        return tuple(axis for axis in range(len(self._grid)) if axis not in self._nuisance)
+
+    @property
+    def observation_shape(self):
+        return (1, 1, 1)
+
+    def images(self, indices):
+        return torch.as_tensor(np.asarray(indices), dtype=torch.float64).reshape(-1, 1, 1, 1)
+
+    def observations(self, indices):
+        return self.images(indices)
+
+
+def test_a_nuisance_axis_counts_in_the_length_but_not_in_the_factors():
+    data = _Grid([5, 10, 9, 18, 6], nuisance=(1,))  # SmallNORB's grid: the instance is a nuisance
+    assert len(data) == 48_600 and data.num_factors == 4 and data.factors_num_values == [5, 9, 18, 6]
+    assert data.nuisance_axes == (1,)
+    index = data.index_of([[4, 8, 17, 5]], nuisance=[[7]])
+    assert data.grid_of(index).tolist() == [[4, 7, 8, 17, 5]]
+    assert data.factors_of(index).tolist() == [[4, 8, 17, 5]]
+    assert data.grid_of(data.index_of([[4, 8, 17, 5]])).tolist() == [[4, 0, 8, 17, 5]]  # default level 0
+
+
+def test_the_nuisance_is_drawn_from_the_random_state_as_dlib_draws_it():
+    data = _Grid([3, 4, 2, 5], nuisance=(1, 3))
+    factors = np.array([[0, 1], [2, 0], [1, 1]] * 1000)
+    drawn = data.sample_indices_of(factors, np.random.RandomState(7))
+    replay = np.random.RandomState(7)  # dlib: one randint(size, num) per nuisance axis, in axis order
+    expected = np.column_stack([factors[:, 0], replay.randint(4, size=3000), factors[:, 1], replay.randint(5, size=3000)])
+    assert data.grid_of(drawn).tolist() == expected.tolist()
+    counts = np.bincount(data.grid_of(drawn)[:, 1], minlength=4)
+    assert counts.min() > 600  # 750 expected per level
+    observed = data.sample_observations_from_factors(factors[:3], np.random.RandomState(7))
+    assert observed.ravel().tolist() == data.sample_indices_of(factors[:3], np.random.RandomState(7)).tolist()
+
+
+def test_without_nuisance_factors_sampling_observations_draws_no_random_numbers():
+    data = _Grid([3, 4])
+    random_state = np.random.RandomState(3)
+    data.sample_observations_from_factors(np.array([[1, 2]]), random_state)
+    assert random_state.randint(10**6) == np.random.RandomState(3).randint(10**6)
+
+
+def test_indexed_factor_data_hands_out_indices_of_the_requested_factors_with_a_drawn_nuisance():
+    data = _Grid([2, 3, 4], nuisance=(0,))
+    view = IndexedFactorData(data)
+    factors = view.sample_factors(500, np.random.RandomState(0))
+    indices = view.sample_observations_from_factors(factors, np.random.RandomState(1))
+    assert len(view) == 24 and data.factors_of(indices).tolist() == factors.tolist()
+    assert set(data.grid_of(indices)[:, 0].tolist()) == {0, 1}
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), sizes=st.lists(st.integers(1, 6), min_size=1, max_size=5))
+def test_index_and_grid_coordinates_determine_each_other(data, sizes):
+    nuisance = tuple(sorted(data.draw(st.sets(st.integers(0, len(sizes) - 1), max_size=len(sizes) - 1))))
+    grid = _Grid(sizes, nuisance)
+    point = [data.draw(st.integers(0, size - 1)) for size in sizes]
+    factors = [[point[axis] for axis in grid.factor_axes]]
+    levels = [[point[axis] for axis in nuisance]] if nuisance else None
+    index = grid.index_of(factors, levels)
+    assert grid.grid_of(index).tolist() == [point]
+    assert grid.factors_of(index).tolist() == factors
+    assert int(index[0]) == int(np.ravel_multi_index(point, sizes))
+
+
+def test_out_of_range_nuisance_levels_are_refused_in_one_line():
+    data = _Grid([2, 3], nuisance=(1,))
+    with pytest.raises(InputError, match=r"^nuisance: each column k must lie in \[0, \[3\]\[k\]\)$"):
+        data.index_of([[1]], nuisance=[[3]])
+    with pytest.raises(InputError, match=r"^nuisance: 2 rows for 1 factor vectors$"):
+        data.index_of([[1]], nuisance=[[0], [1]])

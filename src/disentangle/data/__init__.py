@@ -10,14 +10,25 @@ import inspect
 import os
 from collections.abc import Callable
 
-from disentangle.data.base import FactorDataset, ImageDataset
+from disentangle.data.base import DataFiles, FactorDataset, ImageDataset
+from disentangle.data.cars3d import Cars3D
 from disentangle.data.dsprites import DSprites
 from disentangle.data.images import MNIST, ArrayImages, Digits, FashionMNIST, ImageFolder, InMemoryImages
+from disentangle.data.mpi3d import MPI3DComplex, MPI3DReal, MPI3DRealistic, MPI3DToy
+from disentangle.data.shapes3d import Shapes3D
+from disentangle.data.smallnorb import SmallNORB
 from disentangle.errors import InputError, shown
 
 #: name -> constructor taking keyword options
 DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "dsprites": DSprites,
+    "shapes3d": Shapes3D,
+    "smallnorb": SmallNORB,
+    "cars3d": Cars3D,
+    "mpi3d-toy": MPI3DToy,
+    "mpi3d-realistic": MPI3DRealistic,
+    "mpi3d-real": MPI3DReal,
+    "mpi3d-complex": MPI3DComplex,
     "mnist": MNIST,
     "fashion-mnist": FashionMNIST,
     "array": ArrayImages,
@@ -97,13 +108,21 @@ __all__ = [
     "DATASETS",
     "MNIST",
     "ArrayImages",
+    "Cars3D",
     "DSprites",
+    "DataFiles",
     "Digits",
     "FactorDataset",
     "FashionMNIST",
     "ImageDataset",
     "ImageFolder",
     "InMemoryImages",
+    "MPI3DComplex",
+    "MPI3DReal",
+    "MPI3DRealistic",
+    "MPI3DToy",
+    "Shapes3D",
+    "SmallNORB",
     "check_options",
     "get_dataset",
 ]

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from disentangle.data.base import FactorDataset, absolute_path, as_index_tensor
+from disentangle.data.base import DataFiles, FactorDataset, absolute_path, as_index_tensor
 from disentangle.data.dsprites_render import (
     FACTOR_NAMES,
     FACTORS_NUM_VALUES,
@@ -105,6 +105,7 @@ class DSprites(FactorDataset):
     name = "dsprites"
     factor_names = FACTOR_NAMES
     factors_num_values = FACTORS_NUM_VALUES
+    data_files = DataFiles(f"the official {OFFICIAL_FILENAME}", optional=True)
 
     def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None):
         #: the official file as an absolute path, so that ``describe()`` works from any folder

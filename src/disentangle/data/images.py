@@ -29,6 +29,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from disentangle.data.base import (
+    DataFiles,
     ImageDataset,
     absolute_path,
     as_index_tensor,
@@ -151,6 +152,7 @@ class MNIST(InMemoryImages):
 
     name = "mnist"
     title = "MNIST"
+    data_files = DataFiles("the official IDX files (train-images-idx3-ubyte, t10k-images-idx3-ubyte, raw or .gz)")
     #: the official file name of each split's images
     split_files = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 
@@ -239,6 +241,7 @@ class ArrayImages(InMemoryImages):
     """
 
     name = "array"
+    data_files = DataFiles("a .npy / .npz array of images")
 
     def __init__(self, path: str | Path, key: str | None = None):
         #: absolute and resolved, so that ``describe()`` rebuilds it from any working folder
@@ -309,6 +312,7 @@ class ImageFolder(InMemoryImages):
     """
 
     name = "folder"
+    data_files = DataFiles("a folder of PNG / JPEG / BMP / GIF images")
 
     def __init__(self, path: str | Path, mode: str | None = None, size: int | Sequence[int] | None = None):
         #: absolute and resolved, so that ``describe()`` rebuilds it from any working folder

@@ -135,7 +135,11 @@ class DCIGN(GaussianVAE):
         groups = self.latent_groups(dataset)
         factor, latents = groups[int(torch.randint(len(groups), (1,), generator=generator))]
         factors = one_factor_batch(dataset, factor, batch_size, generator)
-        return Batch(dataset.observations(dataset.index_of(factors)), context={"varied_latents": latents})
+        # nuisance factors (SmallNORB's instance) are held fixed over the batch, like the other factors
+        nuisance = [int(torch.randint(dataset.grid_num_values[axis], (1,), generator=generator))
+                    for axis in dataset.nuisance_axes]
+        index = dataset.index_of(factors, np.tile(np.asarray(nuisance, dtype=np.int64), (batch_size, 1)))
+        return Batch(dataset.observations(index), context={"varied_latents": latents})
 
     def loss(self, x: Tensor, step: int, varied_latents: tuple[int, ...] | None = None) -> dict[str, Tensor]:
         """Without ``varied_latents`` (a batch from elsewhere) nothing is clamped."""
