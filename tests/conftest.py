@@ -59,3 +59,39 @@ def _folder_hash(folder) -> str:
 def folder_hash():
     """``folder_hash(folder)``: one hash of a folder's names and bytes, to show it unchanged."""
     return _folder_hash
+
+
+class GridFactors(FactorDataset):
+    """Images that are their own index (a 1×1 image holding the index), on a grid whose
+    ``nuisance`` axes are not ground-truth factors."""
+
+    name = "grid"
+
+    def __init__(self, grid: list[int], nuisance: tuple[int, ...] = ()):
+        self._grid, self._nuisance = list(grid), tuple(nuisance)
+        self.factors_num_values = [size for axis, size in enumerate(grid) if axis not in nuisance]
+        self.factor_names = [f"f{axis}" for axis in range(len(grid)) if axis not in nuisance]
+
+    @property
+    def grid_num_values(self):
+        return self._grid
+
+    @property
+    def factor_axes(self):
+        return tuple(axis for axis in range(len(self._grid)) if axis not in self._nuisance)
+
+    @property
+    def observation_shape(self):
+        return (1, 1, 1)
+
+    def images(self, indices):
+        return torch.as_tensor(np.asarray(indices), dtype=torch.float64).reshape(-1, 1, 1, 1)
+
+    def observations(self, indices):
+        return self.images(indices)
+
+
+@pytest.fixture(scope="session")
+def grid_factors():
+    """``GridFactors``: ``grid_factors(grid, nuisance=())`` builds one."""
+    return GridFactors

@@ -1,4 +1,5 @@
-"""The shared readers of data/base.py: numpy files whose headers may lie."""
+"""data/base.py: the shared readers (numpy files whose headers may lie) and factor grids
+with nuisance factors."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from disentangle.data.base import load_npz_array, load_numpy_file
 from disentangle.errors import InputError
+from disentangle.representation import IndexedFactorData
 
 
 def _npy(path, shape, descr="|u1", payload=b""):
@@ -56,44 +59,8 @@ def test_an_npz_member_is_checked_against_its_size_in_the_archive(tmp_path):
 
 # --------------------------------------------------------------------------- nuisance factors
 
-import torch  # noqa: E402
-
-from disentangle.data.base import FactorDataset  # noqa: E402
-from disentangle.representation import IndexedFactorData  # noqa: E402
-
-
-class _Grid(FactorDataset):
-    """Images that are their own index (a 1×1 image holding the index), on a grid whose
-    ``nuisance`` axes are not ground-truth factors."""
-
-    name = "grid"
-
-    def __init__(self, grid: list[int], nuisance: tuple[int, ...] = ()):
-        self._grid, self._nuisance = list(grid), tuple(nuisance)
-        self.factors_num_values = [size for axis, size in enumerate(grid) if axis not in nuisance]
-        self.factor_names = [f"f{axis}" for axis in range(len(grid)) if axis not in nuisance]
-
-    @property
-    def grid_num_values(self):
-        return self._grid
-
-    @property
-    def factor_axes(self):
-        return tuple(axis for axis in range(len(self._grid)) if axis not in self._nuisance)
-
-    @property
-    def observation_shape(self):
-        return (1, 1, 1)
-
-    def images(self, indices):
-        return torch.as_tensor(np.asarray(indices), dtype=torch.float64).reshape(-1, 1, 1, 1)
-
-    def observations(self, indices):
-        return self.images(indices)
-
-
-def test_a_nuisance_axis_counts_in_the_length_but_not_in_the_factors():
-    data = _Grid([5, 10, 9, 18, 6], nuisance=(1,))  # SmallNORB's grid: the instance is a nuisance
+def test_a_nuisance_axis_counts_in_the_length_but_not_in_the_factors(grid_factors):
+    data = grid_factors([5, 10, 9, 18, 6], nuisance=(1,))  # SmallNORB's grid: the instance is a nuisance
     assert len(data) == 48_600 and data.num_factors == 4 and data.factors_num_values == [5, 9, 18, 6]
     assert data.nuisance_axes == (1,)
     index = data.index_of([[4, 8, 17, 5]], nuisance=[[7]])
@@ -102,8 +69,8 @@ def test_a_nuisance_axis_counts_in_the_length_but_not_in_the_factors():
     assert data.grid_of(data.index_of([[4, 8, 17, 5]])).tolist() == [[4, 0, 8, 17, 5]]  # default level 0
 
 
-def test_the_nuisance_is_drawn_from_the_random_state_as_dlib_draws_it():
-    data = _Grid([3, 4, 2, 5], nuisance=(1, 3))
+def test_the_nuisance_is_drawn_from_the_random_state_as_dlib_draws_it(grid_factors):
+    data = grid_factors([3, 4, 2, 5], nuisance=(1, 3))
     factors = np.array([[0, 1], [2, 0], [1, 1]] * 1000)
     drawn = data.sample_indices_of(factors, np.random.RandomState(7))
     replay = np.random.RandomState(7)  # dlib: one randint(size, num) per nuisance axis, in axis order
@@ -115,15 +82,15 @@ def test_the_nuisance_is_drawn_from_the_random_state_as_dlib_draws_it():
     assert observed.ravel().tolist() == data.sample_indices_of(factors[:3], np.random.RandomState(7)).tolist()
 
 
-def test_without_nuisance_factors_sampling_observations_draws_no_random_numbers():
-    data = _Grid([3, 4])
+def test_without_nuisance_factors_sampling_observations_draws_no_random_numbers(grid_factors):
+    data = grid_factors([3, 4])
     random_state = np.random.RandomState(3)
     data.sample_observations_from_factors(np.array([[1, 2]]), random_state)
     assert random_state.randint(10**6) == np.random.RandomState(3).randint(10**6)
 
 
-def test_indexed_factor_data_hands_out_indices_of_the_requested_factors_with_a_drawn_nuisance():
-    data = _Grid([2, 3, 4], nuisance=(0,))
+def test_indexed_factor_data_hands_out_indices_of_the_requested_factors_with_a_drawn_nuisance(grid_factors):
+    data = grid_factors([2, 3, 4], nuisance=(0,))
     view = IndexedFactorData(data)
     factors = view.sample_factors(500, np.random.RandomState(0))
     indices = view.sample_observations_from_factors(factors, np.random.RandomState(1))
@@ -133,9 +100,9 @@ def test_indexed_factor_data_hands_out_indices_of_the_requested_factors_with_a_d
 
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), sizes=st.lists(st.integers(1, 6), min_size=1, max_size=5))
-def test_index_and_grid_coordinates_determine_each_other(data, sizes):
+def test_index_and_grid_coordinates_determine_each_other(data, sizes, grid_factors):
     nuisance = tuple(sorted(data.draw(st.sets(st.integers(0, len(sizes) - 1), max_size=len(sizes) - 1))))
-    grid = _Grid(sizes, nuisance)
+    grid = grid_factors(sizes, nuisance)
     point = [data.draw(st.integers(0, size - 1)) for size in sizes]
     factors = [[point[axis] for axis in grid.factor_axes]]
     levels = [[point[axis] for axis in nuisance]] if nuisance else None
@@ -145,9 +112,24 @@ def test_index_and_grid_coordinates_determine_each_other(data, sizes):
     assert int(index[0]) == int(np.ravel_multi_index(point, sizes))
 
 
-def test_out_of_range_nuisance_levels_are_refused_in_one_line():
-    data = _Grid([2, 3], nuisance=(1,))
+def test_out_of_range_nuisance_levels_are_refused_in_one_line(grid_factors):
+    data = grid_factors([2, 3], nuisance=(1,))
     with pytest.raises(InputError, match=r"^nuisance: each column k must lie in \[0, \[3\]\[k\]\)$"):
         data.index_of([[1]], nuisance=[[3]])
     with pytest.raises(InputError, match=r"^nuisance: 2 rows for 1 factor vectors$"):
         data.index_of([[1]], nuisance=[[0], [1]])
+
+
+def test_the_training_loop_draws_nuisance_levels_from_its_generator_and_nothing_without_them(grid_factors):
+    data = grid_factors([3, 4, 2, 5], nuisance=(1, 3))
+    factors = np.array([[0, 1], [2, 0], [1, 1]])
+    first = data.draw_indices_of(factors, torch.Generator().manual_seed(3))
+    again = data.draw_indices_of(factors, torch.Generator().manual_seed(3))
+    assert np.array_equal(first, again) and np.array_equal(data.factors_of(first), factors)
+    replay = torch.Generator().manual_seed(3)
+    nuisance = torch.stack([torch.randint(4, (3,), generator=replay), torch.randint(5, (3,), generator=replay)], 1)
+    assert np.array_equal(first, data.index_of(factors, nuisance.numpy()))
+    plain, generator = grid_factors([3, 2]), torch.Generator().manual_seed(5)
+    state = generator.get_state()
+    assert np.array_equal(plain.draw_indices_of(factors, generator), plain.index_of(factors))
+    assert torch.equal(generator.get_state(), state)

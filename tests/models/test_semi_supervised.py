@@ -154,3 +154,15 @@ def test_the_run_folder_keeps_the_labelled_set_and_resume_is_bit_identical(tmp_p
     assert np.array_equal(a["model.labelled_factors"].numpy(), loaded.model.labelled.factors)
     assert np.array_equal(a["model.labels"].numpy(), loaded.model.labels.numpy())
     assert loaded.config["model"]["factors_num_values"] == [3, 6, 40, 32, 32]
+
+
+def test_the_labelled_images_of_a_dataset_with_a_nuisance_factor_are_fixed(grid_factors):
+    data = grid_factors([3, 5, 4, 6], nuisance=(1,))
+    config = RunConfig.from_keywords("s2-beta-vae", "dsprites", architecture="mlp", latent_dim=3, num_labelled=300)
+    model = config.for_dataset(data).build_model(data.observation_shape)
+    indices = model.labelled_indices(data)
+    assert np.array_equal(data.factors_of(indices.numpy()), model.labelled.factors)
+    assert len(np.unique(data.grid_of(indices.numpy())[:, 1])) == 5  # the instances vary over the set
+    batch = model.sample_batch(data, 50, torch.Generator().manual_seed(0))
+    assert set(batch.observations[50:].reshape(-1).long().tolist()) <= set(indices.tolist())
+    assert torch.equal(model.labelled_indices(data), indices)

@@ -198,3 +198,14 @@ def test_each_process_trains_on_whole_pairs_and_their_rows():
         pairs = slice(2 * rank, 2 * rank + 2)
         assert torch.equal(x[:2], first[pairs]) and torch.equal(x[2:], second[pairs])
         assert torch.equal(rows, changed[pairs])
+
+
+def test_pairs_on_a_dataset_with_a_nuisance_factor_draw_it_for_each_image(grid_factors):
+    data = grid_factors([3, 5, 4, 6], nuisance=(1,))  # the second axis is a nuisance, as SmallNORB's instance
+    model = build_model("ada-gvae", data.observation_shape, architecture="mlp", latent_dim=3, k=1)
+    batch = model.sample_batch(data, 200, _generator(4))
+    indices = batch.observations.reshape(-1).long().numpy()
+    first, second = data.factors_of(indices[:200]), data.factors_of(indices[200:])
+    assert ((first != second).sum(1) == 1).all()
+    instances = data.grid_of(indices)[:, 1]
+    assert len(np.unique(instances)) == data.grid_num_values[1]

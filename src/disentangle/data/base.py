@@ -155,6 +155,19 @@ class FactorDataset(ImageDataset):
         )
         return self.index_of(factors, nuisance)
 
+    def draw_indices_of(self, factors: np.ndarray, generator: torch.Generator) -> np.ndarray:
+        """``sample_indices_of`` for the training loop: each nuisance level drawn uniformly
+        from the torch ``generator`` (so that a resumed run draws the same); without
+        nuisance factors ``index_of``, drawing nothing."""
+        if not self.nuisance_axes:
+            return self.index_of(factors)
+        count = len(np.asarray(factors))
+        nuisance = torch.stack(
+            [torch.randint(self.grid_num_values[axis], (count,), generator=generator) for axis in self.nuisance_axes],
+            dim=1,
+        )
+        return self.index_of(factors, nuisance.numpy())
+
     def factors_of(self, index: np.ndarray | int) -> np.ndarray:
         """Integer ground-truth factor vectors ``(N, num_factors)`` of dataset indices ``(N,)``."""
         return self.grid_of(index)[:, list(self.factor_axes)]

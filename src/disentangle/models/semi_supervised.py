@@ -32,6 +32,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -162,6 +163,7 @@ class SemiSupervised:
         super().__init__(config, observation_shape)
         sizes = config.factors_num_values
         self.labelled: LabelledSet | None = None
+        self._labelled_indices: Tensor | None = None
         if sizes is None:
             return  # not a factor dataset: check_dataset refuses it before any step
         if config.labeller == "partial" and config.num_observed_factors > len(sizes):
@@ -212,9 +214,17 @@ class SemiSupervised:
         self.check_dataset(dataset)
         batch = super().sample_batch(dataset, batch_size, generator)
         rows = torch.randint(self.config.num_labelled, (batch_size,), generator=generator)
-        labelled = dataset.observations(dataset.index_of(self.labelled_factors[rows].numpy()))
+        labelled = dataset.observations(self.labelled_indices(dataset)[rows])
         return Batch(torch.cat([batch.observations, labelled]), blocks=batch.blocks + 1, context=batch.context,
                      rows={**batch.rows, "labels": self.labels[rows]})
+
+    def labelled_indices(self, dataset: FactorDataset) -> Tensor:
+        """The dataset indices of the labelled images, int64 ``(num_labelled,)``: fixed, any
+        nuisance levels (SmallNORB's instance) drawn once, from a stream of ``label_seed``."""
+        if self._labelled_indices is None:
+            stream = np.random.RandomState(np.random.SeedSequence([self.config.label_seed, 1]).generate_state(1))
+            self._labelled_indices = torch.from_numpy(dataset.sample_indices_of(self.labelled.factors, stream))
+        return self._labelled_indices
 
     def supervised_loss(self, x_labelled: Tensor, labels: Tensor) -> Tensor:
         """The supervised loss of the labelled images' posterior means (before γ)."""

@@ -172,10 +172,11 @@ class PairVAE(GaussianVAE):
 
     def sample_batch(self, dataset: ImageDataset, batch_size: int, generator: torch.Generator) -> Batch:
         """``batch_size`` pairs as two blocks (every first image, then every second one);
-        the known variants also get ``changed``, ``(batch_size, num_factors)``, per pair."""
+        the known variants also get ``changed``, ``(batch_size, num_factors)``, per pair.
+        Nuisance factors (SmallNORB's instance) are drawn for each image, as dlib does."""
         self.check_dataset(dataset)
         first, second, changed = sample_pairs(list(dataset.factors_num_values), batch_size, self.config.k, generator)
-        indices = np.concatenate([dataset.index_of(first), dataset.index_of(second)])
+        indices = np.concatenate([dataset.draw_indices_of(first, generator), dataset.draw_indices_of(second, generator)])
         rows = {"changed": torch.from_numpy(changed)} if self.known else {}
         return Batch(dataset.observations(indices), blocks=2, rows=rows)
 
