@@ -96,14 +96,15 @@ def fit_per_factor(
 
 def fit_many(predictor: str, problems: list[tuple[np.ndarray, np.ndarray]], seeds: np.ndarray, n_jobs: int) -> list:
     """``fit_predictor`` on each ``(x, y)`` of ``problems`` with its seed, in ``n_jobs`` threads,
-    on one BLAS thread each; the fitted predictors in the order of ``problems``.
+    each on one BLAS and OpenMP thread (so sums run in one order whatever ``n_jobs``); the
+    fitted predictors in the order of ``problems``.
 
     Without repeating lbfgs's "failed to converge" warning (dlib's 100 iterations are the
     protocol) or scikit-learn's notices of future defaults (the ones that matter are pinned).
     """
     # Most classes first: the slowest fits start first, which shortens the wall time.
     order = np.argsort([-len(np.unique(y)) for _, y in problems], kind="stable")
-    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
+    with threadpool_limits(1), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="lbfgs failed to converge")
         warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
         with ThreadPoolExecutor(max_workers=max(1, min(n_jobs, len(problems)))) as pool:
