@@ -83,13 +83,13 @@ def strong_downstream_task(
             for model, (_, test_codes, _, labels) in zip(models[len(sizes) :], shifted)
         ]
         prefix = str(size)
-        scores[f"{prefix}:mean_train_accuracy"] = float(np.mean(train_accuracy))
-        scores[f"{prefix}:mean_test_accuracy"] = float(np.mean(test_accuracy))
-        scores[f"{prefix}:mean_strong_train_accuracy"] = float(np.mean(strong_train))
-        scores[f"{prefix}:mean_strong_test_accuracy"] = float(np.mean(strong_test))
         scores[f"{prefix}:strong_generalization_gap"] = 1.0 - float(np.mean(strong_test)) / float(
             np.mean(test_accuracy)
         )
+        scores[f"{prefix}:mean_strong_test_accuracy"] = float(np.mean(strong_test))
+        scores[f"{prefix}:mean_strong_train_accuracy"] = float(np.mean(strong_train))
+        scores[f"{prefix}:mean_test_accuracy"] = float(np.mean(test_accuracy))
+        scores[f"{prefix}:mean_train_accuracy"] = float(np.mean(train_accuracy))
     return {**scores, "settings": settings}
 
 
