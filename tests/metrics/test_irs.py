@@ -1,9 +1,12 @@
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from disentangle.errors import InputError
+from disentangle.evaluate import score_representation
 from disentangle.metrics import irs
 from disentangle.metrics.irs import irs_matrix
 
@@ -109,3 +112,12 @@ def test_constant_codes_are_dropped_and_all_constant_codes_score_zero(toy_data, 
 def test_a_quantile_outside_zero_one_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="diff_quantile"):
         irs(toy_data([3]), factors_as_codes, np.random.RandomState(0), num_train=20, diff_quantile=1.5)
+
+
+def test_evaluate_keeps_the_per_code_lists_in_the_results_and_only_scalars_in_the_summary(toy_data,
+                                                                                          factors_as_codes):
+    scored = score_representation(toy_data([3, 4]), factors_as_codes, ["irs"], seeds=[0, 1],
+                                  settings={"irs": {"num_train": 200}})
+    assert set(scored["summary"]["irs"]) == {"IRS", "num_active_dims"}
+    assert scored["results"]["irs"][1]["parents"] == [0, 1]
+    assert json.loads(json.dumps(scored))["summary"]["irs"]["IRS"]["values"] == [1.0, 1.0]
