@@ -52,3 +52,19 @@ def test_an_intervention_fixes_one_other_factor_in_training_and_avoids_its_value
 def test_a_factor_with_nothing_to_shift_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="no other factor"):
         strong_downstream_task(toy_data([3, 1]), factors_as_codes, np.random.RandomState(0), **SMALL)
+
+
+def test_the_factors_of_every_training_size_are_drawn_first_as_dlib_draws_them(toy_data, factors_as_codes):
+    data, calls = toy_data([3, 4]), []
+    sample = data.sample_factors
+
+    def recording(num, random_state):
+        calls.append(sample(num, random_state))
+        return calls[-1]
+
+    data.sample_factors = recording
+    strong_downstream_task(data, factors_as_codes, np.random.RandomState(3), num_train=(40, 30), num_test=20,
+                           n_experiment=1)
+    replay = np.random.RandomState(3)
+    expected = [sample(num, replay) for num in (40, 20, 30, 20)]
+    assert len(calls) == 4 and all(np.array_equal(a, b) for a, b in zip(calls, expected))

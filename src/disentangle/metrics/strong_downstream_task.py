@@ -15,8 +15,8 @@ for every size n:
 - ``"n:strong_generalization_gap"``: 1 - strong test accuracy / test accuracy.
 
 dlib draws the interventions from the global ``np.random``, so its results cannot be
-repeated; here they are drawn from ``random_state`` (after all points, in dlib's loop
-order), and so are the classifiers' seeds. A factor with a single value cannot be
+repeated; here they are drawn from ``random_state`` after the factors of every training
+size (which are then dlib's), in dlib's loop order, and so are the classifiers' seeds. A factor with a single value cannot be
 shifted and is never drawn as s (dlib would fail). dlib has no study configuration for
 this task; the defaults are its function's (10 experiments) with boosted trees (its test
 configuration), 1,000 training and 5,000 test points.
@@ -49,19 +49,34 @@ def strong_downstream_task(
     check_predictor("strong_downstream_task", settings["predictor"])
     settings["n_jobs"] = check_n_jobs("strong_downstream_task", settings["n_jobs"])
     sizes = factor_sizes(ground_truth_data)
+    draws = [
+        [check_factors(draw_factors(ground_truth_data, num, random_state), sizes) for num in (size, settings["num_test"])]
+        for size in train_sizes
+    ]
     scores = {}
-    for size in train_sizes:
-        factors = check_factors(draw_factors(ground_truth_data, size, random_state), sizes)
-        factors_test = check_factors(draw_factors(ground_truth_data, settings["num_test"], random_state), sizes)
-        codes = encode(ground_truth_data, representation_function, factors, random_state)
-        codes_test = encode(ground_truth_data, representation_function, factors_test, random_state)
-        shifts = [
-            (t, *intervene(factors, factors_test, t, sizes, random_state))
-            for t in range(len(sizes))
-            for _ in range(settings["n_experiment"])
-        ]
-        problems = [(codes, factors[:, t]) for t in range(len(sizes))]
-        shifted = [
+    for size, (factors, factors_test) in zip(train_sizes, draws):
+        scores.update(
+            shift_scores(str(size), ground_truth_data, representation_function, factors, factors_test, sizes,
+                         random_state, settings)
+        )
+    return {**scores, "settings": settings}
+
+
+def shift_scores(prefix, ground_truth_data, representation_function, factors, factors_test, sizes, random_state,
+                 settings) -> dict:
+    """One training size's scores, prefixed ``prefix:``, from its training and test factors
+    ``(N, K)``, ``(M, K)``: the interventions, then the classifiers' seeds, drawn from
+    ``random_state``."""
+    num_factors = len(sizes)
+    shifts = [
+        (t, *intervene(factors, factors_test, t, sizes, random_state))
+        for t in range(num_factors)
+        for _ in range(settings["n_experiment"])
+    ]
+    codes, codes_test, shifted = (
+        encode(ground_truth_data, representation_function, factors, random_state),
+        encode(ground_truth_data, representation_function, factors_test, random_state),
+        [
             (
                 encode(ground_truth_data, representation_function, train, random_state),
                 encode(ground_truth_data, representation_function, test, random_state),
@@ -69,28 +84,25 @@ def strong_downstream_task(
                 test[:, t],
             )
             for t, train, test in shifts
+        ],
+    )
+    problems = [(codes, factors[:, t]) for t in range(num_factors)]
+    problems += [(train_codes, labels) for train_codes, _, labels, _ in shifted]
+    models = fit_many(settings["predictor"], problems, draw_seeds(random_state, len(problems)), settings["n_jobs"])
+    test_accuracy = float(np.mean(accuracies(models[:num_factors], codes_test, factors_test)))
+    strong_train, strong_test = np.array(
+        [
+            (np.mean(model.predict(train_codes) == labels), np.mean(model.predict(test_codes) == labels_test))
+            for model, (train_codes, test_codes, labels, labels_test) in zip(models[num_factors:], shifted)
         ]
-        problems += [(train_codes, labels) for train_codes, _, labels, _ in shifted]
-        models = fit_many(settings["predictor"], problems, draw_seeds(random_state, len(problems)), settings["n_jobs"])
-        train_accuracy = accuracies(models[: len(sizes)], codes, factors)
-        test_accuracy = accuracies(models[: len(sizes)], codes_test, factors_test)
-        strong_train = [
-            np.mean(model.predict(train_codes) == labels)
-            for model, (train_codes, _, labels, _) in zip(models[len(sizes) :], shifted)
-        ]
-        strong_test = [
-            np.mean(model.predict(test_codes) == labels)
-            for model, (_, test_codes, _, labels) in zip(models[len(sizes) :], shifted)
-        ]
-        prefix = str(size)
-        scores[f"{prefix}:strong_generalization_gap"] = 1.0 - float(np.mean(strong_test)) / float(
-            np.mean(test_accuracy)
-        )
-        scores[f"{prefix}:mean_strong_test_accuracy"] = float(np.mean(strong_test))
-        scores[f"{prefix}:mean_strong_train_accuracy"] = float(np.mean(strong_train))
-        scores[f"{prefix}:mean_test_accuracy"] = float(np.mean(test_accuracy))
-        scores[f"{prefix}:mean_train_accuracy"] = float(np.mean(train_accuracy))
-    return {**scores, "settings": settings}
+    ).mean(axis=0)
+    return {
+        f"{prefix}:strong_generalization_gap": 1.0 - float(strong_test) / test_accuracy,
+        f"{prefix}:mean_strong_test_accuracy": float(strong_test),
+        f"{prefix}:mean_strong_train_accuracy": float(strong_train),
+        f"{prefix}:mean_test_accuracy": test_accuracy,
+        f"{prefix}:mean_train_accuracy": float(np.mean(accuracies(models[:num_factors], codes, factors))),
+    }
 
 
 def intervene(factors, factors_test, target: int, sizes: np.ndarray, random_state) -> tuple[np.ndarray, np.ndarray]:
