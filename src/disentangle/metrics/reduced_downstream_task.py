@@ -14,8 +14,9 @@ high when a factor leaks into other codes) and over the pairs k != f
 (``"n:mean_test_accuracy_other_factors"``: high when removing f's codes spares the others),
 and the same for training accuracy.
 
-dlib fits DCI's classifiers for every factor to read one column; we fit only f's (the
-same column). dlib draws the trees' seeds from the global ``np.random`` (unrepeatable);
+dlib recomputes the whole importance matrix (a classifier per factor) for every factor
+of interest and removal to read one column; we compute it once for the first removal
+(the same matrix) and only f's column after. dlib draws the trees' seeds from the global ``np.random`` (unrepeatable);
 here they are drawn from ``random_state`` after all points. dlib has no study
 configuration for this task; the defaults are its test configuration's (one code
 removed, boosted trees) with 1,000 training and 5,000 test points.
