@@ -126,6 +126,6 @@ REDUCED_DOWNSTREAM_TASK = Metric(
         "predictor": "boosted_trees",  # or "logistic_regression" (or "boosted_trees_sklearn")
         "n_jobs": None,  # threads for the classifiers; None: the CPUs available
     },
-    fast={"num_test": 2_000},
+    fast={"num_train": (500,), "num_test": 2_000},
     headline=("1000:mean_test_accuracy_factor_of_interest", "1000:mean_test_accuracy_other_factors"),
 )
