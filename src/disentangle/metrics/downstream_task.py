@@ -47,7 +47,9 @@ def downstream_task(
     settings["n_jobs"] = check_n_jobs("downstream_task", settings["n_jobs"])
     samples = [
         [
-            sample_factor_codes(ground_truth_data, representation_function, num, random_state, settings["batch_size"])
+            sample_factor_codes(
+                ground_truth_data, representation_function, num, random_state, settings["batch_size"]
+            )
             for num in (size, settings["num_test"])
         ]
         for size in train_sizes

@@ -51,7 +51,9 @@ def fairness(ground_truth_data, representation_function, random_state, preset: s
     )
     pairs = [(t, s) for t in range(num_factors) for s in range(num_factors) if s != t]
     tests = {
-        pair: check_factors(draw_factors(ground_truth_data, settings["num_test_points_per_class"], random_state), sizes)
+        pair: check_factors(
+            draw_factors(ground_truth_data, settings["num_test_points_per_class"], random_state), sizes
+        )
         for pair in pairs
     }
     models = fit_per_factor(settings["predictor"], codes, factors, draw_seeds(random_state, num_factors),

@@ -58,7 +58,9 @@ def irs(ground_truth_data, representation_function, random_state, preset: str = 
     return {**result, **scores, "settings": settings}
 
 
-def irs_matrix(factors: np.ndarray, codes: np.ndarray, diff_quantile: float = 0.99) -> tuple[np.ndarray, np.ndarray]:
+def irs_matrix(
+    factors: np.ndarray, codes: np.ndarray, diff_quantile: float = 0.99
+) -> tuple[np.ndarray, np.ndarray]:
     """``(IRS matrix (D, K), largest deviations (D,))`` of codes ``(N, D)`` with nonzero
     variance given discrete factors ``(N, K)``; see the module docstring."""
     max_deviations = np.max(np.abs(codes - codes.mean(axis=0)), axis=0)

@@ -94,7 +94,9 @@ def fit_per_factor(
     return fit_many(predictor, [(codes, factors[:, k]) for k in range(factors.shape[1])], seeds, n_jobs)
 
 
-def fit_many(predictor: str, problems: list[tuple[np.ndarray, np.ndarray]], seeds: np.ndarray, n_jobs: int) -> list:
+def fit_many(
+    predictor: str, problems: list[tuple[np.ndarray, np.ndarray]], seeds: np.ndarray, n_jobs: int
+) -> list:
     """``fit_predictor`` on each ``(x, y)`` of ``problems`` with its seed, in ``n_jobs`` threads,
     each on one BLAS and OpenMP thread (so sums run in one order whatever ``n_jobs``); the
     fitted predictors in the order of ``problems``.

@@ -16,10 +16,11 @@ and the same for training accuracy.
 
 dlib recomputes the whole importance matrix (a classifier per factor) for every factor
 of interest and removal to read one column; we compute it once for the first removal
-(the same matrix) and only f's column after. dlib draws the trees' seeds from the global ``np.random`` (unrepeatable);
-here they are drawn from ``random_state`` after all points. dlib has no study
-configuration for this task; the defaults are its test configuration's (one code
-removed, boosted trees) with 1,000 training and 5,000 test points.
+(the same matrix) and only f's column after. dlib draws the trees' seeds from the
+global ``np.random`` (unrepeatable); here they are drawn from ``random_state`` after all
+points. dlib has no study configuration for this task; the defaults are its test
+configuration's (one code removed, boosted trees) with 1,000 training and 5,000 test
+points (``fast``: 500 and 2,000).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def reduced_downstream_task(
     settings["n_jobs"] = check_n_jobs("reduced_downstream_task", settings["n_jobs"])
     samples = [
         [
-            sample_factor_codes(ground_truth_data, representation_function, num, random_state, settings["batch_size"])
+            sample_factor_codes(
+                ground_truth_data, representation_function, num, random_state, settings["batch_size"]
+            )
             for num in (size, settings["num_test"])
         ]
         for size in train_sizes
@@ -67,7 +70,8 @@ def reduced_downstream_task(
         num_factors = factors.shape[1]
         kept = kept_codes(codes, factors, codes_test, factors_test, settings, random_state)
         problems = [(codes[:, kept[f]], factors[:, k]) for f in range(num_factors) for k in range(num_factors)]
-        models = fit_many(settings["predictor"], problems, draw_seeds(random_state, len(problems)), settings["n_jobs"])
+        seeds = draw_seeds(random_state, len(problems))
+        models = fit_many(settings["predictor"], problems, seeds, settings["n_jobs"])
         train, test = np.zeros((num_factors, num_factors)), np.zeros((num_factors, num_factors))
         for f in range(num_factors):
             row = models[f * num_factors : (f + 1) * num_factors]

@@ -16,8 +16,8 @@ for every size n:
 
 dlib draws the interventions from the global ``np.random``, so its results cannot be
 repeated; here they are drawn from ``random_state`` after the factors of every training
-size (which are then dlib's), in dlib's loop order, and so are the classifiers' seeds. A factor with a single value cannot be
-shifted and is never drawn as s (dlib would fail). dlib has no study configuration for
+size (which are then dlib's), in dlib's loop order, and so are the classifiers' seeds.
+A factor with a single value cannot be shifted and is never drawn as s (dlib would fail). dlib has no study configuration for
 this task; the defaults are its function's (10 experiments) with boosted trees (its test
 configuration), 1,000 training and 5,000 test points.
 """
@@ -50,7 +50,10 @@ def strong_downstream_task(
     settings["n_jobs"] = check_n_jobs("strong_downstream_task", settings["n_jobs"])
     sizes = factor_sizes(ground_truth_data)
     draws = [
-        [check_factors(draw_factors(ground_truth_data, num, random_state), sizes) for num in (size, settings["num_test"])]
+        [
+            check_factors(draw_factors(ground_truth_data, num, random_state), sizes)
+            for num in (size, settings["num_test"])
+        ]
         for size in train_sizes
     ]
     scores = {}
@@ -88,7 +91,8 @@ def shift_scores(prefix, ground_truth_data, representation_function, factors, fa
     )
     problems = [(codes, factors[:, t]) for t in range(num_factors)]
     problems += [(train_codes, labels) for train_codes, _, labels, _ in shifted]
-    models = fit_many(settings["predictor"], problems, draw_seeds(random_state, len(problems)), settings["n_jobs"])
+    seeds = draw_seeds(random_state, len(problems))
+    models = fit_many(settings["predictor"], problems, seeds, settings["n_jobs"])
     test_accuracy = float(np.mean(accuracies(models[:num_factors], codes_test, factors_test)))
     strong_train, strong_test = np.array(
         [
@@ -105,7 +109,9 @@ def shift_scores(prefix, ground_truth_data, representation_function, factors, fa
     }
 
 
-def intervene(factors, factors_test, target: int, sizes: np.ndarray, random_state) -> tuple[np.ndarray, np.ndarray]:
+def intervene(
+    factors, factors_test, target: int, sizes: np.ndarray, random_state
+) -> tuple[np.ndarray, np.ndarray]:
     """Copies of ``factors`` ``(N, K)`` and ``factors_test`` ``(M, K)`` with one factor s other
     than ``target`` (and with at least two values) shifted: set to one random value in
     training, to random other values in test. dlib's ``intervene``, drawing from ``random_state``."""
