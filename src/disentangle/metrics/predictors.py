@@ -11,9 +11,9 @@
 A factor is predicted from all codes ``(N, D)``; its labels are integers ``(N,)``. A
 training set in which a factor takes one value (possible at dlib's 10 training points)
 gets the constant predictor of that value, where scikit-learn refuses to fit. The
-factors' classifiers are independent and fit in ``n_jobs`` threads (scikit-learn's
-lbfgs and the compiled trees spend most of their time outside the GIL), the factors
-with most classes first; each gets its own seed, so results do not depend on ``n_jobs``.
+factors' classifiers are independent and fit in ``n_jobs`` threads (the compiled trees
+and scikit-learn's loss kernels release the GIL; its per-iteration Python does not, which
+limits the gain at small sizes), the factors with most classes first; each gets its own seed, so results do not depend on ``n_jobs``.
 """
 
 from __future__ import annotations
