@@ -11,11 +11,17 @@ see the same codes):
 - ``factors``: the 5 scaled factors followed by 5 codes of noise;
 - ``noise``: 10 codes of noise.
 
-Prints one line per metric (seconds, scores), the total, the load average and the
-command line. ``--compare`` runs both presets and prints fast minus dlib per score.
+Prints one line per metric (seconds, headline scores), the total, the load average and
+the command line. ``--compare`` runs both presets and prints fast minus dlib per scalar
+score. ``--dci-classifier sklearn`` runs DCI with scikit-learn's own gradient boosting,
+``--trees sklearn`` does the same for every metric whose ``predictor`` is boosted trees
+(the task-based evaluations), and ``--downstream-predictor`` picks the downstream task's
+classifier (dlib's two configurations), to compare values and time on the same inputs.
 
     python benchmarks/metrics_suite.py [--preset dlib|fast] [--representation linear|factors|noise]
                                        [--metrics mig dci ...] [--seed 0] [--compare]
+                                       [--dci-classifier gbt|sklearn] [--trees gbt|sklearn]
+                                       [--downstream-predictor logistic_regression|boosted_trees]
 """
 
 from __future__ import annotations
@@ -69,25 +75,43 @@ class Representation:
         return noise
 
 
+def overrides(name: str, dci_classifier: str = "gbt", trees: str = "gbt", downstream_predictor: str | None = None):
+    """The settings this script changes for metric ``name``: DCI's classifier, and for the
+    metrics with a ``predictor`` setting its choice and whose boosted trees run."""
+    if name == "dci":
+        return {"classifier": dci_classifier}
+    settings = METRICS[name].settings
+    if "predictor" not in settings:
+        return {}
+    predictor = downstream_predictor if name == "downstream_task" and downstream_predictor else settings["predictor"]
+    if predictor == "boosted_trees" and trees == "sklearn":
+        predictor = "boosted_trees_sklearn"
+    return {"predictor": predictor}
+
+
 def run_suite(
-    preset: str, kind: str, metrics: list[str], seed: int, dci_classifier: str = "gbt"
+    preset: str, kind: str, metrics: list[str], seed: int, dci_classifier: str = "gbt", trees: str = "gbt",
+    downstream_predictor: str | None = None,
 ) -> tuple[dict, float]:
-    """``({metric: result}, total seconds)``, printing a line per metric."""
+    """``({metric: result}, total seconds)``, printing a line per metric with its headline scores."""
     data, representation = FactorValues(), Representation(kind)
     results, total = {}, 0.0
     for name in metrics:
-        extra = {"classifier": dci_classifier} if name == "dci" else {}
+        extra = overrides(name, dci_classifier, trees, downstream_predictor)
         start = time.perf_counter()
         results[name] = METRICS[name](data, representation, np.random.RandomState(seed), preset=preset, **extra)
         seconds = time.perf_counter() - start
         total += seconds
-        scores = ", ".join(f"{key}={value:.4f}" for key, value in _scores(results[name]).items())
+        scalars = _scores(results[name])
+        shown = [key for key in METRICS[name].headline if key in scalars] or list(scalars)[:3]
+        scores = ", ".join(f"{key}={scalars[key]:.4f}" for key in shown)
         print(f"{name:28s} {seconds:8.2f}  {scores}", flush=True)
     return results, total
 
 
 def _scores(result: dict) -> dict:
-    return {key: value for key, value in result.items() if key != "settings"}
+    """The scalar scores of a result (not its settings or per-code lists)."""
+    return {key: value for key, value in result.items() if isinstance(value, (int, float)) and key != "settings"}
 
 
 def main(argv=None) -> None:
@@ -99,6 +123,10 @@ def main(argv=None) -> None:
     parser.add_argument("--compare", action="store_true", help="run both presets, print fast - dlib")
     parser.add_argument("--dci-classifier", default="gbt", choices=["gbt", "sklearn"],
                         help="DCI's classifier: ours (default) or scikit-learn's own, to compare values and time")
+    parser.add_argument("--trees", default="gbt", choices=["gbt", "sklearn"],
+                        help="boosted trees of the task-based metrics: ours (default) or scikit-learn's own")
+    parser.add_argument("--downstream-predictor", choices=["logistic_regression", "boosted_trees"],
+                        help="downstream_task's classifier (default: the metric's, logistic regression)")
     args = parser.parse_args(argv)
 
     presets = ["dlib", "fast"] if args.compare else [args.preset]
@@ -106,13 +134,17 @@ def main(argv=None) -> None:
     for preset in presets:
         print(f"preset {preset}, representation {args.representation}")
         print(f"{'metric':28s} {'seconds':>8s}  scores")
-        runs[preset], total = run_suite(preset, args.representation, args.metrics, args.seed, args.dci_classifier)
+        runs[preset], total = run_suite(preset, args.representation, args.metrics, args.seed, args.dci_classifier,
+                                        args.trees, args.downstream_predictor)
         print(f"{'total':28s} {total:8.2f}")
     if args.compare:
         print("fast - dlib:")
         for name in args.metrics:
+            fast = _scores(runs["fast"][name])
             for key, value in _scores(runs["dlib"][name]).items():
-                difference = runs["fast"][name][key] - value
+                if key not in fast:  # a training size the fast preset drops
+                    continue
+                difference = fast[key] - value
                 print(f"  {name:28s} {key:40s} {difference:+.4f}  (dlib {value:.4f})")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average (1, 5, 15 min): {load} on {os.cpu_count()} CPUs")

@@ -28,12 +28,17 @@ from disentangle.metrics.active_units import ACTIVE_UNITS, active_units
 from disentangle.metrics.beta_vae import BETA_VAE, beta_vae_score
 from disentangle.metrics.dci import DCI, dci
 from disentangle.metrics.descriptor import CODES, LIKELIHOOD, NEEDS, POSTERIOR, PRESET_NAMES, Inputs, Metric
+from disentangle.metrics.downstream_task import DOWNSTREAM_TASK, downstream_task
 from disentangle.metrics.elbo_decomposition import ELBO_DECOMPOSITION, elbo_decomposition
 from disentangle.metrics.factor_vae import FACTOR_VAE, factor_vae_score
+from disentangle.metrics.fairness import FAIRNESS, fairness
+from disentangle.metrics.irs import IRS, irs
 from disentangle.metrics.likelihood_bound import IWAE_BOUND, importance_weighted_bound
 from disentangle.metrics.mig import MIG, mig
 from disentangle.metrics.modularity import MODULARITY_EXPLICITNESS, modularity_explicitness
+from disentangle.metrics.reduced_downstream_task import REDUCED_DOWNSTREAM_TASK, reduced_downstream_task
 from disentangle.metrics.sap import SAP, sap
+from disentangle.metrics.strong_downstream_task import STRONG_DOWNSTREAM_TASK, strong_downstream_task
 from disentangle.metrics.total_correlation import GAUSSIAN_TOTAL_CORRELATION, gaussian_total_correlation
 from disentangle.metrics.udr import UDR, udr
 from disentangle.metrics.unified_scores import UNIFIED_SCORES, unified_scores
@@ -45,6 +50,7 @@ METRICS: dict[str, Metric] = {
         BETA_VAE, FACTOR_VAE, MIG, DCI, SAP, MODULARITY_EXPLICITNESS, GAUSSIAN_TOTAL_CORRELATION,
         ELBO_DECOMPOSITION, ACTIVE_UNITS, IWAE_BOUND,
         UNIFIED_SCORES,
+        IRS, DOWNSTREAM_TASK, REDUCED_DOWNSTREAM_TASK, STRONG_DOWNSTREAM_TASK, FAIRNESS,
     )
 }
 #: preset name -> metric -> settings (see :mod:`disentangle.metrics.presets`)
@@ -66,13 +72,18 @@ __all__ = [
     "active_units",
     "beta_vae_score",
     "dci",
+    "downstream_task",
     "elbo_decomposition",
     "factor_vae_score",
+    "fairness",
     "gaussian_total_correlation",
     "importance_weighted_bound",
+    "irs",
     "mig",
     "modularity_explicitness",
+    "reduced_downstream_task",
     "sap",
+    "strong_downstream_task",
     "udr",
     "unified_scores",
 ]

@@ -1,0 +1,127 @@
+"""The per-factor classifiers of dlib's task-based evaluations (its ``utils.make_predictor_fn``).
+
+- ``logistic_regression``: dlib's ``logistic_regression_cv``, scikit-learn's
+  ``LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5))`` (lbfgs, 100 iterations, the
+  regularisation chosen by 5-fold accuracy over 10 values of C from 1e-4 to 1e4, then
+  refitted on all points); deterministic.
+- ``boosted_trees``: dlib's ``gradient_boosting_classifier``, ``GradientBoostingClassifier()``
+  with its defaults, computed by :mod:`disentangle.metrics.gbt` (the same model, several
+  times faster); ``boosted_trees_sklearn`` runs scikit-learn's own class, to compare.
+
+A factor is predicted from all codes ``(N, D)``; its labels are integers ``(N,)``. A
+training set in which a factor takes one value (possible at dlib's 10 training points)
+gets the constant predictor of that value, where scikit-learn refuses to fit. The
+factors' classifiers are independent and fit in ``n_jobs`` threads (the compiled trees
+and scikit-learn's loss kernels release the GIL; its per-iteration Python does not, which
+limits the gain at small sizes), the factors with most classes first; each gets its own seed, so results do not depend on ``n_jobs``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import KFold
+from threadpoolctl import threadpool_limits
+
+from disentangle.errors import InputError
+from disentangle.metrics.gbt import fit_gradient_boosting
+
+PREDICTORS = ("logistic_regression", "boosted_trees", "boosted_trees_sklearn")
+
+
+class ConstantPredictor:
+    """Predicts the one label its training set held."""
+
+    def __init__(self, label):
+        self.label = label
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.full(len(x), self.label)
+
+
+def check_predictor(metric: str, predictor: str) -> str:
+    """``predictor`` if it is one of ``PREDICTORS``, else ``InputError`` naming ``metric``."""
+    if predictor not in PREDICTORS:
+        raise InputError(f"{metric}: predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
+    return predictor
+
+
+def check_n_jobs(metric: str, n_jobs) -> int:
+    """``n_jobs``, or the CPUs available when ``None``; a positive integer, else ``InputError``."""
+    if n_jobs is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+        raise InputError(f"{metric}: n_jobs must be a positive integer or None, got {n_jobs!r}")
+    return int(n_jobs)
+
+
+def check_train_sizes(metric: str, num_train) -> tuple[int, ...]:
+    """The training-set sizes ``num_train`` as a tuple of positive integers, else ``InputError``."""
+    sizes = (num_train,) if isinstance(num_train, (int, np.integer)) else num_train
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        sizes = ()
+    if not sizes or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1 for n in sizes):
+        raise InputError(f"{metric}: num_train must be a positive integer or a list of them, got {num_train!r}")
+    return tuple(int(n) for n in sizes)
+
+
+def fit_predictor(predictor: str, x: np.ndarray, y: np.ndarray, seed: int):
+    """The ``predictor`` fitted on codes ``(N, D)`` and labels ``(N,)``; ``seed`` breaks the
+    trees' ties (logistic regression is deterministic)."""
+    classes = np.unique(y)
+    if len(classes) == 1:
+        return ConstantPredictor(classes[0])
+    if predictor == "logistic_regression":
+        # scoring pinned to dlib's (accuracy), which scikit-learn 1.11 changes to log-loss
+        return LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5), scoring="accuracy").fit(x, y)
+    if predictor == "boosted_trees":
+        return fit_gradient_boosting(x, y, np.random.RandomState(seed))
+    return GradientBoostingClassifier(random_state=seed).fit(x, y)
+
+
+def fit_per_factor(
+    predictor: str, codes: np.ndarray, factors: np.ndarray, seeds: np.ndarray, n_jobs: int
+) -> list:
+    """One fitted ``predictor`` per factor (column of ``factors`` ``(N, K)``), from ``codes``
+    ``(N, D)``, the k-th with ``seeds[k]``, in ``n_jobs`` threads."""
+    return fit_many(predictor, [(codes, factors[:, k]) for k in range(factors.shape[1])], seeds, n_jobs)
+
+
+def fit_many(
+    predictor: str, problems: list[tuple[np.ndarray, np.ndarray]], seeds: np.ndarray, n_jobs: int
+) -> list:
+    """``fit_predictor`` on each ``(x, y)`` of ``problems`` with its seed, in ``n_jobs`` threads,
+    each on one BLAS and OpenMP thread (so sums run in one order whatever ``n_jobs``); the
+    fitted predictors in the order of ``problems``.
+
+    Without repeating lbfgs's "failed to converge" warning (dlib's 100 iterations are the
+    protocol) or scikit-learn's notices of future defaults (the ones that matter are pinned).
+    """
+    # Most classes first: the slowest fits start first, which shortens the wall time.
+    order = np.argsort([-len(np.unique(y)) for _, y in problems], kind="stable")
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="lbfgs failed to converge")
+        warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
+        with ThreadPoolExecutor(max_workers=max(1, min(n_jobs, len(problems)))) as pool:
+            fitted = list(pool.map(lambda i: fit_predictor(predictor, *problems[i], seeds[i]), order))
+    models = [None] * len(problems)
+    for i, model in zip(order, fitted):
+        models[i] = model
+    return models
+
+
+def accuracies(models: list, codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """Accuracy ``(K,)`` of the k-th of ``models`` on column k of ``factors`` ``(N, K)``."""
+    return np.array([np.mean(model.predict(codes) == factors[:, k]) for k, model in enumerate(models)])
+
+
+def draw_seeds(random_state: np.random.RandomState, num: int) -> np.ndarray:
+    """``num`` classifier seeds from ``random_state``."""
+    return random_state.randint(np.iinfo(np.int32).max, size=num)

@@ -1,0 +1,135 @@
+"""Downstream classification without the most informative codes (dlib's
+``reduced_downstream_task.py``): how much of a factor leaks into the other codes.
+
+For each training size n in ``num_train`` (n training and ``num_test`` test points,
+drawn as dlib draws them) and each factor of interest f, the ``num_factors_to_remove``
+codes most important for f are deleted one at a time: each time, f's column of DCI's
+gradient-boosting importance matrix (:func:`disentangle.metrics.dci.importance_gbt`,
+dlib's ``factorwise_dci``) is computed on the remaining codes and its largest entry
+removed. Then a classifier per factor (``predictor``) learns every factor from the
+remaining codes. dlib's result names: ``"n:train_accuracy_k_factor_of_interest_f"`` and
+``"n:test_accuracy_k_factor_of_interest_f"``, the accuracy on factor k with f's codes
+removed. We add their means, over f, on f itself (``"n:mean_test_accuracy_factor_of_interest"``:
+high when a factor leaks into other codes) and over the pairs k != f
+(``"n:mean_test_accuracy_other_factors"``: high when removing f's codes spares the others),
+and the same for training accuracy.
+
+dlib recomputes the whole importance matrix (a classifier per factor) for every factor
+of interest and removal to read one column; we compute it once for the first removal
+(the same matrix) and only f's column after. dlib draws the trees' seeds from the
+global ``np.random`` (unrepeatable); here they are drawn from ``random_state`` after all
+points. dlib has no study configuration for this task; the defaults are its test
+configuration's (one code removed, boosted trees) with 1,000 training and 5,000 test
+points (``fast``: 500 and 2,000).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from disentangle.errors import InputError
+from disentangle.metrics.dci import importance_gbt
+from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.predictors import (
+    accuracies,
+    check_n_jobs,
+    check_predictor,
+    check_train_sizes,
+    draw_seeds,
+    fit_many,
+)
+from disentangle.metrics.sampling import sample_factor_codes
+
+
+def reduced_downstream_task(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
+    """Accuracies per training size and factor of interest (see the module docstring),
+    plus ``"settings"``. ``settings`` override the preset's (``REDUCED_DOWNSTREAM_TASK.settings``)."""
+    settings = REDUCED_DOWNSTREAM_TASK.resolve(preset, settings)
+    train_sizes = check_train_sizes("reduced_downstream_task", settings["num_train"])
+    check_predictor("reduced_downstream_task", settings["predictor"])
+    settings["n_jobs"] = check_n_jobs("reduced_downstream_task", settings["n_jobs"])
+    samples = [
+        [
+            sample_factor_codes(
+                ground_truth_data, representation_function, num, random_state, settings["batch_size"]
+            )
+            for num in (size, settings["num_test"])
+        ]
+        for size in train_sizes
+    ]
+    num_codes = samples[0][0][0].shape[1]
+    if settings["num_factors_to_remove"] >= num_codes:
+        raise InputError(
+            f"reduced_downstream_task: num_factors_to_remove must be below the number of codes "
+            f"({num_codes}), got {settings['num_factors_to_remove']}"
+        )
+    scores = {}
+    for size, ((codes, factors), (codes_test, factors_test)) in zip(train_sizes, samples):
+        num_factors = factors.shape[1]
+        kept = kept_codes(codes, factors, codes_test, factors_test, settings, random_state)
+        problems = [(codes[:, kept[f]], factors[:, k]) for f in range(num_factors) for k in range(num_factors)]
+        seeds = draw_seeds(random_state, len(problems))
+        models = fit_many(settings["predictor"], problems, seeds, settings["n_jobs"])
+        train, test = np.zeros((num_factors, num_factors)), np.zeros((num_factors, num_factors))
+        for f in range(num_factors):
+            row = models[f * num_factors : (f + 1) * num_factors]
+            train[f] = accuracies(row, codes[:, kept[f]], factors)
+            test[f] = accuracies(row, codes_test[:, kept[f]], factors_test)
+        scores.update(reduced_scores(str(size), train, test))
+    return {**scores, "settings": settings}
+
+
+def kept_codes(codes, factors, codes_test, factors_test, settings: dict, random_state) -> list[np.ndarray]:
+    """Per factor of interest f, the indices of the codes ``(N, D)`` left after removing,
+    ``settings["num_factors_to_remove"]`` times, the code most important for f among
+    those left (a column of DCI's importance matrix of the codes left)."""
+    dci_settings = {"classifier": "gbt", "num_stages": 100, "n_jobs": settings["n_jobs"]}
+    num_factors = factors.shape[1]
+    # The first removal reads one importance matrix of all codes (dlib's factorwise_dci),
+    # its factors fitted in parallel; later ones depend on what f has left.
+    importance, _, _ = importance_gbt(codes, factors, codes_test, factors_test, random_state, dci_settings)
+    kept = [np.delete(np.arange(codes.shape[1]), np.argmax(importance[:, f])) for f in range(num_factors)]
+    for _ in range(settings["num_factors_to_remove"] - 1):
+        for f in range(num_factors):
+            column, column_test = factors[:, f : f + 1], factors_test[:, f : f + 1]
+            importance, _, _ = importance_gbt(
+                codes[:, kept[f]], column, codes_test[:, kept[f]], column_test, random_state, dci_settings
+            )
+            kept[f] = np.delete(kept[f], np.argmax(importance[:, 0]))
+    return kept
+
+
+def reduced_scores(prefix: str, train: np.ndarray, test: np.ndarray) -> dict:
+    """dlib's names for the accuracies ``[f, k]`` ``(K, K)`` on factor k with the codes of
+    factor f removed, after our means on the factor of interest (the diagonal: what
+    leaks into the other codes) and on the other factors, each prefixed ``prefix:``."""
+    others = ~np.eye(len(train), dtype=bool)
+    scores = {
+        f"{prefix}:mean_test_accuracy_factor_of_interest": float(np.mean(np.diag(test))),
+        f"{prefix}:mean_train_accuracy_factor_of_interest": float(np.mean(np.diag(train))),
+        f"{prefix}:mean_test_accuracy_other_factors": float(np.mean(test[others])) if others.any() else 0.0,
+        f"{prefix}:mean_train_accuracy_other_factors": float(np.mean(train[others])) if others.any() else 0.0,
+    }
+    for f in range(len(train)):
+        for k in range(len(train)):
+            scores[f"{prefix}:train_accuracy_{k}_factor_of_interest_{f}"] = float(train[f, k])
+            scores[f"{prefix}:test_accuracy_{k}_factor_of_interest_{f}"] = float(test[f, k])
+    return scores
+
+
+REDUCED_DOWNSTREAM_TASK = Metric(
+    name="reduced_downstream_task",
+    function=reduced_downstream_task,
+    settings={
+        "num_train": (1_000,),  # training-set sizes, each a separate task
+        "num_test": 5_000,  # test points per training size
+        "batch_size": 16,  # points encoded at a time
+        "num_factors_to_remove": 1,  # codes removed per factor of interest
+        "predictor": "boosted_trees",  # or "logistic_regression" (or "boosted_trees_sklearn")
+        "n_jobs": None,  # threads for the classifiers; None: the CPUs available
+    },
+    fast={"num_train": (500,), "num_test": 2_000},
+    headline=("1000:mean_test_accuracy_factor_of_interest", "1000:mean_test_accuracy_other_factors"),
+)
