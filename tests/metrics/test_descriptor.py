@@ -22,7 +22,7 @@ SMALL = {
 
 def test_the_default_metrics_are_dlibs_seven_in_dlibs_order():
     assert DEFAULT_METRICS == (
-        "beta_vae", "factor_vae", "mig", "dci", "sap", "modularity_explicitness", "gaussian_total_correlation",
+        "beta_vae", "factor_vae", "mig", "dci", "sap", "modularity_explicitness", "unsupervised_scores",
     )
     assert list(METRICS)[: len(DEFAULT_METRICS)] == list(DEFAULT_METRICS)
 

@@ -28,7 +28,7 @@ def test_dlib_defaults_are_disentanglement_libs():
     assert pick("dci", "num_train", "num_test", "batch_size", "num_stages") == (10_000, 5_000, 16, 100)
     assert pick("sap", "num_train", "num_test", "continuous_factors") == (10_000, 5_000, False)
     assert pick("modularity_explicitness", "num_train", "num_test", "num_bins") == (10_000, 5_000, 20)
-    assert pick("gaussian_total_correlation", "num_train", "num_bins") == (10_000, 20)
+    assert pick("unsupervised_scores", "num_train", "num_bins") == (10_000, 20)
 
 
 def test_overrides_apply_on_top_of_the_preset_and_are_recorded():

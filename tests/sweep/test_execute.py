@@ -33,14 +33,14 @@ def test_a_run_is_trained_scored_and_then_skipped(tmp_path, tiny):
 
 def test_a_finished_run_asked_for_another_metric_is_only_scored_again(tmp_path, tiny):
     run_one(expand_sweep(tiny())[0], tmp_path)
-    run = expand_sweep(tiny(evaluate={"metrics": ["mig", "gaussian_total_correlation"], "preset": "fast"}))[0]
+    run = expand_sweep(tiny(evaluate={"metrics": ["mig", "unsupervised_scores"], "preset": "fast"}))[0]
     checkpoint = checkpoint_paths(run_path(tmp_path, run))[-1]
     trained = checkpoint.stat().st_mtime_ns
     assert not is_finished(run, run_path(tmp_path, run))
     assert run_one(run, tmp_path).state == "done"
     assert checkpoint.stat().st_mtime_ns == trained
     scored = json.loads((run_path(tmp_path, run) / "metrics.json").read_text())
-    assert set(scored["results"]) == {"mig", "gaussian_total_correlation"}
+    assert set(scored["results"]) == {"mig", "unsupervised_scores"}
 
 
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, tiny):

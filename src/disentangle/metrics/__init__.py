@@ -39,7 +39,7 @@ from disentangle.metrics.modularity import MODULARITY_EXPLICITNESS, modularity_e
 from disentangle.metrics.reduced_downstream_task import REDUCED_DOWNSTREAM_TASK, reduced_downstream_task
 from disentangle.metrics.sap import SAP, sap
 from disentangle.metrics.strong_downstream_task import STRONG_DOWNSTREAM_TASK, strong_downstream_task
-from disentangle.metrics.total_correlation import GAUSSIAN_TOTAL_CORRELATION, gaussian_total_correlation
+from disentangle.metrics.unsupervised_scores import UNSUPERVISED_SCORES, unsupervised_scores
 from disentangle.metrics.udr import UDR, udr
 from disentangle.metrics.unified_scores import UNIFIED_SCORES, unified_scores
 
@@ -47,7 +47,7 @@ from disentangle.metrics.unified_scores import UNIFIED_SCORES, unified_scores
 METRICS: dict[str, Metric] = {
     metric.name: metric
     for metric in (
-        BETA_VAE, FACTOR_VAE, MIG, DCI, SAP, MODULARITY_EXPLICITNESS, GAUSSIAN_TOTAL_CORRELATION,
+        BETA_VAE, FACTOR_VAE, MIG, DCI, SAP, MODULARITY_EXPLICITNESS, UNSUPERVISED_SCORES,
         ELBO_DECOMPOSITION, ACTIVE_UNITS, IWAE_BOUND,
         UNIFIED_SCORES,
         IRS, DOWNSTREAM_TASK, REDUCED_DOWNSTREAM_TASK, STRONG_DOWNSTREAM_TASK, FAIRNESS,
@@ -76,7 +76,6 @@ __all__ = [
     "elbo_decomposition",
     "factor_vae_score",
     "fairness",
-    "gaussian_total_correlation",
     "importance_weighted_bound",
     "irs",
     "mig",
@@ -86,4 +85,5 @@ __all__ = [
     "strong_downstream_task",
     "udr",
     "unified_scores",
+    "unsupervised_scores",
 ]

@@ -4,8 +4,8 @@ import scipy.linalg
 from sklearn.metrics import mutual_info_score
 
 from disentangle.errors import InputError
-from disentangle.metrics import gaussian_total_correlation
-from disentangle.metrics.total_correlation import gaussian_wasserstein_correlation, total_correlation
+from disentangle.metrics import unsupervised_scores
+from disentangle.metrics.unsupervised_scores import gaussian_wasserstein_correlation, total_correlation
 
 
 def test_total_correlation_of_a_diagonal_covariance_is_zero():
@@ -33,7 +33,7 @@ def test_wasserstein_correlation_of_a_diagonal_covariance_is_zero():
 
 
 def test_independent_codes_have_near_zero_total_correlation(toy_data, noise):
-    result = gaussian_total_correlation(toy_data([3, 4]), noise(4), np.random.RandomState(0), num_train=5000)
+    result = unsupervised_scores(toy_data([3, 4]), noise(4), np.random.RandomState(0), num_train=5000)
     assert result["gaussian_total_correlation"] == pytest.approx(0.0, abs=0.01)
     # 20 x 20 bins: the plug-in estimate of zero MI is biased up by about 19 * 19 / (2N).
     assert result["mutual_info_score"] == pytest.approx(19 * 19 / (2 * 5000), abs=0.01)
@@ -46,8 +46,8 @@ def test_rescaling_and_permuting_codes_leave_total_correlation_unchanged(toy_dat
         return x @ mixing + np.random.RandomState(len(x)).randn(len(x), 3)
 
     data = toy_data([5, 6])
-    original = gaussian_total_correlation(data, representation, np.random.RandomState(0), num_train=2000)
-    transformed = gaussian_total_correlation(
+    original = unsupervised_scores(data, representation, np.random.RandomState(0), num_train=2000)
+    transformed = unsupervised_scores(
         data, lambda x: (representation(x) * [2.0, 0.3, 5.0])[:, [2, 0, 1]], np.random.RandomState(0),
         num_train=2000,
     )
@@ -58,7 +58,7 @@ def test_rescaling_and_permuting_codes_leave_total_correlation_unchanged(toy_dat
 
 def test_a_single_code_raises_input_error(toy_data):
     with pytest.raises(InputError, match="at least 2 code dimensions"):
-        gaussian_total_correlation(toy_data([3]), lambda x: x, np.random.RandomState(0), num_train=50)
+        unsupervised_scores(toy_data([3]), lambda x: x, np.random.RandomState(0), num_train=50)
 
 
 def test_wasserstein_correlation_of_a_unit_variance_pair_by_hand():
@@ -71,7 +71,7 @@ def test_wasserstein_correlation_of_a_unit_variance_pair_by_hand():
 
 
 def test_independent_gaussian_codes_have_near_zero_wasserstein_correlation(toy_data, noise):
-    result = gaussian_total_correlation(toy_data([3, 4]), noise(3), np.random.RandomState(0), num_train=5000)
+    result = unsupervised_scores(toy_data([3, 4]), noise(3), np.random.RandomState(0), num_train=5000)
     assert result["gaussian_wasserstein_correlation"] == pytest.approx(0.0, abs=0.01)
     assert result["gaussian_wasserstein_correlation_norm"] == pytest.approx(0.0, abs=0.005)
 
@@ -84,7 +84,7 @@ def test_all_four_unsupervised_scores_equal_dlibs_arithmetic(toy_data):
         return x @ mixing + np.sin(9.0 * x @ mixing)
 
     data = toy_data([4, 5])
-    ours = gaussian_total_correlation(data, representation, np.random.RandomState(2), num_train=400)
+    ours = unsupervised_scores(data, representation, np.random.RandomState(2), num_train=400)
     rng, mus = np.random.RandomState(2), []
     for _ in range(0, 400, 16):
         factors = data.sample_factors(16, rng)

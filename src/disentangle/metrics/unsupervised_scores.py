@@ -25,22 +25,22 @@ from disentangle.metrics.mutual_information import discrete_mutual_info, histogr
 from disentangle.metrics.sampling import sample_factor_codes
 
 
-def gaussian_total_correlation(
+def unsupervised_scores(
     ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
 ) -> dict:
     """``{"gaussian_total_correlation", "gaussian_wasserstein_correlation",
     "gaussian_wasserstein_correlation_norm", "mutual_info_score", "settings"}``.
 
-    ``settings`` override the preset's (``GAUSSIAN_TOTAL_CORRELATION.settings``).
+    ``settings`` override the preset's (``UNSUPERVISED_SCORES.settings``).
     """
-    settings = GAUSSIAN_TOTAL_CORRELATION.resolve(preset, settings)
+    settings = UNSUPERVISED_SCORES.resolve(preset, settings)
     codes, _ = sample_factor_codes(
         ground_truth_data, representation_function, settings["num_train"], random_state,
         settings["batch_size"],
     )
     num_codes = codes.shape[1]
     if num_codes < 2:
-        raise InputError(f"gaussian_total_correlation: expected at least 2 code dimensions, got {num_codes}")
+        raise InputError(f"unsupervised_scores: expected at least 2 code dimensions, got {num_codes}")
     covariance = np.cov(codes, rowvar=False)
     wasserstein = gaussian_wasserstein_correlation(covariance)
     discrete = histogram_discretize(codes, settings["num_bins"])
@@ -66,9 +66,9 @@ def gaussian_wasserstein_correlation(covariance: np.ndarray) -> float:
     return float(np.real(2 * np.trace(covariance) - 2 * np.trace(root)))
 
 
-GAUSSIAN_TOTAL_CORRELATION = Metric(
-    name="gaussian_total_correlation",
-    function=gaussian_total_correlation,
+UNSUPERVISED_SCORES = Metric(
+    name="unsupervised_scores",
+    function=unsupervised_scores,
     settings={
         "num_train": 10_000,  # sampled points
         "batch_size": 16,  # points encoded at a time
