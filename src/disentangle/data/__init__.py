@@ -12,12 +12,18 @@ from collections.abc import Callable
 
 from disentangle.data.base import FactorDataset, ImageDataset
 from disentangle.data.dsprites import DSprites
+from disentangle.data.dsprites_variants import ColorDSprites, NoisyDSprites, ScreamDSprites
 from disentangle.data.images import MNIST, ArrayImages, Digits, FashionMNIST, ImageFolder, InMemoryImages
+from disentangle.data.shapes3d_procedural import Shapes3DProcedural
 from disentangle.errors import InputError, shown
 
 #: name -> constructor taking keyword options
 DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "dsprites": DSprites,
+    "color-dsprites": ColorDSprites,
+    "noisy-dsprites": NoisyDSprites,
+    "scream-dsprites": ScreamDSprites,
+    "shapes3d-procedural": Shapes3DProcedural,
     "mnist": MNIST,
     "fashion-mnist": FashionMNIST,
     "array": ArrayImages,
@@ -97,6 +103,7 @@ __all__ = [
     "DATASETS",
     "MNIST",
     "ArrayImages",
+    "ColorDSprites",
     "DSprites",
     "Digits",
     "FactorDataset",
@@ -104,6 +111,9 @@ __all__ = [
     "ImageDataset",
     "ImageFolder",
     "InMemoryImages",
+    "NoisyDSprites",
+    "ScreamDSprites",
+    "Shapes3DProcedural",
     "check_options",
     "get_dataset",
 ]
