@@ -113,7 +113,7 @@ def _plane(origins, directions, axis: int, level: float, inside) -> np.ndarray:
     point satisfies ``inside(point)``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (level - origins[:, axis]) / directions[:, axis]
-    points = origins + t[:, None] * directions
+        points = origins + t[:, None] * directions
     return np.where(np.isfinite(t) & (t > 1e-9) & inside(points), t, _MISS)
 
 
