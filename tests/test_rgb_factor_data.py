@@ -1,0 +1,69 @@
+"""A conv model trains, is evaluated, traversed, reported and explored on RGB factor data:
+color-dsprites with the Bernoulli likelihood, shapes3d-procedural with the Gaussian one."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from disentangle.evaluate import evaluate
+from disentangle.train import load_run, train
+from disentangle.viz import write_report, write_traversals
+from disentangle.viz.explorer import Explorer
+
+pytestmark = pytest.mark.slow
+
+SETTINGS = {"color-dsprites": "bernoulli", "shapes3d-procedural": "gaussian"}
+
+
+@pytest.fixture(scope="module", params=list(SETTINGS))
+def run(request, tmp_path_factory):
+    """A β-VAE on the ``auto`` (conv) nets, trained two steps on the dataset."""
+    folder = tmp_path_factory.mktemp(request.param) / "run"
+    return train(folder, "beta-vae", request.param, steps=2, batch_size=8, latent_dim=4,
+                 likelihood=SETTINGS[request.param], progress=False)
+
+
+def test_the_run_records_the_data_and_likelihood_and_its_conv_nets_take_three_channels(run):
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["likelihood"] == SETTINGS[config["data"]["name"]]
+    model = load_run(run).model
+    assert model.observation_shape == (3, 64, 64)
+    convolutions = [module for module in model.modules() if isinstance(module, torch.nn.Conv2d)]
+    assert convolutions and convolutions[0].in_channels == 3
+
+
+def test_evaluate_scores_it_with_the_fast_preset(run):
+    scores = evaluate(run, metrics=["mig", "dci"], preset="fast")["summary"]
+    assert 0 <= scores["mig"]["discrete_mig"]["mean"] <= 1
+    assert 0 <= scores["dci"]["disentanglement"]["mean"] <= 1
+
+
+def test_traversals_are_colour_images(run):
+    loaded = load_run(run)
+    pictures = [path for path in write_traversals(loaded.model, loaded.dataset, run) if path.suffix == ".png"]
+    assert pictures
+    for path in pictures:
+        image = Image.open(path)
+        pixels = np.asarray(image).reshape(-1, 3)
+        assert image.mode == "RGB" and np.any(pixels[:, 0] != pixels[:, 1])  # colour, not grey
+
+
+def test_the_report_is_written(run):
+    page = write_report(run, num_factor_images=200).read_text()
+    assert "Latent traversals" in page and "Latents and ground-truth factors" in page
+
+
+def test_the_explorer_shows_the_dataset_image_and_decodings_in_colour(run):
+    loaded = load_run(run)
+    explorer = Explorer(loaded)
+    shown = Image.open(io.BytesIO(explorer.observation(7)))
+    assert shown.mode == "RGB" and shown.size == (64, 64)
+    assert np.array_equal(np.asarray(shown), loaded.dataset.images([7])[0].permute(1, 2, 0).numpy())
+    decoded = Image.open(io.BytesIO(explorer.decode(torch.zeros(1, loaded.model.latent_dim))))
+    assert decoded.mode == "RGB" and decoded.size == (64, 64)
