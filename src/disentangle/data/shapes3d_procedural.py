@@ -41,6 +41,7 @@ import torch
 
 from disentangle.data.base import FactorDataset, as_index_tensor
 from disentangle.data.dsprites import default_cache_dir
+from disentangle.data.nuisance import numba_compiled
 from disentangle.data.shapes3d_render import (
     IMAGE_SIZE,
     NUM_ORIENTATIONS,
@@ -99,6 +100,27 @@ def _load_or_render(cache_dir: Path | None) -> np.ndarray:
     return layers
 
 
+@numba_compiled
+def _colour_scenes(layers, scenes, colours, divisor):
+    """float32 ``(N, 3, P)``: ``rint(colours[n] @ layers[scenes[n]]) / divisor``, from layers
+    ``(scenes, surfaces, P)`` and colours ``(N, 3 channels, surfaces)`` in [0, 255]."""
+    count, channels, surfaces = colours.shape
+    out = np.empty((count, channels, layers.shape[2]), dtype=np.float32)
+    for n in range(count):
+        layer = layers[scenes[n]]
+        for channel in range(channels):
+            row = out[n, channel]
+            row[:] = 0
+            for surface in range(surfaces):
+                weight = colours[n, channel, surface]
+                shading = layer[surface]
+                for pixel in range(row.shape[0]):
+                    row[pixel] += weight * shading[pixel]
+            for pixel in range(row.shape[0]):
+                row[pixel] = np.rint(row[pixel]) / divisor
+    return out
+
+
 class Shapes3DProcedural(FactorDataset):
     """``shapes3d-procedural``: Shapes3D's factors, grid and order, rendered here.
 
@@ -114,7 +136,8 @@ class Shapes3DProcedural(FactorDataset):
         self.cache_dir = None if cache_dir is None else str(cache_dir)
         #: float32 ``(480 scenes, 3 surfaces, 4096 pixels)``, scene = (shape·8 + scale)·15 + orientation
         self.layers = _load_or_render(cache_dir).reshape(-1, len(SURFACES), IMAGE_SIZE * IMAGE_SIZE)
-        self._colours = hue_colours()
+        #: float32 ``(10 hues, 3)``: each hue's RGB colour in [0, 255]
+        self._colours = hue_colours() * np.float32(255)
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
@@ -123,22 +146,20 @@ class Shapes3DProcedural(FactorDataset):
     def factor_values(self) -> list[np.ndarray]:
         return factor_values()
 
-    def _pixels(self, indices) -> np.ndarray:
-        """float32 ``(N, 3, 64, 64)``: the images scaled to [0, 255] and rounded."""
+    def _pixels(self, indices, divisor: float) -> np.ndarray:
+        """float32 ``(N, 3, 64, 64)``: the images in [0, 255], rounded, over ``divisor``."""
         index = as_index_tensor(indices, NUM_IMAGES).numpy()
         floor, wall, thing, scale, shape, orientation = np.unravel_index(index, FACTORS_NUM_VALUES)
-        scene = (shape * NUM_SCALES + scale) * NUM_ORIENTATIONS + orientation
-        colours = self._colours[np.stack([floor, wall, thing], axis=1)]  # (N, surface, rgb)
-        rgb = np.matmul(colours.transpose(0, 2, 1) * np.float32(255), self.layers[scene])  # (N, rgb, pixel)
-        return np.rint(rgb, out=rgb).reshape(len(index), 3, IMAGE_SIZE, IMAGE_SIZE)
+        scenes = (shape * NUM_SCALES + scale) * NUM_ORIENTATIONS + orientation
+        colours = np.stack([self._colours[floor], self._colours[wall], self._colours[thing]], axis=2)
+        pixels = _colour_scenes(self.layers, scenes, colours, np.float32(divisor))
+        return pixels.reshape(len(index), 3, IMAGE_SIZE, IMAGE_SIZE)
 
     def observations(self, indices) -> torch.Tensor:
-        pixels = self._pixels(indices)
-        pixels /= np.float32(255)
-        return torch.from_numpy(pixels)
+        return torch.from_numpy(self._pixels(indices, 255))
 
     def images(self, indices) -> torch.Tensor:
-        return torch.from_numpy(self._pixels(indices).astype(np.uint8))
+        return torch.from_numpy(self._pixels(indices, 1).astype(np.uint8))
 
     def describe(self) -> dict:
         """``name`` only: ``cache_dir`` is where this machine keeps the render, not what the data is."""
