@@ -5,9 +5,8 @@ prints the seconds to construct it (the first construction of shapes3d-procedura
 renders its 480 scenes into the cache; the dSprites variants load or render dSprites)
 and the random batches served per second through ``observations(sample_indices(...))``,
 the training hot path (target >= 50,000 images/s for batches of 64), with glibc's
-allocator tuned as training tunes it (``tune_allocator``: without it every batch's
-megabytes are mapped afresh, and shapes3d-procedural, for one, slows down about tenfold on a
-busy machine; ``--default-allocator`` measures that).
+allocator tuned as training tunes it (``tune_allocator``; ``--default-allocator`` leaves
+it alone, as a script that only samples data would).
 
 Usage: ``python benchmarks/procedural_data_speed.py [--cache-dir DIR] [--batch 64]
 [--seconds 5] [--background IMAGE] [--datasets NAME ...] [--default-allocator]`` (default cache: a temporary
