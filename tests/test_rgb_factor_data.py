@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from disentangle.data import get_dataset
 from disentangle.evaluate import evaluate
 from disentangle.models import MODELS, build_model
-from disentangle.train import load_run, train
+from disentangle.train import load_run, resume, run_folder, train
 from disentangle.viz import write_report, write_traversals
 from disentangle.viz.explorer import Explorer
 
@@ -86,3 +87,16 @@ def test_the_explorer_shows_the_dataset_image_and_decodings_in_colour(run):
     assert np.array_equal(np.asarray(shown), loaded.dataset.images([7])[0].permute(1, 2, 0).numpy())
     decoded = Image.open(io.BytesIO(explorer.decode(torch.zeros(1, loaded.model.latent_dim))))
     assert decoded.mode == "RGB" and decoded.size == (64, 64)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_on_noisy_dsprites_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    """The noise of every image is a function of its index and seed, so the batches after
+    a resume are the ones the uninterrupted run drew."""
+    settings = {"latent_dim": 3, "batch_size": 4, "checkpoint_every": 1, "seed": 2, "progress": False}
+    straight = train(tmp_path / "straight", "beta-vae", "noisy-dsprites", steps=3, **settings)
+    interrupted = train(tmp_path / "interrupted", "beta-vae", "noisy-dsprites", steps=1, **settings)
+    resume(interrupted, steps=3, progress=False)
+    mine = load_file(str(run_folder.latest_checkpoint(interrupted)))
+    reference = load_file(str(run_folder.latest_checkpoint(straight)))
+    assert mine.keys() == reference.keys() and all(torch.equal(mine[key], reference[key]) for key in mine)

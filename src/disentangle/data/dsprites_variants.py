@@ -29,8 +29,7 @@ ignores ``random_state``. The nuisances keep dlib's distributions and stay indep
 the factors across the dataset (neighbouring indices get unrelated draws); what changes is
 that a model sees each factor combination with one nuisance (per ``seed``) instead of a
 fresh one at every visit, and that two draws of the same factor vector in a metric give
-the same image — which for these 737,280 combinations happens about as often as it does
-in dSprites itself.
+the same image, as they do in dSprites itself (docs/datasets.md discusses both).
 """
 
 from __future__ import annotations
