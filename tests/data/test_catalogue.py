@@ -24,7 +24,7 @@ def data_dir(tmp_path, monkeypatch):
 def test_every_registered_dataset_is_listed_with_its_factors_and_files(data_dir):
     entries = {entry.name: entry for entry in catalogue.catalogue()}
     assert set(entries) == set(DATASETS)
-    assert entries["shapes3d"].factors == [("floor hue", 10), ("wall hue", 10), ("object hue", 10), ("scale", 8),
+    assert entries["shapes3d"].factors == [("floor_hue", 10), ("wall_hue", 10), ("object_hue", 10), ("scale", 8),
                                            ("shape", 4), ("orientation", 15)]
     assert entries["smallnorb"].factors == [("category", 5), ("elevation", 9), ("azimuth", 18), ("lighting", 6)]
     assert entries["shapes3d"].location == data_dir / "3dshapes.h5" and entries["shapes3d"].status == "missing"
@@ -83,7 +83,7 @@ def _cli(capsys, *argv):
 @pytest.mark.slow
 def test_the_data_command_lists_checks_and_shows(data_dir, tmp_path, capsys):
     code, out, _ = _cli(capsys, "list")
-    assert code == 0 and "shapes3d: floor hue 10, wall hue 10" in out and f"at {data_dir / '3dshapes.h5'}: missing" in out
+    assert code == 0 and "shapes3d: floor_hue 10, wall_hue 10" in out and f"at {data_dir / '3dshapes.h5'}: missing" in out
     path = write_npz_images(tmp_path / "toy.npz", (1_036_800, 64, 64, 3), {0: np.full((64, 64, 3), (255, 0, 0), np.uint8)})
     code, out, _ = _cli(capsys, "check", "mpi3d-toy", "--data-path", path)
     assert code == 0 and "mpi3d-toy: 1,036,800 images of 3×64×64 (C×H×W)" in out

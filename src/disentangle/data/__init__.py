@@ -13,9 +13,11 @@ from collections.abc import Callable
 from disentangle.data.base import DataFiles, FactorDataset, ImageDataset
 from disentangle.data.cars3d import Cars3D
 from disentangle.data.dsprites import DSprites
+from disentangle.data.dsprites_variants import ColorDSprites, NoisyDSprites, ScreamDSprites
 from disentangle.data.images import MNIST, ArrayImages, Digits, FashionMNIST, ImageFolder, InMemoryImages
 from disentangle.data.mpi3d import MPI3DComplex, MPI3DReal, MPI3DRealistic, MPI3DToy
 from disentangle.data.shapes3d import Shapes3D
+from disentangle.data.shapes3d_procedural import Shapes3DProcedural
 from disentangle.data.smallnorb import SmallNORB
 from disentangle.errors import InputError, shown
 
@@ -29,6 +31,10 @@ DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "mpi3d-realistic": MPI3DRealistic,
     "mpi3d-real": MPI3DReal,
     "mpi3d-complex": MPI3DComplex,
+    "color-dsprites": ColorDSprites,
+    "noisy-dsprites": NoisyDSprites,
+    "scream-dsprites": ScreamDSprites,
+    "shapes3d-procedural": Shapes3DProcedural,
     "mnist": MNIST,
     "fashion-mnist": FashionMNIST,
     "array": ArrayImages,
@@ -109,6 +115,7 @@ __all__ = [
     "MNIST",
     "ArrayImages",
     "Cars3D",
+    "ColorDSprites",
     "DSprites",
     "DataFiles",
     "Digits",
@@ -121,7 +128,10 @@ __all__ = [
     "MPI3DReal",
     "MPI3DRealistic",
     "MPI3DToy",
+    "NoisyDSprites",
+    "ScreamDSprites",
     "Shapes3D",
+    "Shapes3DProcedural",
     "SmallNORB",
     "check_options",
     "get_dataset",

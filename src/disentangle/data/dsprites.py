@@ -121,7 +121,7 @@ class DSprites(FactorDataset):
     def factor_values(self) -> list[np.ndarray]:
         return factor_values()
 
-    def _bits(self, indices) -> np.ndarray:
+    def sprite_masks(self, indices) -> np.ndarray:
         """uint8 ``(N, 1, 64, 64)`` of 0s and 1s for the given indices."""
         index = as_index_tensor(indices, NUM_IMAGES)
         pixels = np.unpackbits(self._packed.index_select(0, index).numpy(), axis=1)
@@ -130,10 +130,10 @@ class DSprites(FactorDataset):
     # The conversions run in NumPy, single-threaded: on a batch this small, torch's
     # multi-threaded kernels cost milliseconds waiting for each other on busy cores.
     def observations(self, indices) -> torch.Tensor:
-        return torch.from_numpy(self._bits(indices).astype(np.float32))
+        return torch.from_numpy(self.sprite_masks(indices).astype(np.float32))
 
     def images(self, indices) -> torch.Tensor:
-        pixels = self._bits(indices)
+        pixels = self.sprite_masks(indices)
         pixels *= np.uint8(255)
         return torch.from_numpy(pixels)
 

@@ -34,7 +34,7 @@ from disentangle.data.mapped import MappedFactorDataset, locate, map_images
 from disentangle.errors import InputError
 
 FILENAME = "3dshapes.h5"
-FACTOR_NAMES = ["floor hue", "wall hue", "object hue", "scale", "shape", "orientation"]
+FACTOR_NAMES = ["floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"]
 FACTORS_NUM_VALUES = [10, 10, 10, 8, 4, 15]
 NUM_IMAGES = 480_000
 IMAGE_SHAPE = (64, 64, 3)
