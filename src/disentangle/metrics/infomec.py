@@ -139,6 +139,5 @@ INFOMEC = Metric(
         "num_neighbors": 10,  # neighbours of the KSG estimator (the reference's)
         "discrete_codes": False,  # codes are labels (quantised latents), as the reference's discrete_latents
     },
-    fast={"num_train": 3_000},
     headline=("infom", "infoc", "infoe"),
 )

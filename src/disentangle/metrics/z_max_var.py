@@ -14,7 +14,7 @@ most of its training votes, the first on ties) scored on evaluation votes.
 
 ``eval_accuracy`` is that fraction, in [0, 1]; chance is about 1 / K. Zaidi et al.'s
 implementation also reports (accuracy - 1/K) / (1 - 1/K); ours gives it as
-``eval_accuracy_above_chance``. With no active code both accuracies are 0. Invariant to
+``eval_accuracy_above_chance``. With no active code all three are 0. Invariant to
 permuting codes and to rescaling them by positive factors that keep each standard
 deviation on the same side of ``prune_threshold``.
 """
