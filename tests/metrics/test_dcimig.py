@@ -71,3 +71,11 @@ def test_positive_rescaling_and_permutations_of_codes_leave_it_unchanged(toy_dat
 def test_a_single_factor_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="at least 2 factors"):
         dcimig(toy_data([3]), factors_as_codes, np.random.RandomState(0), num_train=100)
+
+
+def test_rotated_codes_credit_no_factor(toy_data):
+    # v0 + v1 and v0 - v1 of binary factors: each code carries log 2 / 2 of each factor.
+    def rotated(x):
+        return np.stack([x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]], axis=1)
+
+    assert dcimig(toy_data([2, 2]), rotated, np.random.RandomState(0), num_train=4000)["dcimig"] < 0.01

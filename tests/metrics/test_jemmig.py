@@ -86,3 +86,15 @@ def test_positive_rescaling_and_permutations_of_codes_leave_it_unchanged(toy_dat
 def test_a_single_code_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="at least 2 codes"):
         jemmig(toy_data([3, 4]), lambda x: x[:, :1], np.random.RandomState(0), num_train=100)
+
+
+def test_rotated_codes(toy_data):
+    # z = v0 + v1 (values 0, 1, 2 with probabilities 1/4, 1/2, 1/4) for binary factors:
+    # H(v0, z) = H(z) + H(v0 | z) = 1.5 log 2 + 0.5 log 2, I(v0; z) = I(v0; v0 - v1) = log 2 / 2,
+    # so JEMMIG(v0) = 2 log 2 - log 2 / 2 + log 2 / 2 = 2 log 2; the same for v1.
+    def rotated(x):
+        return np.stack([x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]], axis=1)
+
+    result = jemmig(toy_data([2, 2]), rotated, np.random.RandomState(0), num_train=4000)
+    assert result["jemmig"] == pytest.approx(2 * np.log(2), abs=0.01)
+    assert result["normalized_jemmig"] == pytest.approx(1 - 2 * np.log(2) / (np.log(2) + np.log(20)), abs=0.01)

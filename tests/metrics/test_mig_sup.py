@@ -71,3 +71,14 @@ def test_positive_affine_maps_and_permutations_of_codes_leave_it_unchanged(toy_d
 def test_a_single_factor_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="at least 2 factors"):
         mig_sup(toy_data([3]), factors_as_codes, np.random.RandomState(0), num_train=100)
+
+
+def rotated(x):
+    """Two binary factors rotated by 45 degrees (unscaled): v0 + v1 and v0 - v1."""
+    return np.stack([x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]], axis=1)
+
+
+def test_rotated_codes_carry_half_of_each_factor_and_score_zero(toy_data):
+    # v0 + v1 = 1 leaves v0 a coin flip, otherwise determines it: I = log 2 / 2 for each
+    # (code, factor), so every code's gap is 0.
+    assert mig_sup(toy_data([2, 2]), rotated, np.random.RandomState(0), num_train=4000)["mig_sup"] < 0.01
