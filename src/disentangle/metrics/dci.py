@@ -39,8 +39,8 @@ import scipy.stats
 from sklearn.ensemble import GradientBoostingClassifier
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.dci_regression import REGRESSORS, importance_regression
+from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.gbt import fit_gradient_boosting
 from disentangle.metrics.sampling import factor_sizes, train_test_codes
 
@@ -59,7 +59,9 @@ def dci(ground_truth_data, representation_function, random_state, preset: str = 
     if settings["classifier"] not in ("gbt", "sklearn"):
         raise InputError(f"dci: classifier must be 'gbt' or 'sklearn', got {settings['classifier']!r}")
     if settings["predictor"] not in PREDICTORS:
-        raise InputError(f"dci: predictor must be one of {', '.join(PREDICTORS)}, got {settings['predictor']!r}")
+        raise InputError(
+            f"dci: predictor must be one of {', '.join(PREDICTORS)}, got {settings['predictor']!r}"
+        )
     n_jobs = _available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise InputError(f"dci: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
@@ -74,8 +76,8 @@ def dci(ground_truth_data, representation_function, random_state, preset: str = 
         )
     if settings["predictor"] in REGRESSORS:
         importance, nrmse_train, nrmse_test = importance_regression(
-            codes_train, factors_train, codes_test, factors_test, factor_sizes(ground_truth_data), random_state,
-            settings,
+            codes_train, factors_train, codes_test, factors_test, factor_sizes(ground_truth_data),
+            random_state, settings,
         )
         return {
             "nrmse_train": float(np.mean(nrmse_train)),

@@ -46,7 +46,9 @@ from disentangle.metrics.sampling import factor_sizes, train_test_codes
 LOSS_FLOORS = ("curve", "zero")
 
 
-def dci_es(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+def dci_es(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
     """DCI-ES: ``{"explicitness", "size", "disentanglement", "completeness",
     "informativeness_train", "informativeness_test", "best_max_depth", "settings"}``.
 
@@ -59,38 +61,34 @@ def dci_es(ground_truth_data, representation_function, random_state, preset: str
         or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in depths)
         or list(depths) != sorted(set(depths))
     ):
-        raise InputError(f"dci_es: max_depths must be at least 2 increasing positive integers, got {depths!r}")
+        raise InputError(
+            f"dci_es: max_depths must be at least 2 increasing positive integers, got {depths!r}"
+        )
     if settings["loss_floor"] not in LOSS_FLOORS:
-        raise InputError(f"dci_es: loss_floor must be one of {', '.join(LOSS_FLOORS)}, got {settings['loss_floor']!r}")
+        raise InputError(
+            f"dci_es: loss_floor must be one of {', '.join(LOSS_FLOORS)}, got {settings['loss_floor']!r}"
+        )
     sizes = factor_sizes(ground_truth_data)
     codes_train, factors_train, codes_test, factors_test = train_test_codes(
         ground_truth_data, representation_function, random_state, settings
     )
     if codes_train.shape[1] < 2 or factors_train.shape[1] < 2:
         raise InputError(
-            f"dci_es: expected at least 2 codes and 2 factors, got {codes_train.shape[1]} and {factors_train.shape[1]}"
+            "dci_es: expected at least 2 codes and 2 factors, "
+            f"got {codes_train.shape[1]} and {factors_train.shape[1]}"
         )
-    num_depths, (num_codes, num_factors) = len(depths), (codes_train.shape[1], factors_train.shape[1])
-    importance = np.zeros((num_depths, num_codes, num_factors))
-    train_accuracy, test_accuracy = np.zeros((num_depths, num_factors)), np.zeros((num_depths, num_factors))
-    for d, depth in enumerate(depths):
-        for k in range(num_factors):
-            forest = RandomForestClassifier(
-                n_estimators=settings["num_trees"], max_depth=int(depth), max_leaf_nodes=settings["max_leaf_nodes"],
-                random_state=random_state.randint(np.iinfo(np.int32).max), n_jobs=settings["n_jobs"],
-            ).fit(codes_train, factors_train[:, k])
-            importance[d, :, k] = forest.feature_importances_
-            train_accuracy[d, k] = np.mean(forest.predict(codes_train) == factors_train[:, k])
-            test_accuracy[d, k] = np.mean(forest.predict(codes_test) == factors_test[:, k])
-    baseline = 1.0 - 1.0 / sizes
+    importance, train_accuracy, test_accuracy = probe_forests(
+        codes_train, factors_train, codes_test, factors_test, random_state, settings
+    )
+    capacities, baseline = np.asarray(depths, dtype=np.float64), 1.0 - 1.0 / sizes
     explicitness = [
-        explicitness_from_curve(np.asarray(depths, float), 1.0 - test_accuracy[:, k], baseline[k], settings["loss_floor"])
-        for k in range(num_factors)
+        explicitness_from_curve(capacities, 1.0 - test_accuracy[:, k], baseline[k], settings["loss_floor"])
+        for k in range(len(sizes))
     ]
     best = int(np.argmax(test_accuracy.mean(axis=1)))
     return {
         "explicitness": float(np.mean(explicitness)),
-        "size": num_factors / num_codes,
+        "size": len(sizes) / codes_train.shape[1],
         "disentanglement": disentanglement(importance[best]),
         "completeness": completeness(importance[best]),
         "informativeness_train": float(train_accuracy[best].mean()),
@@ -100,19 +98,42 @@ def dci_es(ground_truth_data, representation_function, random_state, preset: str
     }
 
 
-def explicitness_from_curve(capacities: np.ndarray, losses: np.ndarray, baseline_loss: float, loss_floor: str = "curve") -> float:
+def probe_forests(x_train, y_train, x_test, y_test, random_state, settings):
+    """The reference's random-forest probes, one per factor and depth in ``settings["max_depths"]``,
+    on codes ``(N, D)`` and integer factors ``(N, K)``.
+
+    Returns ``(importance (P, D, K), train accuracy (P, K), test accuracy (P, K))`` for the P depths.
+    """
+    depths, num_factors = settings["max_depths"], y_train.shape[1]
+    importance = np.zeros((len(depths), x_train.shape[1], num_factors))
+    train_accuracy, test_accuracy = np.zeros((len(depths), num_factors)), np.zeros((len(depths), num_factors))
+    for d, depth in enumerate(depths):
+        for k in range(num_factors):
+            forest = RandomForestClassifier(
+                n_estimators=settings["num_trees"], max_depth=int(depth),
+                max_leaf_nodes=settings["max_leaf_nodes"], n_jobs=settings["n_jobs"],
+                random_state=random_state.randint(np.iinfo(np.int32).max),
+            ).fit(x_train, y_train[:, k])
+            importance[d, :, k] = forest.feature_importances_
+            train_accuracy[d, k] = np.mean(forest.predict(x_train) == y_train[:, k])
+            test_accuracy[d, k] = np.mean(forest.predict(x_test) == y_test[:, k])
+    return importance, train_accuracy, test_accuracy
+
+
+def explicitness_from_curve(
+    capacities: np.ndarray, losses: np.ndarray, baseline_loss: float, loss_floor: str = "curve"
+) -> float:
     """E = 1 - AULCC / Z of one loss-capacity curve (see the module docstring).
 
     ``capacities`` ``(P,)`` increasing, ``losses`` ``(P,)`` the probes' losses (made
-    monotone here), ``baseline_loss`` > 0; ``loss_floor`` ``"curve"`` measures the area
-    above the curve's lowest loss, ``"zero"`` above 0.
+    monotone here), ``baseline_loss`` l_b (a factor with one value has l_b = 0 and scores 1);
+    ``loss_floor`` ``"curve"`` measures the area above the curve's lowest loss, ``"zero"`` above 0.
     """
-    curve = np.minimum.accumulate(np.asarray(losses, dtype=np.float64))
-    floor = curve[-1] if loss_floor == "curve" else 0.0
-    heights = curve - floor
-    area = np.sum(np.diff(capacities) * (heights[:-1] + heights[1:]) / 2.0)
     if baseline_loss <= 0:
         return 1.0
+    curve = np.minimum.accumulate(np.asarray(losses, dtype=np.float64))
+    heights = curve - (curve[-1] if loss_floor == "curve" else 0.0)
+    area = np.sum(np.diff(capacities) * (heights[:-1] + heights[1:]) / 2.0)
     return float(1.0 - area / ((capacities[-1] - capacities[0]) * baseline_loss / 2.0))
 
 
@@ -123,7 +144,7 @@ DCI_ES = Metric(
         "num_train": 10_000,  # training points (dlib's DCI)
         "num_test": 5_000,  # test points (dlib's DCI)
         "batch_size": 16,  # points drawn at a time (dlib)
-        "max_depths": (1, 2, 3, 4, 8, 10, 12, 14, 16, 18, 20, 32),  # probe capacities (the reference's forests)
+        "max_depths": (1, 2, 3, 4, 8, 10, 12, 14, 16, 18, 20, 32),  # probe capacities (the reference's)
         "num_trees": 100,  # trees per forest (the reference's)
         "max_leaf_nodes": 200,  # leaves per tree at most (the reference's)
         "loss_floor": "curve",  # area above the curve's lowest loss (reference code) or "zero" (l* = 0)

@@ -20,18 +20,25 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info, histogram_discretize
+from disentangle.metrics.mutual_information import (
+    discrete_entropy,
+    discrete_mutual_info,
+    histogram_discretize,
+)
 from disentangle.metrics.sampling import sample_factor_codes
 
 
-def dcimig(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+def dcimig(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
     """DCIMIG: ``{"dcimig", "settings"}``, in [0, 1].
 
     ``settings`` override the preset's (``DCIMIG.settings``).
     """
     settings = DCIMIG.resolve(preset, settings)
     codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state, settings["batch_size"]
+        ground_truth_data, representation_function, settings["num_train"], random_state,
+        settings["batch_size"],
     )
     if factors.shape[1] < 2:
         raise InputError(f"dcimig: expected at least 2 factors, got {factors.shape[1]}")

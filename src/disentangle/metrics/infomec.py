@@ -48,14 +48,17 @@ from disentangle.metrics.sampling import sample_factor_codes
 _ACTIVE_RANGE_DIVISOR = 20.0
 
 
-def infomec(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+def infomec(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
     """InfoMEC: ``{"infom", "infoe", "infoc", "num_active_dims", "settings"}``, each in [0, 1].
 
     ``settings`` override the preset's (``INFOMEC.settings``).
     """
     settings = INFOMEC.resolve(preset, settings)
     codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state, settings["batch_size"]
+        ground_truth_data, representation_function, settings["num_train"], random_state,
+        settings["batch_size"],
     )
     discrete = settings["discrete_codes"]
     ranges = np.ptp(codes, axis=0)
@@ -74,7 +77,9 @@ def infomec(ground_truth_data, representation_function, random_state, preset: st
     }
 
 
-def normalised_mutual_info_matrix(codes, factors, discrete: bool, num_neighbors: int, random_state) -> np.ndarray:
+def normalised_mutual_info_matrix(
+    codes, factors, discrete: bool, num_neighbors: int, random_state
+) -> np.ndarray:
     """I(v_k; z_j) / H(v_k) ``(K, J)`` for codes ``(N, J)`` and integer factors ``(N, K)``;
     0 for a factor constant in the sample."""
     if discrete:
@@ -134,7 +139,7 @@ INFOMEC = Metric(
     name="infomec",
     function=infomec,
     settings={
-        "num_train": 10_000,  # sampled points (ours: dlib's sample size; the reference scores its whole eval set)
+        "num_train": 10_000,  # sampled points (ours, dlib's; the reference scores its whole evaluation set)
         "batch_size": 16,  # points drawn at a time (dlib)
         "num_neighbors": 10,  # neighbours of the KSG estimator (the reference's)
         "discrete_codes": False,  # codes are labels (quantised latents), as the reference's discrete_latents

@@ -26,11 +26,17 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info, histogram_discretize
+from disentangle.metrics.mutual_information import (
+    discrete_entropy,
+    discrete_mutual_info,
+    histogram_discretize,
+)
 from disentangle.metrics.sampling import sample_factor_codes
 
 
-def jemmig(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+def jemmig(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
     """JEMMIG: ``{"jemmig", "normalized_jemmig", "settings"}``.
 
     ``settings`` override the preset's (``JEMMIG.settings``).
@@ -39,7 +45,8 @@ def jemmig(ground_truth_data, representation_function, random_state, preset: str
     if settings["num_bins"] < 2:
         raise InputError(f"jemmig: num_bins must be at least 2, got {settings['num_bins']}")
     codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state, settings["batch_size"]
+        ground_truth_data, representation_function, settings["num_train"], random_state,
+        settings["batch_size"],
     )
     binned = histogram_discretize(codes, settings["num_bins"])
     if binned.shape[1] < 2:
@@ -55,7 +62,9 @@ def jemmig(ground_truth_data, representation_function, random_state, preset: str
     }
 
 
-def jemmig_per_factor(mutual_info: np.ndarray, factor_entropy: np.ndarray, code_entropy: np.ndarray) -> np.ndarray:
+def jemmig_per_factor(
+    mutual_info: np.ndarray, factor_entropy: np.ndarray, code_entropy: np.ndarray
+) -> np.ndarray:
     """JEMMIG(v_k) ``(num_factors,)`` in nats from I(z_j; v_k) ``(num_codes, num_factors)``,
     H(v_k) ``(num_factors,)`` and H(z_j) ``(num_codes,)`` (at least 2 codes).
 

@@ -27,14 +27,17 @@ from disentangle.metrics.mutual_information import normalised_mutual_info
 from disentangle.metrics.sampling import sample_factor_codes
 
 
-def mig_sup(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+def mig_sup(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
     """MIG-sup: ``{"mig_sup", "settings"}``, in [0, 1].
 
     ``settings`` override the preset's (``MIG_SUP.settings``).
     """
     settings = MIG_SUP.resolve(preset, settings)
     codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state, settings["batch_size"]
+        ground_truth_data, representation_function, settings["num_train"], random_state,
+        settings["batch_size"],
     )
     if factors.shape[1] < 2:
         raise InputError(f"mig_sup: expected at least 2 factors, got {factors.shape[1]}")

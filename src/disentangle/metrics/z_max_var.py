@@ -28,7 +28,9 @@ from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.sampling import check_factors, draw_factors, encode, encode_groups, factor_sizes
 
 
-def z_max_var(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+def z_max_var(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
     """Z-max-var: ``{"train_accuracy", "eval_accuracy", "eval_accuracy_above_chance",
     "num_active_dims", "settings"}``.
 
@@ -36,20 +38,25 @@ def z_max_var(ground_truth_data, representation_function, random_state, preset: 
     """
     settings = Z_MAX_VAR.resolve(preset, settings)
     if settings["batch_size"] < 2:
-        raise InputError(f"z_max_var: batch_size must be at least 2 (variances use ddof=1), got {settings['batch_size']}")
+        raise InputError(
+            f"z_max_var: batch_size must be at least 2 (variances use ddof=1), got {settings['batch_size']}"
+        )
     sizes = factor_sizes(ground_truth_data)
     if len(sizes) < 2:
         raise InputError(f"z_max_var: expected at least 2 factors, got {len(sizes)}")
 
-    factors = check_factors(draw_factors(ground_truth_data, settings["num_variance_estimate"], random_state), sizes)
-    global_variances = np.var(encode(ground_truth_data, representation_function, factors, random_state), axis=0, ddof=1)
+    factors = draw_factors(ground_truth_data, settings["num_variance_estimate"], random_state)
+    codes = encode(ground_truth_data, representation_function, check_factors(factors, sizes), random_state)
+    global_variances = np.var(codes, axis=0, ddof=1)
     active = np.sqrt(global_variances) >= settings["prune_threshold"]
     if not active.any():
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "eval_accuracy_above_chance": 0.0,
                 "num_active_dims": 0, "settings": settings}
 
     def votes(num):
-        groups, labels = _varying_factor_groups(ground_truth_data, sizes, num, settings["batch_size"], random_state)
+        groups, labels = _varying_factor_groups(
+            ground_truth_data, sizes, num, settings["batch_size"], random_state
+        )
         winners = encode_groups(
             ground_truth_data, representation_function, groups, random_state,
             lambda codes: _most_relative_variance(codes, global_variances, active),
