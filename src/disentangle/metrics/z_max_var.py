@@ -1,7 +1,8 @@
 """Z-max-var (Kim et al. 2019, "Relevance Factor VAE: Learning and Identifying
 Disentangled Factors", Sec. 5), the FactorVAE score turned around.
 
-Kim et al. call it the "Z-max variance" metric (Zaidi et al. 2020's review: "Z-max").
+Zaidi et al. 2020's review ("Measuring Disentanglement: A Review of Metrics") names it
+"Z-max Variance", beside "Z-min Variance", the FactorVAE score (``factor_vae``).
 The FactorVAE score fixes one factor and votes for the code that varies least; here
 one factor *varies* and the others are fixed, and the vote goes to the code that
 varies most. One vote: pick a factor k uniformly, draw one factor vector, repeat it
