@@ -60,6 +60,12 @@ def test_noise_codes_are_uninformative_and_not_disentangled(toy_data, noise):
     assert result["size"] == 0.5
 
 
+def test_the_number_of_threads_does_not_change_the_result(toy_data, noise):
+    one = dci_es(toy_data([3, 4]), noise(3), np.random.RandomState(0), n_jobs=1, **SMALL)
+    two = dci_es(toy_data([3, 4]), noise(3), np.random.RandomState(0), n_jobs=2, **SMALL)
+    assert {k: v for k, v in one.items() if k != "settings"} == {k: v for k, v in two.items() if k != "settings"}
+
+
 @pytest.mark.parametrize("depths", [(4,), (2, 2, 4), (0, 3), "1,2"])
 def test_bad_capacities_raise_input_error(toy_data, factors_as_codes, depths):
     with pytest.raises(InputError, match="max_depths"):

@@ -29,8 +29,8 @@ all, not how much that is (that is I), so codes that carry nothing, whose curves
 flat at l_b, score E near 1. ``loss_floor="zero"`` measures the area above 0, the
 paper's l* = 0 (then the same codes score E near -1). Settings without a reference
 value (``num_train``, ``num_test``: dlib's DCI) are ours; forests are seeded from
-``random_state``. Invariant to permuting codes and to monotone maps of each (trees),
-up to the forests' random feature draws.
+``random_state``, so results do not depend on ``n_jobs``. Invariant to permuting codes
+and to monotone maps of each (trees), up to the forests' random feature draws.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 from disentangle.errors import InputError
+from disentangle.metrics.dci import _available_cpus as available_cpus
 from disentangle.metrics.dci import completeness, disentanglement
 from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.sampling import factor_sizes, train_test_codes
@@ -68,6 +69,10 @@ def dci_es(
         raise InputError(
             f"dci_es: loss_floor must be one of {', '.join(LOSS_FLOORS)}, got {settings['loss_floor']!r}"
         )
+    n_jobs = available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise InputError(f"dci_es: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
+    settings["n_jobs"] = n_jobs
     sizes = factor_sizes(ground_truth_data)
     codes_train, factors_train, codes_test, factors_test = train_test_codes(
         ground_truth_data, representation_function, random_state, settings
@@ -148,8 +153,8 @@ DCI_ES = Metric(
         "num_trees": 100,  # trees per forest (the reference's)
         "max_leaf_nodes": 200,  # leaves per tree at most (the reference's)
         "loss_floor": "curve",  # area above the curve's lowest loss (reference code) or "zero" (l* = 0)
-        "n_jobs": 1,  # threads per forest
+        "n_jobs": None,  # threads per forest; None: the CPUs available (results do not depend on it)
     },
-    fast={"num_train": 2_000, "num_test": 1_000, "max_depths": (1, 2, 3, 4, 8, 16), "num_trees": 20},
+    fast={"max_depths": (1, 2, 3, 4, 8, 16, 32), "num_trees": 20},
     headline=("explicitness", "size", "disentanglement", "completeness", "informativeness_test"),
 )
