@@ -119,3 +119,19 @@ def test_random_forest_regressors_on_factors_and_on_noise(toy_data, factors_as_c
 def test_unknown_predictor_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="predictor must be one of gradient_boosting, lasso, random_forest"):
         dci(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), predictor="svm")
+
+
+def test_lasso_scores_are_blind_to_permuting_and_rescaling_codes(toy_data):
+    # The lasso sees standardised codes: any nonzero scale, a shift and a permutation
+    # leave its weights (up to sign, order and coordinate descent's tolerance) unchanged.
+    data = toy_data([3, 4])
+    mixing = np.random.RandomState(1).randn(2, 3)
+
+    def representation(x):
+        return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 3)
+
+    original = dci(data, representation, np.random.RandomState(0), predictor="lasso", **REGRESSION)
+    transformed = dci(data, lambda x: (representation(x) * [-4.0, 0.5, 2.0] + 3.0)[:, [2, 0, 1]],
+                      np.random.RandomState(0), predictor="lasso", **REGRESSION)
+    for key in ("disentanglement", "completeness", "nrmse_train", "nrmse_test"):
+        assert transformed[key] == pytest.approx(original[key], abs=2e-3)
