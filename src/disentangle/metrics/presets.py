@@ -24,9 +24,10 @@ What ``"fast"`` changes, and why:
 - Modularity and explicitness: 5,000 / 2,000 points (the plug-in mutual information
   is biased up by about (bins - 1)(values - 1) / 2N, which lowers modularity).
 - DCI with the original paper's regressors (``predictor="lasso"``, ``"random_forest"``)
-  uses the same points: on ``linear`` the lasso's D and C move by -0.007 and -0.008, the
-  forests' ``nrmse_test`` by +0.015; on ``noise`` the lasso's D and C jump from 0 (no
-  weight survives with 10,000 points) to 1 (one does with 1,500), see ``docs/metrics.md``.
+  uses the same points (``--dci-predictor``): on ``linear`` the lasso's D and C move by
+  -0.007 and -0.008, the forests' ``nrmse_test`` by +0.015; on ``noise`` the lasso's D and
+  C jump from 0 (no weight survives with 10,000 points) to 1 (one does with 1,500), see
+  ``docs/metrics.md``.
 - DCI-ES: 20 trees instead of 100 and depths 1, 2, 3, 4, 8, 16, 32 instead of twelve,
   on all the points (about 8 times less work). Fewer points lower D and C as DCI's do
   (2,000 / 1,000 points: -0.17 and -0.14 on ``linear``), because deep forests overfit a
