@@ -1,5 +1,5 @@
 """DCI's importance matrix from regressors of the factor values (Eastwood & Williams 2018,
-"A Framework for the Quantitative Evaluation of Disentangled Representations", Sec. 4).
+"A Framework for the Quantitative Evaluation of Disentangled Representations").
 
 The original paper regresses each factor's value on the codes and measures
 informativeness by the prediction error; dlib classifies the factor with gradient

@@ -1,4 +1,4 @@
-"""DCIMIG (Sepliarskaia et al. 2019, "Evaluating Disentangled Representations", Sec. 5).
+"""DCIMIG (Sepliarskaia et al. 2019, "Evaluating Disentangled Representations").
 
 MIG's gap taken per code, then credited to factors. With I(z_j; v_k) in nats:
 

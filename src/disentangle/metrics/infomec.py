@@ -1,4 +1,4 @@
-"""InfoMEC (Hsu et al. 2023, "Disentanglement via Latent Quantization", Sec. 5; reference
+"""InfoMEC (Hsu et al. 2023, "Disentanglement via Latent Quantization"; reference
 code kylehkhsu/latent_quantization, ``disentangle/metrics/infomec.py``).
 
 From ``num_train`` sampled points (drawn 16 at a time, as dlib's samplers do):

@@ -1,5 +1,5 @@
 """JEMMIG (Do & Tran 2020, "Theory and Evaluation Metrics for Learning Disentangled
-Representations", Sec. 4.2): joint-entropy minus mutual-information gap.
+Representations"): joint-entropy minus mutual-information gap.
 
 Per factor v_k, with z* and z° the codes sharing most and second most information
 with it (nats):

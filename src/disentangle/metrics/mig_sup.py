@@ -1,5 +1,5 @@
 """MIG-sup (Li et al. 2020, "Progressive Learning and Disentanglement of Hierarchical
-Representations", Sec. 4): the mutual information gap taken per code instead of per factor.
+Representations"): the mutual information gap taken per code instead of per factor.
 
 MIG asks that each factor live in one code; MIG-sup asks that each code carry one
 factor. With I_n(z_j; v_k) = I(z_j; v_k) / H(v_k), the share of factor k's entropy

@@ -1,5 +1,5 @@
 """Z-max-var (Kim et al. 2019, "Relevance Factor VAE: Learning and Identifying
-Disentangled Factors", Sec. 5), the FactorVAE score turned around.
+Disentangled Factors"), the FactorVAE score turned around.
 
 Zaidi et al. 2020's review ("Measuring Disentanglement: A Review of Metrics") names it
 "Z-max Variance", beside "Z-min Variance", the FactorVAE score (``factor_vae``).
