@@ -1,4 +1,8 @@
-"""Time every metric of dlib's contract in ``disentangle.metrics`` on a cheap representation.
+"""Time the metrics of dlib's contract in ``disentangle.metrics`` on a cheap representation.
+
+By default dlib's evaluations: the seven ``evaluate`` runs by default plus IRS, the
+downstream, reduced and strong downstream tasks, fairness and the unified scores;
+``--metrics`` names any others (``dci_es``, ``infomec``, ...).
 
 The dataset has dSprites' factor sizes (3, 6, 40, 32, 32) and its observations are the
 factor values scaled to [0, 1], so the time measured is the metrics' own. Three
@@ -22,6 +26,7 @@ classifier (dlib's two configurations), to compare values and time on the same i
                                        [--metrics mig dci ...] [--seed 0] [--compare]
                                        [--dci-classifier gbt|sklearn] [--trees gbt|sklearn]
                                        [--downstream-predictor logistic_regression|boosted_trees]
+                                       [--dci-predictor gradient_boosting|lasso|random_forest]
 """
 
 from __future__ import annotations
@@ -35,9 +40,15 @@ import time
 import numpy as np
 
 from disentangle.metrics import CODES, METRICS
+from disentangle.metrics.dci import PREDICTORS
 
 #: the metrics that score codes alone (the diagnostics need a model's posterior)
 CODE_METRICS = [name for name, metric in METRICS.items() if metric.needs == (CODES,)]
+#: what runs unless ``--metrics`` names others: dlib's evaluations (the seven ``evaluate``
+#: runs by default and its task-based ones; UDR scores several models, see udr_speed.py)
+DLIB_SUITE = [name for name in CODE_METRICS if METRICS[name].default] + [
+    "irs", "downstream_task", "reduced_downstream_task", "strong_downstream_task", "fairness", "unified_scores",
+]
 
 
 class FactorValues:
@@ -75,11 +86,12 @@ class Representation:
         return noise
 
 
-def overrides(name: str, dci_classifier: str = "gbt", trees: str = "gbt", downstream_predictor: str | None = None):
-    """The settings this script changes for metric ``name``: DCI's classifier, and for the
-    metrics with a ``predictor`` setting its choice and whose boosted trees run."""
+def overrides(name: str, dci_classifier: str = "gbt", trees: str = "gbt", downstream_predictor: str | None = None,
+              dci_predictor: str = "gradient_boosting"):
+    """The settings this script changes for metric ``name``: DCI's classifier and predictor,
+    and for the metrics with a ``predictor`` setting its choice and whose boosted trees run."""
     if name == "dci":
-        return {"classifier": dci_classifier}
+        return {"classifier": dci_classifier, "predictor": dci_predictor}
     settings = METRICS[name].settings
     if "predictor" not in settings:
         return {}
@@ -91,13 +103,13 @@ def overrides(name: str, dci_classifier: str = "gbt", trees: str = "gbt", downst
 
 def run_suite(
     preset: str, kind: str, metrics: list[str], seed: int, dci_classifier: str = "gbt", trees: str = "gbt",
-    downstream_predictor: str | None = None,
+    downstream_predictor: str | None = None, dci_predictor: str = "gradient_boosting",
 ) -> tuple[dict, float]:
     """``({metric: result}, total seconds)``, printing a line per metric with its headline scores."""
     data, representation = FactorValues(), Representation(kind)
     results, total = {}, 0.0
     for name in metrics:
-        extra = overrides(name, dci_classifier, trees, downstream_predictor)
+        extra = overrides(name, dci_classifier, trees, downstream_predictor, dci_predictor)
         start = time.perf_counter()
         results[name] = METRICS[name](data, representation, np.random.RandomState(seed), preset=preset, **extra)
         seconds = time.perf_counter() - start
@@ -118,7 +130,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="dlib", choices=["dlib", "fast"])
     parser.add_argument("--representation", default="linear", choices=["linear", "factors", "noise"])
-    parser.add_argument("--metrics", nargs="+", default=CODE_METRICS, choices=CODE_METRICS)
+    parser.add_argument("--metrics", nargs="+", default=DLIB_SUITE, choices=CODE_METRICS,
+                        help="default: the metrics evaluate runs by default (the later ones by name)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compare", action="store_true", help="run both presets, print fast - dlib")
     parser.add_argument("--dci-classifier", default="gbt", choices=["gbt", "sklearn"],
@@ -127,6 +140,8 @@ def main(argv=None) -> None:
                         help="boosted trees of the task-based metrics: ours (default) or scikit-learn's own")
     parser.add_argument("--downstream-predictor", choices=["logistic_regression", "boosted_trees"],
                         help="downstream_task's classifier (default: the metric's, logistic regression)")
+    parser.add_argument("--dci-predictor", default="gradient_boosting", choices=list(PREDICTORS),
+                        help="DCI's model: dlib's gradient boosting (default) or Eastwood & Williams' regressors")
     args = parser.parse_args(argv)
 
     presets = ["dlib", "fast"] if args.compare else [args.preset]
@@ -135,7 +150,7 @@ def main(argv=None) -> None:
         print(f"preset {preset}, representation {args.representation}")
         print(f"{'metric':28s} {'seconds':>8s}  scores")
         runs[preset], total = run_suite(preset, args.representation, args.metrics, args.seed, args.dci_classifier,
-                                        args.trees, args.downstream_predictor)
+                                        args.trees, args.downstream_predictor, args.dci_predictor)
         print(f"{'total':28s} {total:8.2f}")
     if args.compare:
         print("fast - dlib:")

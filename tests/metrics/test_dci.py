@@ -78,3 +78,60 @@ def test_a_single_code_raises_input_error(toy_data):
 def test_unknown_classifier_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="classifier"):
         dci(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), classifier="forest")
+
+
+REGRESSION = {"num_train": 1000, "num_test": 500}
+
+
+def test_lasso_on_factors_as_codes_shrinks_each_prediction_by_alpha(toy_data, factors_as_codes):
+    # Standardised codes, one per factor: the lasso weight is the factor value's standard
+    # deviation s less alpha, so the residual is alpha times the standardised code and
+    # NRMSE = alpha / s. Values k / (n - 1) of a uniform n-valued factor: s^2 = (n + 1) / (12 (n - 1)).
+    result = dci(toy_data([3, 4, 5]), factors_as_codes, np.random.RandomState(0), predictor="lasso", **REGRESSION)
+    expected = np.mean([0.02 / np.sqrt((n + 1) / (12 * (n - 1))) for n in (3, 4, 5)])
+    assert result["nrmse_train"] == pytest.approx(expected, abs=0.003)
+    assert result["disentanglement"] == pytest.approx(1.0, abs=1e-6)
+    assert result["completeness"] == pytest.approx(1.0, abs=1e-6)
+    assert "informativeness_test" not in result
+
+
+def test_lasso_on_rotated_codes_is_neither_disentangled_nor_complete(toy_data):
+    angle = np.pi / 4
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+    def rotated(x):
+        return (x / [2.0, 2.0]) @ rotation
+
+    result = dci(toy_data([3, 3]), rotated, np.random.RandomState(0), predictor="lasso", **REGRESSION)
+    assert result["disentanglement"] < 0.05 and result["completeness"] < 0.05
+    assert result["nrmse_test"] < 0.1
+
+
+def test_random_forest_regressors_on_factors_and_on_noise(toy_data, factors_as_codes, noise):
+    data = toy_data([3, 4, 5])
+    perfect = dci(data, factors_as_codes, np.random.RandomState(0), predictor="random_forest", **REGRESSION)
+    assert perfect["nrmse_test"] == pytest.approx(0.0, abs=1e-9)
+    assert perfect["disentanglement"] > 0.99 and perfect["completeness"] > 0.99
+    random = dci(data, noise(3), np.random.RandomState(0), predictor="random_forest", **REGRESSION)
+    assert random["nrmse_test"] > 0.95 and random["disentanglement"] < 0.1
+
+
+def test_unknown_predictor_raises_input_error(toy_data, factors_as_codes):
+    with pytest.raises(InputError, match="predictor must be one of gradient_boosting, lasso, random_forest"):
+        dci(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), predictor="svm")
+
+
+def test_lasso_scores_are_blind_to_permuting_and_rescaling_codes(toy_data):
+    # The lasso sees standardised codes: any nonzero scale, a shift and a permutation
+    # leave its weights (up to sign, order and coordinate descent's tolerance) unchanged.
+    data = toy_data([3, 4])
+    mixing = np.random.RandomState(1).randn(2, 3)
+
+    def representation(x):
+        return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 3)
+
+    original = dci(data, representation, np.random.RandomState(0), predictor="lasso", **REGRESSION)
+    transformed = dci(data, lambda x: (representation(x) * [-4.0, 0.5, 2.0] + 3.0)[:, [2, 0, 1]],
+                      np.random.RandomState(0), predictor="lasso", **REGRESSION)
+    for key in ("disentanglement", "completeness", "nrmse_train", "nrmse_test"):
+        assert transformed[key] == pytest.approx(original[key], abs=2e-3)

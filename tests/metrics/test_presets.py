@@ -40,7 +40,8 @@ def test_overrides_apply_on_top_of_the_preset_and_are_recorded():
 def test_every_metric_returns_its_settings(name, toy_data, factors_as_codes):
     small = {"beta_vae": {"num_train": 40, "num_eval": 20, "batch_size": 4},
              "factor_vae": {"num_train": 40, "num_eval": 20, "num_variance_estimate": 100, "batch_size": 4},
-             "dci": {"num_train": 60, "num_test": 30, "num_stages": 2}}.get(name, {"num_train": 100})
+             "dci": {"num_train": 60, "num_test": 30, "num_stages": 2},
+             "dci_es": {"num_train": 60, "num_test": 30, "num_trees": 4}}.get(name, {"num_train": 100})
     if name in ("sap", "modularity_explicitness"):
         small = {"num_train": 100, "num_test": 50}
     result = METRICS[name](toy_data([2, 3]), factors_as_codes, np.random.RandomState(0), **small)

@@ -14,6 +14,12 @@ is :mod:`disentangle.metrics.gbt`, the same model computed several times faster
 
 entropies in base K (factors) and D (codes), with dlib's 1e-11 added to R.
 
+``predictor`` chooses the model behind R: ``"gradient_boosting"`` (dlib's, above),
+or the original paper's regressors of the factor values, ``"lasso"`` (alpha = 0.02, on
+standardised codes) and ``"random_forest"``, whose informativeness is the normalised
+root mean squared error ``nrmse_train`` / ``nrmse_test`` instead of an accuracy
+(:mod:`disentangle.metrics.dci_regression`).
+
 The per-factor classifiers are independent and run in ``n_jobs`` threads (default: the
 CPUs available; the compiled tree growing releases the GIL), the factors with most classes
 first. dlib leaves the classifiers' ``random_state`` unset (the global RNG, which only
@@ -33,20 +39,29 @@ import scipy.stats
 from sklearn.ensemble import GradientBoostingClassifier
 
 from disentangle.errors import InputError
+from disentangle.metrics.dci_regression import REGRESSORS, importance_regression
 from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.gbt import fit_gradient_boosting
-from disentangle.metrics.sampling import train_test_codes
+from disentangle.metrics.sampling import factor_sizes, train_test_codes
+
+PREDICTORS = ("gradient_boosting", *REGRESSORS)
 
 
 def dci(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
     """DCI: ``{"disentanglement", "completeness", "informativeness_train",
-    "informativeness_test", "settings"}``, each in [0, 1].
+    "informativeness_test", "settings"}``, each in [0, 1]; with a regressor as
+    ``predictor``, ``nrmse_train`` and ``nrmse_test`` (>= 0, lower is better) replace the
+    informativeness accuracies.
 
     ``settings`` override the preset's (``DCI.settings``).
     """
     settings = DCI.resolve(preset, settings)
     if settings["classifier"] not in ("gbt", "sklearn"):
         raise InputError(f"dci: classifier must be 'gbt' or 'sklearn', got {settings['classifier']!r}")
+    if settings["predictor"] not in PREDICTORS:
+        raise InputError(
+            f"dci: predictor must be one of {', '.join(PREDICTORS)}, got {settings['predictor']!r}"
+        )
     n_jobs = _available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise InputError(f"dci: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
@@ -59,6 +74,18 @@ def dci(ground_truth_data, representation_function, random_state, preset: str = 
             "dci: expected at least 2 codes and 2 factors, "
             f"got {codes_train.shape[1]} and {factors_train.shape[1]}"
         )
+    if settings["predictor"] in REGRESSORS:
+        importance, nrmse_train, nrmse_test = importance_regression(
+            codes_train, factors_train, codes_test, factors_test, factor_sizes(ground_truth_data),
+            random_state, settings,
+        )
+        return {
+            "nrmse_train": float(np.mean(nrmse_train)),
+            "nrmse_test": float(np.mean(nrmse_test)),
+            "disentanglement": disentanglement(importance),
+            "completeness": completeness(importance),
+            "settings": settings,
+        }
     importance, train_accuracy, test_accuracy = importance_gbt(
         codes_train, factors_train, codes_test, factors_test, random_state, settings
     )
@@ -141,8 +168,11 @@ DCI = Metric(
         "classifier": "gbt",  # or "sklearn"
         "num_stages": 100,  # boosting stages
         "n_jobs": None,  # threads for the per-factor classifiers; None: the CPUs available
+        "predictor": "gradient_boosting",  # dlib's; or "lasso", "random_forest" (Eastwood & Williams)
+        "alpha": 0.02,  # lasso: L1 weight (Eastwood & Williams)
+        "num_trees": 10,  # random_forest: trees (ours; scikit-learn's other defaults)
     },
     fast={"num_train": 1_500, "num_test": 1_000, "num_stages": 15},
-    headline=("disentanglement", "completeness", "informativeness_test"),
+    headline=("disentanglement", "completeness", "informativeness_test", "nrmse_test"),
     default=True,
 )

@@ -1,0 +1,160 @@
+"""DCI-ES (Eastwood et al. 2023, "DCI-ES: An Extended Disentanglement Framework with
+Connections to Identifiability"; reference code andreinicolicioiu/DCI-ES).
+
+Probes of growing capacity learn each factor from the codes; the loss-capacity curve of
+each factor says how easily the information can be read out. As the reference's
+random-forest probes: per factor k and per capacity c in ``max_depths``, a scikit-learn
+``RandomForestClassifier(n_estimators=num_trees, max_depth=c, max_leaf_nodes=200)``
+fitted on ``num_train`` points, its loss the test error 1 - accuracy on ``num_test``
+points, the capacity c itself on the x axis (the reference plots forests by depth,
+MLPs by log parameter count). Then:
+
+- the curve is made monotone: the loss at c is the lowest loss of any capacity <= c;
+- explicitness E_k = 1 - AULCC_k / Z_k, where AULCC_k is the area (trapezoids) between
+  the curve and its lowest loss and Z_k = (c_max - c_min) l_b / 2, half the rectangle
+  of the capacity range and the baseline loss l_b = 1 - 1/|V_k| (a uniform guess's
+  error; the reference's per-dataset table holds the same values). E = 1: the smallest
+  probe already reaches the lowest loss; E = 0: the loss falls linearly from l_b to 0
+  over the capacity range; E is at least -1. E = mean_k E_k (``explicitness``).
+- D, C and I (``disentanglement``, ``completeness``, ``informativeness_test``/``_train``,
+  mean accuracies) as in :mod:`disentangle.metrics.dci`, from the forests' impurity
+  importances at the capacity with the best mean test accuracy (the reference's choice).
+- size S = K / L, the number of factors over the number of codes (1: the code is as
+  small as the ground truth; smaller: it is larger), the paper's "size relative to the
+  ground truth" (the reference code does not compute it).
+
+As in the reference code, the area is measured above each curve's own lowest loss
+(``loss_floor="curve"``): E measures how fast a probe reaches what can be read out at
+all, not how much that is (that is I), so codes that carry nothing, whose curves stay
+flat at l_b, score E near 1. ``loss_floor="zero"`` measures the area above 0, the
+paper's l* = 0 (then the same codes score E near -1). Settings without a reference
+value (``num_train``, ``num_test``: dlib's DCI) are ours; forests are seeded from
+``random_state``, so results do not depend on ``n_jobs``. Invariant to permuting codes
+and to monotone maps of each (trees), up to the forests' random feature draws.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from disentangle.errors import InputError
+from disentangle.metrics.dci import _available_cpus as available_cpus
+from disentangle.metrics.dci import completeness, disentanglement
+from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.sampling import factor_sizes, train_test_codes
+
+LOSS_FLOORS = ("curve", "zero")
+
+
+def dci_es(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
+    """DCI-ES: ``{"explicitness", "size", "disentanglement", "completeness",
+    "informativeness_train", "informativeness_test", "best_max_depth", "settings"}``.
+
+    ``settings`` override the preset's (``DCI_ES.settings``).
+    """
+    settings = DCI_ES.resolve(preset, settings)
+    depths = settings["max_depths"]
+    if (
+        not isinstance(depths, (list, tuple)) or len(depths) < 2
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in depths)
+        or list(depths) != sorted(set(depths))
+    ):
+        raise InputError(
+            f"dci_es: max_depths must be at least 2 increasing positive integers, got {depths!r}"
+        )
+    if settings["loss_floor"] not in LOSS_FLOORS:
+        raise InputError(
+            f"dci_es: loss_floor must be one of {', '.join(LOSS_FLOORS)}, got {settings['loss_floor']!r}"
+        )
+    n_jobs = available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise InputError(f"dci_es: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
+    settings["n_jobs"] = n_jobs
+    sizes = factor_sizes(ground_truth_data)
+    codes_train, factors_train, codes_test, factors_test = train_test_codes(
+        ground_truth_data, representation_function, random_state, settings
+    )
+    if codes_train.shape[1] < 2 or factors_train.shape[1] < 2:
+        raise InputError(
+            "dci_es: expected at least 2 codes and 2 factors, "
+            f"got {codes_train.shape[1]} and {factors_train.shape[1]}"
+        )
+    importance, train_accuracy, test_accuracy = probe_forests(
+        codes_train, factors_train, codes_test, factors_test, random_state, settings
+    )
+    capacities, baseline = np.asarray(depths, dtype=np.float64), 1.0 - 1.0 / sizes
+    explicitness = [
+        explicitness_from_curve(capacities, 1.0 - test_accuracy[:, k], baseline[k], settings["loss_floor"])
+        for k in range(len(sizes))
+    ]
+    best = int(np.argmax(test_accuracy.mean(axis=1)))
+    return {
+        "explicitness": float(np.mean(explicitness)),
+        "size": len(sizes) / codes_train.shape[1],
+        "disentanglement": disentanglement(importance[best]),
+        "completeness": completeness(importance[best]),
+        "informativeness_train": float(train_accuracy[best].mean()),
+        "informativeness_test": float(test_accuracy[best].mean()),
+        "best_max_depth": int(depths[best]),
+        "settings": settings,
+    }
+
+
+def probe_forests(x_train, y_train, x_test, y_test, random_state, settings):
+    """The reference's random-forest probes, one per factor and depth in ``settings["max_depths"]``,
+    on codes ``(N, D)`` and integer factors ``(N, K)``.
+
+    Returns ``(importance (P, D, K), train accuracy (P, K), test accuracy (P, K))`` for the P depths.
+    """
+    depths, num_factors = settings["max_depths"], y_train.shape[1]
+    importance = np.zeros((len(depths), x_train.shape[1], num_factors))
+    train_accuracy, test_accuracy = np.zeros((len(depths), num_factors)), np.zeros((len(depths), num_factors))
+    for d, depth in enumerate(depths):
+        for k in range(num_factors):
+            forest = RandomForestClassifier(
+                n_estimators=settings["num_trees"], max_depth=int(depth),
+                max_leaf_nodes=settings["max_leaf_nodes"], n_jobs=settings["n_jobs"],
+                random_state=random_state.randint(np.iinfo(np.int32).max),
+            ).fit(x_train, y_train[:, k])
+            importance[d, :, k] = forest.feature_importances_
+            train_accuracy[d, k] = np.mean(forest.predict(x_train) == y_train[:, k])
+            test_accuracy[d, k] = np.mean(forest.predict(x_test) == y_test[:, k])
+    return importance, train_accuracy, test_accuracy
+
+
+def explicitness_from_curve(
+    capacities: np.ndarray, losses: np.ndarray, baseline_loss: float, loss_floor: str = "curve"
+) -> float:
+    """E = 1 - AULCC / Z of one loss-capacity curve (see the module docstring).
+
+    ``capacities`` ``(P,)`` increasing, ``losses`` ``(P,)`` the probes' losses (made
+    monotone here), ``baseline_loss`` l_b (a factor with one value has l_b = 0 and scores 1);
+    ``loss_floor`` ``"curve"`` measures the area above the curve's lowest loss, ``"zero"`` above 0.
+    """
+    if baseline_loss <= 0:
+        return 1.0
+    curve = np.minimum.accumulate(np.asarray(losses, dtype=np.float64))
+    heights = curve - (curve[-1] if loss_floor == "curve" else 0.0)
+    area = np.sum(np.diff(capacities) * (heights[:-1] + heights[1:]) / 2.0)
+    return float(1.0 - area / ((capacities[-1] - capacities[0]) * baseline_loss / 2.0))
+
+
+DCI_ES = Metric(
+    name="dci_es",
+    function=dci_es,
+    settings={
+        "num_train": 10_000,  # training points (dlib's DCI)
+        "num_test": 5_000,  # test points (dlib's DCI)
+        "batch_size": 16,  # points drawn at a time (dlib)
+        "max_depths": (1, 2, 3, 4, 8, 10, 12, 14, 16, 18, 20, 32),  # probe capacities (the reference's)
+        "num_trees": 100,  # trees per forest (the reference's)
+        "max_leaf_nodes": 200,  # leaves per tree at most (the reference's)
+        "loss_floor": "curve",  # area above the curve's lowest loss (reference code) or "zero" (l* = 0)
+        "n_jobs": None,  # threads per forest; None: the CPUs available (results do not depend on it)
+    },
+    fast={"max_depths": (1, 2, 3, 4, 8, 16, 32), "num_trees": 20},
+    headline=("explicitness", "size", "disentanglement", "completeness", "informativeness_test"),
+)

@@ -1,0 +1,124 @@
+"""Z-max-var (Kim et al. 2019, "Relevance Factor VAE: Learning and Identifying
+Disentangled Factors"), the FactorVAE score turned around.
+
+Zaidi et al. 2020's review ("Measuring Disentanglement: A Review of Metrics") names it
+"Z-max Variance", beside "Z-min Variance", the FactorVAE score (``factor_vae``).
+The FactorVAE score fixes one factor and votes for the code that varies least; here
+one factor *varies* and the others are fixed, and the vote goes to the code that
+varies most. One vote: pick a factor k uniformly, draw one factor vector, repeat it
+``batch_size`` times with factor k drawn anew in each copy, and vote for the active
+code with the largest variance (``ddof=1``) relative to its global variance. As in the
+FactorVAE score (dlib's protocol, whose settings are the defaults here): global
+variances from ``num_variance_estimate`` points, codes with a standard deviation below
+``prune_threshold`` left out, a majority-vote classifier (code -> the factor that won
+most of its training votes, the first on ties) scored on evaluation votes.
+
+``eval_accuracy`` is that fraction, in [0, 1]; chance is about 1 / K. Zaidi et al.'s
+implementation also reports (accuracy - 1/K) / (1 - 1/K); ours gives it as
+``eval_accuracy_above_chance``. With no active code all three are 0. Invariant to
+permuting codes and to rescaling them by positive factors that keep each standard
+deviation on the same side of ``prune_threshold``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from disentangle.errors import InputError
+from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.sampling import check_factors, draw_factors, encode, encode_groups, factor_sizes
+
+
+def z_max_var(
+    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+) -> dict:
+    """Z-max-var: ``{"train_accuracy", "eval_accuracy", "eval_accuracy_above_chance",
+    "num_active_dims", "settings"}``.
+
+    ``settings`` override the preset's (``Z_MAX_VAR.settings``; ``batch_size`` at least 2).
+    """
+    settings = Z_MAX_VAR.resolve(preset, settings)
+    if settings["batch_size"] < 2:
+        raise InputError(
+            f"z_max_var: batch_size must be at least 2 (variances use ddof=1), got {settings['batch_size']}"
+        )
+    sizes = factor_sizes(ground_truth_data)
+    if len(sizes) < 2:
+        raise InputError(f"z_max_var: expected at least 2 factors, got {len(sizes)}")
+
+    factors = draw_factors(ground_truth_data, settings["num_variance_estimate"], random_state)
+    codes = encode(ground_truth_data, representation_function, check_factors(factors, sizes), random_state)
+    global_variances = np.var(codes, axis=0, ddof=1)
+    active = np.sqrt(global_variances) >= settings["prune_threshold"]
+    if not active.any():
+        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "eval_accuracy_above_chance": 0.0,
+                "num_active_dims": 0, "settings": settings}
+
+    def votes(num):
+        groups, labels = _varying_factor_groups(
+            ground_truth_data, sizes, num, settings["batch_size"], random_state
+        )
+        winners = encode_groups(
+            ground_truth_data, representation_function, groups, random_state,
+            lambda codes: _most_relative_variance(codes, global_variances, active),
+        )
+        return vote_counts(labels, winners[:, 0], len(sizes), len(global_variances))
+
+    train_votes = votes(settings["num_train"])
+    classifier = np.argmax(train_votes, axis=0)
+    eval_accuracy = majority_vote_accuracy(votes(settings["num_eval"]), classifier)
+    chance = 1.0 / len(sizes)
+    return {
+        "train_accuracy": majority_vote_accuracy(train_votes, classifier),
+        "eval_accuracy": eval_accuracy,
+        "eval_accuracy_above_chance": (eval_accuracy - chance) / (1.0 - chance),
+        "num_active_dims": int(active.sum()),
+        "settings": settings,
+    }
+
+
+def _varying_factor_groups(data, sizes, num_votes, batch_size, random_state):
+    """``(groups (num_votes, batch_size, K), labels (num_votes,))``: in each group every
+    factor but ``labels[i]`` is fixed to one draw, and that one is drawn anew per row."""
+    groups = np.empty((num_votes, batch_size, len(sizes)), dtype=np.int64)
+    labels = random_state.randint(len(sizes), size=num_votes)
+    for i, k in enumerate(labels):
+        varying = draw_factors(data, batch_size, random_state)
+        groups[i] = varying[0]
+        groups[i, :, k] = varying[:, k]
+    return check_factors(groups, sizes), labels
+
+
+def _most_relative_variance(codes, global_variances, active):
+    """Per group of codes ``(g, S, D)``, the index (among all D) of the active code with
+    the largest variance relative to its global variance: ``(g, 1)``."""
+    relative = np.var(codes, axis=1, ddof=1) / np.where(active, global_variances, 1.0)
+    return np.argmax(np.where(active, relative, -np.inf), axis=1)[:, None]
+
+
+def vote_counts(labels: np.ndarray, winners: np.ndarray, num_factors: int, num_codes: int) -> np.ndarray:
+    """Votes ``(num_factors, num_codes)``: how often factor k's groups elected code j."""
+    votes = np.zeros((num_factors, num_codes), dtype=np.int64)
+    np.add.at(votes, (labels, winners), 1)
+    return votes
+
+
+def majority_vote_accuracy(votes: np.ndarray, classifier: np.ndarray) -> float:
+    """Share of ``votes`` ``(K, D)`` whose code the classifier (code -> factor, ``(D,)``) maps
+    to their factor."""
+    return float(votes[classifier, np.arange(votes.shape[1])].sum() / votes.sum())
+
+
+Z_MAX_VAR = Metric(
+    name="z_max_var",
+    function=z_max_var,
+    settings={
+        "batch_size": 64,  # points per vote (dlib's FactorVAE score)
+        "num_train": 10_000,  # training votes (dlib's FactorVAE score)
+        "num_eval": 5_000,  # evaluation votes (dlib's FactorVAE score)
+        "num_variance_estimate": 10_000,  # points for the global variances (dlib's FactorVAE score)
+        "prune_threshold": 0.05,  # codes with a smaller global std are left out (dlib)
+    },
+    fast={"num_train": 2_000, "num_eval": 1_000, "num_variance_estimate": 5_000},
+    headline=("eval_accuracy",),
+)
