@@ -8,7 +8,7 @@ from sklearn.linear_model import Lasso
 
 from disentangle.errors import InputError
 from disentangle.metrics import udr
-from disentangle.metrics.udr import lasso_correlation, relative_strength, spearman_correlation
+from disentangle.metrics.udr import relative_strength, spearman_correlation
 
 SIZES = [4, 5, 6, 7]
 ACTIVE = np.ones(4)
