@@ -15,27 +15,27 @@ from safetensors.torch import load_file
 
 from disentangle.data import get_dataset
 from disentangle.evaluate import evaluate
-from disentangle.models import MODELS, build_model
-from disentangle.train import load_run, resume, run_folder, train
+from disentangle.models import MODELS
+from disentangle.train import RunConfig, load_run, resume, run_folder, train
 from disentangle.viz import write_report, write_traversals
 from disentangle.viz.explorer import Explorer
 
 SETTINGS = {"color-dsprites": "bernoulli", "shapes3d-procedural": "gaussian"}
-#: settings a model needs to be built without data
-NEEDS = {"beta-tcvae": {"dataset_size": 480_000}}
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_model_on_auto_nets_takes_its_own_batches_of_shapes3d_procedural(name, likelihood):
-    """Structured batches (DC-IGN, FactorVAE's second batch) included: every loss term is
-    finite and the loss has gradients for the nets."""
+    """Structured batches (DC-IGN, FactorVAE's second batch, pairs, labelled blocks) included:
+    every loss term is finite and the loss has gradients for the nets. The model is built as
+    training builds it, with the settings taken from the data (``RunConfig.for_dataset``)."""
     torch.manual_seed(0)
     data = get_dataset("shapes3d-procedural")
-    model = build_model(name, data.observation_shape, likelihood=likelihood, **NEEDS.get(name, {}))
+    config = RunConfig.from_keywords(name, "shapes3d-procedural", likelihood=likelihood).for_dataset(data)
+    model = config.build_model(data.observation_shape)
     batch = model.sample_batch(data, 8, torch.Generator().manual_seed(0))
     assert batch.observations.shape[1:] == (3, 64, 64)
-    terms = model.loss(batch.observations, 0, **batch.context)
+    terms = model.loss(batch.observations, 0, **batch.context, **batch.rows)
     assert all(torch.isfinite(value).all() for value in terms.values())
     terms["loss"].backward()
     assert any(parameter.grad is not None and parameter.grad.abs().sum() > 0 for parameter in model.parameters())
