@@ -23,42 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from disentangle.evaluate import memoised_run_encoder, score_representation
-from disentangle.metrics.mutual_information import normalised_mutual_info
-from disentangle.metrics.sampling import sample_factor_codes
-from disentangle.representation import IndexedFactorData
-from disentangle.train import load_run
+from checkpoint_scores import HEADLINES, recipe_of, score_checkpoint, training_seconds  # benchmarks/, beside this
+
 from disentangle.train.run_folder import checkpoint_paths
 
-HEADLINES = [
-    ("mig", "discrete_mig", "MIG"), ("dci", "disentanglement", "DCI D"), ("beta_vae", "eval_accuracy", "BetaVAE"),
-]
 FACTORS_SHOWN = ("posX", "posY", "scale")
-
-
-def recipe_of(choices: dict) -> str:
-    """The run's settings beyond the base, but for the seed and the step counts."""
-    shown = {k: v for k, v in choices.items() if k not in ("train.seed", "train.steps", "train.checkpoint_every")}
-    return " ".join(f"{k.split('.')[-1]}={v:g}" if isinstance(v, float) else f"{k.split('.')[-1]}={v}"
-                    for k, v in shown.items()) or "base"
-
-
-def training_seconds(run: Path, step: int) -> float:
-    """Seconds of training up to ``step``, from the run's log (scaled from the nearest line)."""
-    lines = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-    line = min(lines, key=lambda entry: abs(entry["step"] - step))
-    return line["time"] * step / line["step"]
-
-
-def score_checkpoint(run: Path, checkpoint: Path, evaluation: dict) -> tuple[dict, np.ndarray, list[str]]:
-    """Headline scores of one checkpoint, and its latent × factor information shares."""
-    loaded = load_run(run, checkpoint=checkpoint)
-    memo = memoised_run_encoder(loaded.model, loaded.dataset)
-    data = IndexedFactorData(loaded.dataset)
-    content = score_representation(data, memo, evaluation["metrics"], evaluation["seeds"], evaluation["preset"])
-    scores = {label: content["summary"][m][k]["mean"] for m, k, label in HEADLINES}
-    codes, factors = sample_factor_codes(data, memo, 10_000, np.random.RandomState(0))
-    return scores, normalised_mutual_info(codes, factors), list(loaded.dataset.factor_names)
 
 
 def main() -> None:

@@ -152,7 +152,7 @@ def test_identical_factors_and_seeds_give_identical_images_and_other_seeds_other
     options = {"path": str(background_path)} if name == "scream-dsprites" else {}
     data = variants[name]
     again = get_dataset(name, **options)
-    other = get_dataset(name, seed=1, **options)
+    other = get_dataset(name, nuisance_seed=1, **options)
     factors = data.factors_of(SAMPLE[:50])
     first = data.sample_observations_from_factors(factors, np.random.RandomState(0))
     assert np.array_equal(first, again.sample_observations_from_factors(factors, np.random.RandomState(1)))
@@ -177,12 +177,12 @@ def test_uint8_images_are_the_observations_rounded(variants, name):
 
 
 def test_describe_rebuilds_each_variant_with_its_seed(variants, background_path, tmp_path, monkeypatch):
-    assert variants["color-dsprites"].describe() == {"name": "color-dsprites", "path": None, "seed": 0}
+    assert variants["color-dsprites"].describe() == {"name": "color-dsprites", "path": None, "nuisance_seed": 0}
     monkeypatch.chdir(background_path.parent)
-    scream = get_dataset("scream-dsprites", path=background_path.name, seed=5)
+    scream = get_dataset("scream-dsprites", path=background_path.name, nuisance_seed=5)
     description = scream.describe()
     assert description == {"name": "scream-dsprites", "path": str(background_path.resolve()),
-                           "dsprites_path": None, "seed": 5}
+                           "dsprites_path": None, "nuisance_seed": 5}
     monkeypatch.chdir(tmp_path)
     assert torch.equal(get_dataset(**description).images(SAMPLE[:8]), scream.images(SAMPLE[:8]))
 
@@ -216,7 +216,7 @@ def test_a_bad_background_is_one_line_naming_the_file(tmp_path, content, message
 
 
 def test_a_seed_that_is_not_an_integer_is_rejected_by_name():
-    with pytest.raises(InputError, match=re.escape("--data noisy-dsprites: option 'seed' must be an integer")):
-        get_dataset("noisy-dsprites", seed="one")
-    with pytest.raises(InputError, match=re.escape("--data color-dsprites: option 'seed' must be an integer")):
-        ColorDSprites(seed=1.5)
+    with pytest.raises(InputError, match=re.escape("--data noisy-dsprites: option 'nuisance_seed' must be an integer")):
+        get_dataset("noisy-dsprites", nuisance_seed="one")
+    with pytest.raises(InputError, match=re.escape("--data color-dsprites: option 'nuisance_seed' must be an integer")):
+        ColorDSprites(nuisance_seed=1.5)

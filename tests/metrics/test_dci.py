@@ -1,3 +1,5 @@
+import importlib
+
 import numpy as np
 import pytest
 
@@ -135,3 +137,22 @@ def test_lasso_scores_are_blind_to_permuting_and_rescaling_codes(toy_data):
                       np.random.RandomState(0), predictor="lasso", **REGRESSION)
     for key in ("disentanglement", "completeness", "nrmse_train", "nrmse_test"):
         assert transformed[key] == pytest.approx(original[key], abs=2e-3)
+
+
+def test_an_importance_matrix_asked_for_again_is_not_refitted(monkeypatch):
+    module = importlib.import_module("disentangle.metrics.dci")  # the package's name is the function
+
+    rng = np.random.RandomState(0)
+    x, y = rng.randn(60, 3), rng.randint(3, size=(60, 2))
+    settings = {"classifier": "gbt", "num_stages": 5, "n_jobs": 1}
+    fits, fit = [], module._fit_gbt
+    monkeypatch.setattr(module, "_fit_gbt", lambda *args: fits.append(args) or fit(*args))
+    first = module.importance_gbt(x, y, x, y, np.random.RandomState(1), settings)
+    assert len(fits) == 2  # one classifier per factor
+    again = module.importance_gbt(x, y, x, y, np.random.RandomState(1), {**settings, "n_jobs": 2})
+    assert len(fits) == 2 and all(np.array_equal(a, b) for a, b in zip(first, again))
+    again[0][:] = -1  # the memo hands out copies
+    assert np.array_equal(module.importance_gbt(x, y, x, y, np.random.RandomState(1), settings)[0], first[0])
+    module.importance_gbt(x, y, x, y, np.random.RandomState(2), settings)  # other seeds: fitted anew
+    module.importance_gbt(x + 1e-9, y, x, y, np.random.RandomState(1), settings)  # other codes: fitted anew
+    assert len(fits) == 6

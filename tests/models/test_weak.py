@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file
 
-from disentangle.data import get_dataset
+from disentangle.data import DATASETS, FactorDataset, get_dataset
 from disentangle.errors import InputError
 from disentangle.models import build_model
 from disentangle.models.weak import (
@@ -40,6 +40,25 @@ def test_pairs_differ_in_exactly_k_factors_each_in_its_range(k):
     assert np.array_equal(first != second, changed)
     assert (changed.sum(1) == k).all()
     assert ((0 <= second) & (second < np.asarray(SIZES))).all()
+
+
+#: the factor grid of every registered factor dataset (a class attribute of each)
+FACTOR_GRIDS = {name: cls.factors_num_values for name, cls in DATASETS.items()
+                if isinstance(cls, type) and issubclass(cls, FactorDataset)}
+
+
+@pytest.mark.parametrize("name", sorted(FACTOR_GRIDS))
+def test_on_every_factor_dataset_pairs_differ_in_exactly_k_or_in_1_to_k_minus_1_factors(name):
+    sizes = FACTOR_GRIDS[name]
+    for k in (1, len(sizes) - 1, -1):
+        first, second, changed = sample_pairs(sizes, 3000, k, _generator(k + 5))
+        counts = (first != second).sum(1)
+        assert np.array_equal(first != second, changed) and ((0 <= second) & (second < np.asarray(sizes))).all()
+        if k > 0:
+            assert (counts == k).all()
+        else:
+            assert set(np.unique(counts)) == set(range(1, len(sizes)))
+            assert np.allclose(np.bincount(counts)[1:] / 3000, 1 / (len(sizes) - 1), atol=0.05)
 
 
 def test_pairs_with_k_minus_one_differ_in_1_to_k_minus_1_factors_uniformly():

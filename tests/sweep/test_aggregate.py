@@ -49,6 +49,7 @@ def study(tmp_path):
                 ("mig", "discrete_mig"): [0.1 * i, 0.1 * i + 0.02],
                 ("dci", "disentanglement"): [0.9 - 0.1 * i, 0.9 - 0.1 * i],
                 ("dci", "completeness"): [0.5 + 0.05 * (i % 2), 0.5],
+                ("dci", "informativeness_train"): [0.7, 0.7 + 0.01 * i],  # not a headline score
             },
         )
     _run(tmp_path / "elsewhere" / "hand-made", "vae", 1.0, 3)
@@ -73,7 +74,9 @@ def test_one_row_per_run_with_its_flattened_config_and_mean_and_per_seed_scores(
     assert row["mig.discrete_mig"] == pytest.approx(0.21)
     assert row["mig.discrete_mig[seed=0]"] == pytest.approx(0.2)
     assert row["mig.discrete_mig[seed=1]"] == pytest.approx(0.22)
-    assert score_columns(table) == ["mig.discrete_mig", "dci.disentanglement", "dci.completeness"]
+    assert score_columns(table) == [
+        "mig.discrete_mig", "dci.disentanglement", "dci.completeness", "dci.informativeness_train"
+    ]
     unscored = table.set_index("run").loc["elsewhere/hand-made"]
     assert (
         not unscored["scored"]
@@ -82,7 +85,7 @@ def test_one_row_per_run_with_its_flattened_config_and_mean_and_per_seed_scores(
     )
 
 
-def test_aggregate_writes_csv_parquet_and_a_figure_per_score_plus_the_rank_correlation(study):
+def test_aggregate_writes_csv_parquet_and_a_figure_per_headline_score_plus_the_rank_correlation(study):
     (study / "figures").mkdir()
     (study / "figures" / "stale.png").write_bytes(b"old")
     table = aggregate(study)

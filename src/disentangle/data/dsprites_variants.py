@@ -19,7 +19,7 @@ name                observation, from the sprite mask ``m`` ∈ {0, 1}
 Where the randomness comes from — the one departure from dlib. dlib draws a new colour,
 noise field or crop every time it samples an observation, so one factor vector has
 infinitely many images. Here each image's nuisance is a deterministic function of its
-dataset index and the dataset option ``seed`` (default 0), drawn from a counter-based
+dataset index and the dataset option ``nuisance_seed`` (default 0), drawn from a counter-based
 stream keyed by the index (:mod:`disentangle.data.nuisance`). So an index names one image,
 which every layer relies on: training batches are ``observations(sample_indices(...))``,
 ``evaluate`` memoises codes by index, the report, traversals and explorer show images by
@@ -27,7 +27,7 @@ index, and a resumed run sees exactly the batches of an uninterrupted one.
 ``sample_observations_from_factors(factors, random_state)`` keeps dlib's signature and
 ignores ``random_state``. The nuisances keep dlib's distributions and stay independent of
 the factors across the dataset (neighbouring indices get unrelated draws); what changes is
-that a model sees each factor combination with one nuisance (per ``seed``) instead of a
+that a model sees each factor combination with one nuisance (per ``nuisance_seed``) instead of a
 fresh one at every visit, and that two draws of the same factor vector in a metric give
 the same image, as they do in dSprites itself (docs/datasets.md discusses both).
 """
@@ -58,7 +58,7 @@ class NuisanceDSprites(FactorDataset):
     Args:
         dsprites_path: the official dSprites ``.npz``; ``None`` renders the sprites.
         cache_dir: where procedural sprites are cached (see ``DSprites``).
-        seed: selects every image's nuisance (colour, noise, crop); any integer.
+        nuisance_seed: selects every image's nuisance (colour, noise, crop); any integer.
     """
 
     factor_names = FACTOR_NAMES
@@ -66,10 +66,10 @@ class NuisanceDSprites(FactorDataset):
     #: how many uniforms in [0, 1) ``compose`` takes per image
     uniforms_per_image: int
 
-    def __init__(self, dsprites_path: str | Path | None, cache_dir: str | Path | None, seed: int):
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise InputError(f"--data {self.name}: option 'seed' must be an integer, got {seed!r}")
-        self.seed = int(seed)
+    def __init__(self, dsprites_path: str | Path | None, cache_dir: str | Path | None, nuisance_seed: int):
+        if isinstance(nuisance_seed, bool) or not isinstance(nuisance_seed, (int, np.integer)):
+            raise InputError(f"--data {self.name}: option 'nuisance_seed' must be an integer, got {nuisance_seed!r}")
+        self.nuisance_seed = int(nuisance_seed)
         self.sprites = DSprites(dsprites_path, cache_dir)
 
     @property
@@ -86,7 +86,7 @@ class NuisanceDSprites(FactorDataset):
 
     def observations(self, indices) -> torch.Tensor:
         index = as_index_tensor(indices, NUM_IMAGES).numpy()
-        uniforms = uniform_streams(image_keys(self.seed, index), self.uniforms_per_image)
+        uniforms = uniform_streams(image_keys(self.nuisance_seed, index), self.uniforms_per_image)
         return torch.from_numpy(self.compose(self.sprites.sprite_masks(index), uniforms))
 
     def images(self, indices) -> torch.Tensor:
@@ -95,8 +95,8 @@ class NuisanceDSprites(FactorDataset):
         return torch.from_numpy(np.rint(pixels).astype(np.uint8))
 
     def describe(self) -> dict:
-        """``name``, the official dSprites file (``path``, or ``None`` when rendered) and ``seed``."""
-        return {"name": self.name, "path": self.sprites.path, "seed": self.seed}
+        """``name``, the official dSprites file (``path``, or ``None`` when rendered) and ``nuisance_seed``."""
+        return {"name": self.name, "path": self.sprites.path, "nuisance_seed": self.nuisance_seed}
 
 
 class ColorDSprites(NuisanceDSprites):
@@ -104,14 +104,14 @@ class ColorDSprites(NuisanceDSprites):
 
     Args:
         path: the official dSprites ``.npz``; ``None`` renders the sprites.
-        cache_dir, seed: as in ``NuisanceDSprites``.
+        cache_dir, nuisance_seed: as in ``NuisanceDSprites``.
     """
 
     name = "color-dsprites"
     uniforms_per_image = _CHANNELS
 
-    def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None, seed: int = 0):
-        super().__init__(path, cache_dir, seed)
+    def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None, nuisance_seed: int = 0):
+        super().__init__(path, cache_dir, nuisance_seed)
 
     def compose(self, masks: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         colours = np.float32(0.5) + np.float32(0.5) * uniforms
@@ -123,14 +123,14 @@ class NoisyDSprites(NuisanceDSprites):
 
     Args:
         path: the official dSprites ``.npz``; ``None`` renders the sprites.
-        cache_dir, seed: as in ``NuisanceDSprites``.
+        cache_dir, nuisance_seed: as in ``NuisanceDSprites``.
     """
 
     name = "noisy-dsprites"
     uniforms_per_image = _CHANNELS * IMAGE_SIZE * IMAGE_SIZE
 
-    def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None, seed: int = 0):
-        super().__init__(path, cache_dir, seed)
+    def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None, nuisance_seed: int = 0):
+        super().__init__(path, cache_dir, nuisance_seed)
 
     def compose(self, masks: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         noise = uniforms.reshape(len(uniforms), _CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
@@ -150,7 +150,7 @@ class ScreamDSprites(NuisanceDSprites):
         path: the background image (dlib: Munch's *The Scream*, ``scream.jpg``); any
             image PIL reads, converted to RGB and thumbnailed to fit 350×274. Required.
         dsprites_path: the official dSprites ``.npz``; ``None`` renders the sprites.
-        cache_dir, seed: as in ``NuisanceDSprites``.
+        cache_dir, nuisance_seed: as in ``NuisanceDSprites``.
     """
 
     name = "scream-dsprites"
@@ -162,7 +162,7 @@ class ScreamDSprites(NuisanceDSprites):
         path: str | Path | None = None,
         dsprites_path: str | Path | None = None,
         cache_dir: str | Path | None = None,
-        seed: int = 0,
+        nuisance_seed: int = 0,
     ):
         if path is None:
             raise InputError(
@@ -172,7 +172,7 @@ class ScreamDSprites(NuisanceDSprites):
         #: float32 ``(3, H, W)`` in [0, 1]
         self.background = read_background(path)
         self.background_path = absolute_path(path)
-        super().__init__(dsprites_path, cache_dir, seed)
+        super().__init__(dsprites_path, cache_dir, nuisance_seed)
 
     def compose(self, masks: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         _, height, width = self.background.shape
@@ -182,8 +182,8 @@ class ScreamDSprites(NuisanceDSprites):
 
     def describe(self) -> dict:
         """``name``, the background image (``path``, absolute), the official dSprites file
-        (``dsprites_path``, or ``None`` when rendered) and ``seed``."""
-        return {"name": self.name, "path": self.background_path, "dsprites_path": self.sprites.path, "seed": self.seed}
+        (``dsprites_path``, or ``None`` when rendered) and ``nuisance_seed``."""
+        return {"name": self.name, "path": self.background_path, "dsprites_path": self.sprites.path, "nuisance_seed": self.nuisance_seed}
 
 
 @numba_compiled

@@ -31,7 +31,9 @@ breaks ties between equally good splits); here each gets a seed drawn from
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -124,6 +126,10 @@ def importance_gbt(x_train, y_train, x_test, y_test, random_state, settings):
     """
     num_factors = y_train.shape[1]
     seeds = random_state.randint(np.iinfo(np.int32).max, size=num_factors)
+    key = _importance_key(x_train, y_train, x_test, y_test, seeds, settings)
+    if key in _IMPORTANCE_MEMO:
+        _IMPORTANCE_MEMO.move_to_end(key)
+        return tuple(array.copy() for array in _IMPORTANCE_MEMO[key])
     # Most classes first: the slowest fits start first, which shortens the wall time.
     order = np.argsort([-len(np.unique(y_train[:, k])) for k in range(num_factors)], kind="stable")
 
@@ -139,7 +145,28 @@ def importance_gbt(x_train, y_train, x_test, y_test, random_state, settings):
     train_accuracy, test_accuracy = np.zeros(num_factors), np.zeros(num_factors)
     for k, (factor_importance, train, test) in zip(order, results):
         importance[:, k], train_accuracy[k], test_accuracy[k] = factor_importance, train, test
+    _IMPORTANCE_MEMO[key] = (importance.copy(), train_accuracy.copy(), test_accuracy.copy())
+    while len(_IMPORTANCE_MEMO) > _IMPORTANCE_MEMO_SIZE:
+        _IMPORTANCE_MEMO.popitem(last=False)
     return importance, train_accuracy, test_accuracy
+
+
+#: the last few importance matrices, by their inputs: DCI, the unified scores and the
+#: reduced downstream task draw the same points under the same seed and would otherwise
+#: fit the same classifiers again in one evaluation
+_IMPORTANCE_MEMO: OrderedDict = OrderedDict()
+_IMPORTANCE_MEMO_SIZE = 4
+
+
+def _importance_key(x_train, y_train, x_test, y_test, seeds, settings) -> tuple:
+    """What ``importance_gbt``'s result depends on: the arrays' bytes, the classifiers' seeds
+    and settings (``n_jobs`` changes nothing)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (x_train, y_train, x_test, y_test, seeds):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest(), settings["classifier"], settings["num_stages"]
 
 
 def disentanglement(importance: np.ndarray) -> float:

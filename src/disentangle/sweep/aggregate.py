@@ -14,8 +14,10 @@
 
 Runs without ``metrics.json`` have empty scores. ``aggregate(DIR)`` writes the table
 to ``DIR/results.csv`` and ``DIR/results.parquet`` and rewrites ``DIR/figures/``:
-``<metric>.<score>.png`` (the score's spread over the runs of each method) and
-``rank-correlation.png`` (Spearman correlation of the headline scores over the runs).
+``<metric>.<score>.png`` for each headline score (its spread over the runs of each
+method; a metric's other scores, dozens for the downstream and fairness tasks, are in the
+table only) and ``rank-correlation.png`` (Spearman correlation of the headline scores
+over the runs).
 """
 
 from __future__ import annotations
@@ -147,9 +149,10 @@ def aggregate(directory: str | Path, by: Sequence[str] = ()) -> pd.DataFrame:
     for old in figures.glob("*.png"):
         old.unlink()
     scores = [column for column in score_columns(table) if table[column].notna().any()]
-    for column in scores:
+    headline = [column for column in scores if _is_headline(column)]
+    for column in headline:
         score_distribution(table[column], labels, column).savefig(figures / f"{column}.png")
-    varying = [column for column in scores if _is_headline(column) and table[column].nunique() > 1]
+    varying = [column for column in headline if table[column].nunique() > 1]
     if len(varying) > 1:
         rank_correlation(table[varying]).savefig(figures / "rank-correlation.png")
     return table
