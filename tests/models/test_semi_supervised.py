@@ -165,3 +165,12 @@ def test_the_labelled_images_of_a_dataset_with_a_nuisance_factor_are_fixed(grid_
     batch = model.sample_batch(data, 50, torch.Generator().manual_seed(0))
     assert set(batch.observations[50:].reshape(-1).long().tolist()) <= set(indices.tolist())
     assert torch.equal(model.labelled_indices(data), indices)
+
+
+def test_a_model_built_without_the_datas_factor_sizes_says_how_to_build_it():
+    from disentangle.models import build_model
+
+    data = get_dataset("dsprites")
+    model = build_model("s2-beta-vae", data.observation_shape, architecture="mlp")
+    with pytest.raises(InputError, match="factors_num_values is not set"):
+        model.sample_batch(data, 4, torch.Generator().manual_seed(0))

@@ -275,9 +275,12 @@ def test_cli_rejects_a_bad_run_folder_in_one_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_cli_serves_until_ctrl_c(run):
+    # Ctrl-C's default restored: a suite started in the background (``cmd &``) hands its
+    # children SIGINT ignored, and Python then installs no KeyboardInterrupt.
     process = subprocess.Popen(
         [sys.executable, "-m", "disentangle", "explore", str(run), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         announced = process.stdout.readline()

@@ -185,6 +185,11 @@ class SemiSupervised:
                 f"--data: {self.name} learns from labelled factors and needs a dataset with ground-truth "
                 f"factors (e.g. dsprites), got '{dataset.name}'"
             )
+        if self.config.factors_num_values is None:
+            raise InputError(
+                f"{self.name}: factors_num_values is not set (build the model from "
+                "RunConfig.for_dataset(dataset), as training does, or give it)"
+            )
         if list(dataset.factors_num_values) != list(self.config.factors_num_values):
             raise InputError(
                 f"--data: {self.name} was configured for factor sizes {self.config.factors_num_values}, "
