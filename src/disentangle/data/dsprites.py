@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,25 +63,32 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("DISENTANGLE_CACHE") or Path.home() / ".cache" / "disentangle")
 
 
+def cached_render(path: Path, shape: tuple[int, ...], dtype, render: Callable[[], np.ndarray]) -> np.ndarray:
+    """The array of ``shape`` and ``dtype`` cached as the ``.npy`` file ``path``, else
+    ``render()`` written there atomically: a damaged cache is rendered again and replaced,
+    a read-only cache folder only costs the next start a render."""
+    if path.is_file():
+        try:
+            array = np.load(path, allow_pickle=False)
+            if array.shape == tuple(shape) and array.dtype == dtype:
+                return array
+        except (ValueError, OSError):
+            pass
+    array = render()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy.tmp", delete=False) as handle:
+            np.save(handle, array)
+        os.replace(handle.name, path)
+    except OSError:
+        pass
+    return array
+
+
 def _load_or_render(cache_dir: Path | None) -> np.ndarray:
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache / f"dsprites-procedural-v{RENDER_VERSION}.npy"
-    if path.is_file():
-        try:
-            packed = np.load(path, allow_pickle=False)
-            if packed.shape == (NUM_IMAGES, PACKED_BYTES) and packed.dtype == np.uint8:
-                return packed
-        except (ValueError, OSError):
-            pass  # a damaged cache is re-rendered and replaced below
-    packed = render_packed()
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache, suffix=".npy.tmp", delete=False) as handle:
-            np.save(handle, packed)
-        os.replace(handle.name, path)
-    except OSError:
-        pass  # a read-only cache folder only costs the next start a re-render
-    return packed
+    return cached_render(path, (NUM_IMAGES, PACKED_BYTES), np.uint8, render_packed)
 
 
 def read_official_npz(path: str | Path) -> np.ndarray:

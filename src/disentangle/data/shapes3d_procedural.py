@@ -32,15 +32,13 @@ to 8 bits, as in the official file, so ``observations`` is ``images / 255``.
 from __future__ import annotations
 
 import colorsys
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from disentangle.data.base import FactorDataset, as_index_tensor
-from disentangle.data.dsprites import default_cache_dir
+from disentangle.data.dsprites import cached_render, default_cache_dir
 from disentangle.data.nuisance import numba_compiled
 from disentangle.data.shapes3d import FACTOR_NAMES, FACTORS_NUM_VALUES, NUM_IMAGES, factor_values
 from disentangle.data.shapes3d_render import (
@@ -68,26 +66,10 @@ def hue_colours() -> np.ndarray:
 
 
 def _load_or_render(cache_dir: Path | None) -> np.ndarray:
-    """Every layer, ``_LAYERS_SHAPE`` float32: read from the cache, else rendered and cached
-    (written atomically; a damaged cache is rendered again, a read-only one only costs time)."""
+    """Every layer, ``_LAYERS_SHAPE`` float32: read from the cache, else rendered and cached."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache / f"shapes3d-procedural-v{RENDER_VERSION}.npy"
-    if path.is_file():
-        try:
-            layers = np.load(path, allow_pickle=False)
-            if layers.shape == _LAYERS_SHAPE and layers.dtype == np.float32:
-                return layers
-        except (ValueError, OSError):
-            pass
-    layers = render_layers()
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=cache, suffix=".npy.tmp", delete=False) as handle:
-            np.save(handle, layers)
-        os.replace(handle.name, path)
-    except OSError:
-        pass
-    return layers
+    return cached_render(path, _LAYERS_SHAPE, np.float32, render_layers)
 
 
 @numba_compiled
