@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-import disentangle.reproduce.extra as extra
 from disentangle.errors import InputError
+from disentangle.reproduce import extra
 from disentangle.train import train
 
 

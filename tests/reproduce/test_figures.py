@@ -63,3 +63,10 @@ def test_the_report_is_markdown_with_png_files_and_one_html_file_with_them_inlin
     assert Image.open(tmp_path / "figures" / "mig-against-beta.png").format == "PNG"
     html = page.read_text()
     assert "A &lt;b&gt; &amp; c" in html and html.count("data:image/png;base64,") == 1 and "<td>0.500</td>" in html
+
+
+def test_the_selection_figures_leave_out_scores_where_lower_is_better(table):
+    names = [exhibit.name for exhibit in FIGURES["udr_model_selection"](table, SCORES)]
+    assert names == [f"udr-selection-{score}" for score in SCORES if score != "reconstruction.recon"]
+    (transfer,) = FIGURES["hyperparameter_transfer"](table, SCORES)
+    assert "reconstruction.recon" not in set(transfer.table["score"])

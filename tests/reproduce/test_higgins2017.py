@@ -6,11 +6,19 @@ import pytest
 import yaml
 
 import disentangle.baselines
-import disentangle.reproduce.higgins2017 as higgins2017
 from disentangle.cli import main
 from disentangle.errors import InputError
+from disentangle.reproduce import higgins2017
 from disentangle.reproduce.higgins2017 import (
-    BUDGETS, HIGGINS_2017, Budget, Method, budget_cuts, dry_run_lines, planned_cost, reproduce, run_folder_of,
+    BUDGETS,
+    HIGGINS_2017,
+    Budget,
+    Method,
+    budget_cuts,
+    dry_run_lines,
+    planned_cost,
+    reproduce,
+    run_folder_of,
 )
 from disentangle.train import train
 

@@ -23,6 +23,8 @@ MIG_DLIB = "mig.discrete_mig"
 MIG_CHEN = "mig_chen.mig"
 RECONSTRUCTION = "reconstruction.recon"
 FACTOR_VAE = "factor_vae.eval_accuracy"
+#: scores where lower is better, left out of the figures that pick the highest
+LOWER_IS_BETTER = (RECONSTRUCTION,)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def udr_model_selection(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]
     if UDR not in table.columns or table[UDR].isna().all():
         return [Exhibit("udr-selection", "model selection by UDR: no run has a UDR")]
     exhibits = []
-    for score in scores:
+    for score in [score for score in scores if score not in LOWER_IS_BETTER]:
         chosen = analysis.udr_selection(table, score)
         if chosen.empty:
             continue
@@ -113,7 +115,8 @@ def hyperparameter_transfer(table: pd.DataFrame, scores: list[str]) -> list[Exhi
     """Model selection by transferring the best hyperparameter value across datasets."""
     if table["dataset"].nunique() < 2:
         return [Exhibit("transfer", "transfer of hyperparameters across datasets: the budget has one dataset")]
-    frames = [analysis.hyperparameter_transfer(table, score).assign(score=score) for score in scores]
+    frames = [analysis.hyperparameter_transfer(table, score).assign(score=score)
+              for score in scores if score not in LOWER_IS_BETTER]
     transfer = pd.concat(frames, ignore_index=True)
     mean = transfer.groupby(["score", "method"], sort=False)["beats random"].mean().reset_index()
     mean = mean.assign(case=mean["method"] + " " + mean["score"].str.split(".").str[0])

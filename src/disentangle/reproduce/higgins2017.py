@@ -43,9 +43,9 @@ from disentangle.data import FactorDataset, get_dataset
 from disentangle.errors import InputError
 from disentangle.evaluate import memoised_run_encoder, score_representation
 from disentangle.metrics.presets import DLIB, resolve_settings
+from disentangle.representation import IndexedFactorData, MemoisedEncoder
 from disentangle.reproduce import cost
 from disentangle.reproduce.report import write_report
-from disentangle.representation import IndexedFactorData, MemoisedEncoder
 from disentangle.sweep.execute import one_line
 from disentangle.train import RunConfig, TrainConfig, load_run, train_or_resume
 from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment

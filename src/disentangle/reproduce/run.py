@@ -198,10 +198,10 @@ def _blocks(study: Study, budget: StudyBudget, table: pd.DataFrame, scores: list
         ("paragraph", f"Budget {budget.name}: {settings}."
          + (f" Settings that depart from the paper's: {json.dumps(budget.sections)}. Why: {budget.deviation}"
             if budget.sections else "")),
-        ("paragraph", f"Runs: {context['counts']}. Wall time: {cost.duration(context['wall_time_s'])} "
-         f"(all calls into this folder; this one {cost.duration(context['call_s'])}), estimated beforehand at "
-         f"{cost.duration(context['estimated_s'])} for one run at a time. Machine: {_machine()}. "
-         f"Date: {context['date']}."),
+        ("paragraph", (f"Runs: {context['counts']}. Wall time: {cost.duration(context['wall_time_s'])} "
+                       f"(all calls into this folder; this one {cost.duration(context['call_s'])}), estimated "
+                       f"beforehand at {cost.duration(context['estimated_s'])} for one run at a time. "
+                       f"Machine: {_machine()}. Date: {context['date']}.")),
         ("heading", "What this budget can and cannot support"),
         ("paragraph", budget.supports or "Not stated."),
         ("heading", "Published values beside ours"),
