@@ -75,8 +75,14 @@ def test_a_killed_tiny_study_resumes_through_the_local_executor_skips_on_relaunc
 
 @pytest.mark.slow
 def test_a_tiny_study_runs_through_ray(tmp_path):
-    content = reproduce_study(TINY, tmp_path / "study", "cpu-small", executor="ray", workers=1)
-    _check_finished(tmp_path / "study", content)
+    """One seed of each method, on a one-CPU local Ray instance."""
+    one_seed = dataclasses.replace(TINY.budgets["cpu-small"], seeds=(0,))
+    study = dataclasses.replace(TINY, budgets={"cpu-small": one_seed}, udr=False, figures=("score_distributions",))
+    content = reproduce_study(study, tmp_path / "study", "cpu-small", executor="ray", workers=1)
+    assert content["counts"] == {"done": 2, "skipped": 0, "failed": 0}
+    table = pd.read_csv(tmp_path / "study" / "results.csv")
+    assert list(table["method"]) == ["bvae", "tcvae"] and table["mig.discrete_mig"].notna().all()
+    assert (tmp_path / "study" / "figures" / "distribution-mig.discrete_mig.png").is_file()
 
 
 @pytest.mark.slow

@@ -76,8 +76,7 @@ def test_the_cpu_small_weak_study_is_the_weak_versus_unsupervised_sweep():
     for p, run in zip(planned, sweep, strict=True):
         ours, theirs = p.run.config.to_dict(), run.config.to_dict()
         assert ours["model"] == {**theirs["model"], "likelihood": ours["model"]["likelihood"]}
-        for key in ("steps", "batch_size", "learning_rate", "seed", "optimizer"):
-            assert ours["train"][key] == theirs["train"][key], key
+        assert ours["train"] == {**theirs["train"], "device": ours["train"]["device"]}
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -23,6 +23,8 @@ from disentangle.train import load_run
 from disentangle.train.run_folder import atomic_write_json, last_checkpoint_step, read_log
 
 EXTRA = "extra"
+#: MIG's settings for Chen et al.'s estimator (the others: the preset's, ``disentangle.metrics.MIG``)
+CHEN_MIG_SETTINGS = {"estimator": "chen"}
 
 
 def chen_mig(run: Path, preset: str) -> dict:
@@ -34,7 +36,7 @@ def chen_mig(run: Path, preset: str) -> dict:
                          f"model '{loaded.settings.model_name}' has none")
     memo = memoised_run_encoder(loaded.model, loaded.dataset)
     scores = score_representation(IndexedFactorData(loaded.dataset), memo, ["mig"], [0], preset,
-                                  posterior_function=memo.posterior, settings={"mig": {"estimator": "chen"}})
+                                  posterior_function=memo.posterior, settings={"mig": CHEN_MIG_SETTINGS})
     return {"mig_chen.mig": scores["results"]["mig"][0]["mig"]}
 
 

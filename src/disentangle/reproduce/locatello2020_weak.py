@@ -35,7 +35,8 @@ LOCATELLO_2020_WEAK = Study(
             "cpu-small", seeds=(0, 1), steps=2_120, datasets=("dsprites",), preset="fast", checkpoint_every=530,
             methods=("beta-vae", "ada-gvae", "ada-ml-vae"),
             values={"beta-vae": (4.0,), "ada-gvae": (1.0,), "ada-ml-vae": (1.0,)},
-            sections=CPU_RECIPE, deviation=CPU_RECIPE_REASON,
+            sections={**CPU_RECIPE, "train": {**CPU_RECIPE["train"], "log_every": 53, "keep_checkpoints": 4}},
+            deviation=CPU_RECIPE_REASON + " Logging and checkpoints as in weak-vs-unsupervised.yaml.",
             supports="configs/sweeps/weak-vs-unsupervised.yaml as a study: one β per method, two seeds, 2,120 steps "
             "of 256 images. It can show the direction of the first minutes of training (docs/results.md: Ada-GVAE's "
             "DCI still rising, the β-VAE's flat); it cannot support the paper's ordering, which needs the models "
