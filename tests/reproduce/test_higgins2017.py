@@ -188,3 +188,11 @@ def test_the_estimated_cost_counts_the_trained_images_at_the_measured_rates():
     full = planned_cost(BUDGETS["full"])  # 4 trained methods x 5 seeds x 300,000 steps of 64 images
     assert full["gpu_hours"] == pytest.approx(4 * 5 * 300_000 * 64 / 3600 / (12_600 * 300_000 * 64 / (2.5 * 365.25
                                                                                                        * 86400)))
+
+
+def test_cli_dry_runs_higgins_and_refuses_the_sweep_options_it_does_not_take(tmp_path, capsys):
+    assert main(["reproduce", "higgins2017", "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.splitlines() == dry_run_lines(BUDGETS["cpu-small"])
+    assert main(["reproduce", "higgins", "--executor", "ray", "--out", str(tmp_path / "out")]) == 2
+    assert "--executor: not for higgins, whose baselines and scorings run in this process" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
