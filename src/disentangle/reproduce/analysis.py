@@ -43,13 +43,13 @@ def seed_summary(table: pd.DataFrame, scores: Sequence[str]) -> pd.DataFrame:
 
 def rank_correlations(table: pd.DataFrame, scores: Sequence[str]) -> pd.DataFrame:
     """Spearman's rank correlation of every pair of ``scores`` over the runs that have
-    both (Locatello et al. 2019, Figure 2: do the metrics order models alike?)."""
+    both (Locatello et al. 2019: do the metrics order models alike?)."""
     return table[list(scores)].corr(method="spearman", min_periods=3)
 
 
 def variance_shares(table: pd.DataFrame, score: str) -> pd.DataFrame:
     """Per (method, dataset): how much of ``score``'s variance over the runs is due to the
-    hyperparameter and how much to the seed (Locatello et al. 2019, Section 5.2).
+    hyperparameter and how much to the seed (Locatello et al. 2019).
 
     By the law of total variance over the runs of a method on a dataset,
     ``total = between + within``: ``between`` is the variance of the hyperparameter
@@ -106,7 +106,7 @@ def _beats(chosen: np.ndarray, others: np.ndarray) -> float:
 def hyperparameter_transfer(table: pd.DataFrame, score: str) -> pd.DataFrame:
     """Per method and ordered pair of datasets: pick the hyperparameter value with the
     best mean ``score`` on the source dataset and use it on the target (Locatello et al.
-    2019, Section 5.4, model selection by transfer).
+    2019, model selection by transfer).
 
     Columns: ``method``, ``source``, ``target``, ``chosen value``, ``chosen`` (its mean
     on the target), ``best`` (the target's best value mean) and ``beats random``: the

@@ -44,7 +44,7 @@ CHEN_2018 = Study(
         ),
     },
     published=(
-        Published("best MIG ≈ 0.3–0.4 (Chen's estimator)", "Chen et al. 2018, Figure 4; REFERENCES.md",
+        Published("best MIG ≈ 0.3–0.4 (Chen's estimator)", "Chen et al. 2018; REFERENCES.md",
                   "mig_chen.mig", "beta-tcvae"),
         Published("β-TCVAE ≥ β-VAE at matched β: β-TCVAE's mean over β", "Chen et al. 2018; REFERENCES.md",
                   "mig_chen.mig", "beta-tcvae", "mean"),

@@ -46,7 +46,7 @@ def _labels(table: pd.DataFrame) -> pd.Series:
 
 
 def score_distributions(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
-    """Each score's runs per method and hyperparameter value (Locatello et al. 2019, Figure 3)."""
+    """Each score's runs per method and hyperparameter value (Locatello et al. 2019)."""
     labels = _labels(table)
     return [Exhibit(f"distribution-{score}", f"{score} of every run, per method and hyperparameter value",
                     score_distribution(table[score], labels, score))
@@ -54,7 +54,7 @@ def score_distributions(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]
 
 
 def metric_rank_correlation(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
-    """Spearman's rank correlation between the metrics over the runs (Locatello et al. 2019, Figure 2)."""
+    """Spearman's rank correlation between the metrics over the runs (Locatello et al. 2019)."""
     varying = [score for score in scores if table[score].nunique() > 1]
     if len(varying) < 2:
         return [Exhibit("rank-correlation", "rank correlation between metrics: fewer than two metrics vary")]
@@ -96,7 +96,7 @@ def seed_variance_share(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]
 
 def udr_model_selection(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
     """What UDR's unsupervised choice of hyperparameter scores, beside the best and the
-    average choice (Duan et al. 2020; Locatello et al. 2019, Section 5.4)."""
+    average choice (Duan et al. 2020; Locatello et al. 2019)."""
     if UDR not in table.columns or table[UDR].isna().all():
         return [Exhibit("udr-selection", "model selection by UDR: no run has a UDR")]
     exhibits = []

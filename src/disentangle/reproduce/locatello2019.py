@@ -62,7 +62,7 @@ LOCATELLO_2019 = Study(
     },
     published=(
         Published("No objective is consistently better: the scores of every method overlap widely",
-                  "Locatello et al. 2019, Figure 3; REFERENCES.md", "mig.discrete_mig", None, "mean"),
+                  "Locatello et al. 2019; REFERENCES.md", "mig.discrete_mig", None, "mean"),
         Published("The seed and the hyperparameters move the scores more than the objective",
                   "Locatello et al. 2019; REFERENCES.md"),
         Published("dlib's released models (ids 0–1799, dsprites_full, 300k steps) are the reference "
