@@ -54,15 +54,15 @@ def test_a_figure_that_cannot_be_drawn_says_why(table):
 
 def test_the_report_is_markdown_with_png_files_and_one_html_file_with_them_inlined(table, tmp_path):
     (figure,) = FIGURES["mig_against_beta"](table, SCORES)
-    blocks = [("heading", "Results"), ("paragraph", "A <b> & c"), ("table", pd.DataFrame({"x": [0.5], "y": ["z"]})),
+    blocks = [("heading", "Results"), ("paragraph", "A <b> & c"), ("paragraph", "run `a < b`"), ("table", pd.DataFrame({"x": [0.5], "y": ["z"]})),
               ("figure", figure)]
     md, page = write_report(tmp_path, "A title", blocks)
     markdown = md.read_text()
-    assert markdown.startswith("# A title\n\n## Results\n\nA <b> & c\n\n| x | y |\n|---|---|\n| 0.500 | z |")
+    assert markdown.startswith("# A title\n\n## Results\n\nA <b> & c\n\nrun `a < b`\n\n| x | y |\n|---|---|\n| 0.500 | z |")
     assert f"![{figure.caption}](figures/mig-against-beta.png)" in markdown
     assert Image.open(tmp_path / "figures" / "mig-against-beta.png").format == "PNG"
     html = page.read_text()
-    assert "A &lt;b&gt; &amp; c" in html and html.count("data:image/png;base64,") == 1 and "<td>0.500</td>" in html
+    assert "A &lt;b&gt; &amp; c" in html and "<p>run <code>a &lt; b</code></p>" in html and html.count("data:image/png;base64,") == 1 and "<td>0.500</td>" in html
 
 
 def test_the_selection_figures_leave_out_scores_where_lower_is_better(table):

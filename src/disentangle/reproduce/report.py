@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from disentangle.reproduce.figures import Exhibit
 from disentangle.train.run_folder import atomic_write_bytes
 from disentangle.viz.figures import figure_to_png_bytes
 
+#: Markdown's inline code, drawn as <code> in the HTML page
+_CODE = re.compile(r"`([^`]+)`")
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 FIGURES = "figures"
@@ -60,7 +63,7 @@ def write_report(out: Path, title: str, blocks: list[tuple[str, object]]) -> tup
             body.append(f"<h2>{html.escape(content)}</h2>")
         elif kind == "paragraph":
             markdown.append(content)
-            body.append(f"<p>{html.escape(content)}</p>")
+            body.append("<p>" + _CODE.sub(r"<code>\1</code>", html.escape(content)) + "</p>")
         elif kind == "table":
             markdown.append(_markdown_table(content))
             body.append(_html_table(content))
