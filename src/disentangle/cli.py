@@ -396,32 +396,99 @@ def _run_baselines(args) -> None:
 
 
 def _add_reproduce_parser(subparsers) -> None:
-    from disentangle.reproduce import BUDGETS, PAPERS
+    from disentangle.reproduce import STUDIES, TABLES
 
     parser = subparsers.add_parser(
-        "reproduce", help="reproduce a published table (Higgins et al. 2017, Table 1)",
-        description="Train and score every method of a published table over several seeds under the BetaVAE "
-        "score's original and dlib protocols; writes one run folder per trained model, OUT/results.json and "
-        "OUT/table.md. Running it again skips what is finished and resumes what was interrupted "
-        "(exit 1 when a method failed).",
+        "reproduce", help="rerun a published study at a budget that fits the machine (--list names them)",
+        description="Train and score every run of a published study (methods × hyperparameters × seeds × datasets) "
+        "through the sweep engine and write OUT/report.md and OUT/report.html beside the published values; "
+        "higgins2017 writes its table (OUT/table.md) too. Running it again skips what is finished and resumes "
+        "what was interrupted (exit 1 when a run failed). See docs/reproduce.md.",
     )
-    parser.add_argument("paper", choices=list(PAPERS))
-    parser.add_argument("--budget", choices=list(BUDGETS), default="cpu-small",
-                        help="cpu-small (< 30 min on 2 CPU cores, default), cpu (hours) or full (the papers' "
-                        "step counts: a GPU or a cluster)")
-    parser.add_argument("--out", type=Path, help="default runs/reproduce-<paper>-<budget>")
+    parser.add_argument("study", nargs="?", choices=[*STUDIES, *TABLES])
+    parser.add_argument("--list", action="store_true", help="every study with its budgets and estimated costs")
+    parser.add_argument("--budget", choices=["cpu-small", "cpu", "full"], default="cpu-small",
+                        help="cpu-small (≤ 45 min on 2 CPU cores, default), cpu (a night) or full (the papers' "
+                        "settings: a GPU cluster)")
+    parser.add_argument("--dry-run", action="store_true", help="print the runs, their count and estimated cost")
+    parser.add_argument("--out", type=Path, help="default runs/reproduce-<study>-<budget>")
+    parser.add_argument("--executor", choices=["local", "ray"], default="local")
+    parser.add_argument("--workers", type=int, help="runs at once (as for sweep)")
+    parser.add_argument("--address", help="a Ray cluster's address (with --executor ray)")
+    parser.add_argument("--run", type=_seeds, metavar="N[,M,...]", help="only these run numbers (an array job's "
+                        "index; --dry-run shows the numbers)")
+    parser.add_argument("--datasets", type=_names, metavar="NAME[,NAME...]", help="instead of the budget's datasets")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=_run_reproduce)
 
 
-def _run_reproduce(args) -> int:
-    from disentangle.reproduce import RESULTS_FILE, TABLE_FILE, render_table, reproduce
+def _list_studies() -> None:
+    from disentangle.reproduce import BUDGETS, STUDIES, cost, estimate, higgins2017, plan
 
-    out = args.out or Path("runs") / f"reproduce-{args.paper}-{args.budget}"
-    results = reproduce(args.paper, out, budget=args.budget, device=args.device, progress=_progress(args))
-    print(render_table(results), end="")
-    print(f"wrote {out / TABLE_FILE} and {out / RESULTS_FILE}")
+    for study in STUDIES.values():
+        print(f"{study.name}: {study.citation}")
+        for budget in study.budgets:
+            totals = estimate(plan(study, budget))
+            print(f"  {budget:9s} {totals['runs']:6,} runs, ~{cost.duration(totals['cpu_seconds'])} here, "
+                  f"~{totals['gpu_hours']:,.1f} GPU-hours")
+    print(f"higgins2017 (or higgins): {higgins2017.PAPERS['higgins'][0]}")
+    for name, budget in BUDGETS.items():
+        totals = higgins2017.planned_cost(budget)
+        print(f"  {name:9s} {totals['runs']:6,} method-seeds, ~{cost.duration(totals['cpu_seconds'])} here, "
+              f"~{totals['gpu_hours']:,.1f} GPU-hours")
+
+
+def _run_reproduce(args) -> int:
+    from disentangle.reproduce import STUDIES, TABLES, dry_run_lines, reproduce_study
+
+    if args.list:
+        _list_studies()
+        return 0
+    if args.study is None:
+        raise InputError("reproduce: name a study (disentangle reproduce --list shows them)")
+    out = args.out or Path("runs") / f"reproduce-{args.study}-{args.budget}"
+    if args.study in TABLES:
+        return _run_table(args, TABLES[args.study], out)
+    study = STUDIES[args.study]
+    if args.dry_run:
+        for line in dry_run_lines(study, args.budget, args.device, args.datasets):
+            print(line)
+        return 0
+    content = reproduce_study(study, out, args.budget, executor=args.executor, workers=args.workers,
+                              address=args.address, device=args.device, datasets=args.datasets, only=args.run,
+                              progress=_progress(args), command=_reproduce_command(args, out))
+    print(f"{out}: " + ", ".join(f"{n} {state}" for state, n in content["counts"].items()))
+    for name, error in content["failures"].items():
+        print(f"failed {name}: {error}")
+    print(f"wrote {out / 'report.md'} and {out / 'report.html'}")
+    return 1 if content["failures"] else 0
+
+
+def _reproduce_command(args, out: Path) -> str:
+    """The command line that runs this study again into the same folder."""
+    options = [("--executor", args.executor if args.executor != "local" else None), ("--workers", args.workers),
+               ("--address", args.address), ("--datasets", ",".join(args.datasets or []) or None),
+               ("--device", args.device if args.device != "cpu" else None)]
+    return " ".join([f"disentangle reproduce {args.study} --budget {args.budget} --out {out}",
+                     *[f"{flag} {value}" for flag, value in options if value]])
+
+
+def _run_table(args, paper: str, out: Path) -> int:
+    from disentangle.reproduce import BUDGETS, higgins2017, reproduce
+
+    given = [flag for flag, value in (("--executor", args.executor != "local"), ("--workers", args.workers),
+                                      ("--address", args.address), ("--datasets", args.datasets),
+                                      ("--run", args.run)) if value]
+    if given:
+        raise InputError(f"{given[0]}: not for {args.study}, whose baselines and scorings run in this process")
+    if args.dry_run:
+        for line in higgins2017.dry_run_lines(BUDGETS[args.budget]):
+            print(line)
+        return 0
+    results = reproduce(paper, out, budget=args.budget, device=args.device, progress=_progress(args))
+    print(higgins2017.render_table(results), end="")
+    print(f"wrote {out / higgins2017.TABLE_FILE}, {out / higgins2017.RESULTS_FILE} and {out / 'report.html'}")
     failed = any(r["status"] == "failed" for entry in results["methods"].values() for r in entry["seeds"].values())
     return 1 if failed else 0
 

@@ -6,10 +6,20 @@ import pytest
 import yaml
 
 import disentangle.baselines
-import disentangle.reproduce
 from disentangle.cli import main
 from disentangle.errors import InputError
-from disentangle.reproduce import BUDGETS, HIGGINS_2017, Budget, Method, budget_cuts, reproduce, run_folder_of
+from disentangle.reproduce import higgins2017
+from disentangle.reproduce.higgins2017 import (
+    BUDGETS,
+    HIGGINS_2017,
+    Budget,
+    Method,
+    budget_cuts,
+    dry_run_lines,
+    planned_cost,
+    reproduce,
+    run_folder_of,
+)
 from disentangle.train import train
 
 #: two seeds of two-step models, scored on a few points of 4 pairs each
@@ -53,6 +63,9 @@ def test_every_method_is_scored_under_both_protocols_beside_the_published_number
     assert [row.split(" | ")[0][2:] for row in rows] == [method.label for method in HIGGINS_2017]
     assert "| β-VAE (β = 4) |" in table and "| 99.23 ± 0.1 |" in table and "| 45.75 ± 0.8 |" in table
     assert "2 training steps per model (full: 300,000)" in table and "500 random images" in table
+    report, page = (out / "report.md").read_text(), (out / "report.html").read_text()
+    assert "| β-VAE (β = 4) |" in report and "disentangle reproduce higgins --budget tiny" in report
+    assert "<td>β-VAE (β = 4)</td>" in page and "500 random images" in page
 
 
 @pytest.mark.slow
@@ -64,7 +77,7 @@ def test_a_second_call_skips_every_finished_method_seed(reproduction, monkeypatc
         raise AssertionError("called for a finished method-seed")
 
     for name in ("train_or_resume", "score_representation"):
-        monkeypatch.setattr(disentangle.reproduce, name, must_not_run)
+        monkeypatch.setattr(higgins2017, name, must_not_run)
     again = reproduce("higgins", out, TINY)
     assert again["methods"] == results["methods"]
     assert _checkpoint_times(out) == before and len(before) == 8
@@ -140,7 +153,7 @@ def test_a_budget_that_replaces_training_settings_must_be_valid_and_say_why():
 
 
 def test_the_beta_vae_trains_as_the_higgins_config_file_says():
-    path = Path(__file__).parents[1] / "configs" / "higgins-beta-vae-dsprites.yaml"
+    path = Path(__file__).parents[2] / "configs" / "higgins-beta-vae-dsprites.yaml"
     config = yaml.safe_load(path.read_text())
     beta_vae = METHOD["beta-vae"]
     assert {k: v for k, v in config["model"].items() if k != "name"} == beta_vae.hyperparameters
@@ -149,13 +162,37 @@ def test_the_beta_vae_trains_as_the_higgins_config_file_says():
 
 def test_cli_prints_the_table_exits_1_on_a_failure_and_2_on_unknown_choices(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(BUDGETS, "cpu-small", TINY)
-    monkeypatch.setitem(disentangle.reproduce.PAPERS, "higgins", ("a test table", (METHOD["ground-truth"],)))
+    monkeypatch.setitem(higgins2017.PAPERS, "higgins", ("a test table", (METHOD["ground-truth"],)))
     assert main(["reproduce", "higgins", "--out", str(tmp_path / "ok"), "--quiet"]) == 0
     output = capsys.readouterr().out
     assert "| ground truth |" in output and f"wrote {tmp_path / 'ok' / 'table.md'}" in output
-    monkeypatch.setitem(disentangle.reproduce.PAPERS, "higgins", ("a test table", (BROKEN,)))
+    monkeypatch.setitem(higgins2017.PAPERS, "higgins", ("a test table", (BROKEN,)))
     assert main(["reproduce", "higgins", "--out", str(tmp_path / "broken"), "--quiet"]) == 1
     for argv in (["reproduce", "nope"], ["reproduce", "higgins", "--budget", "huge"]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2
+
+
+def test_the_dry_run_lists_each_method_seed_and_the_estimated_cost():
+    lines = dry_run_lines(BUDGETS["cpu-small"])
+    assert len(lines) == 2 * len(HIGGINS_2017) + 1
+    assert lines[0] == "ground-truth-seed-0  ground-truth" and "vae-seed-1  1,000 steps" in lines
+    assert lines[-1].startswith("higgins2017, budget cpu-small: 18 method-seeds, about ")
+
+
+def test_the_estimated_cost_counts_the_trained_images_at_the_measured_rates():
+    """cpu-small was measured at 19.7 min here (docs/results.md); the estimate is of the same order."""
+    totals = planned_cost(BUDGETS["cpu-small"])
+    assert 10 * 60 <= totals["cpu_seconds"] <= 25 * 60
+    full = planned_cost(BUDGETS["full"])  # 4 trained methods x 5 seeds x 300,000 steps of 64 images
+    assert full["gpu_hours"] == pytest.approx(4 * 5 * 300_000 * 64 / 3600 / (12_600 * 300_000 * 64 / (2.5 * 365.25
+                                                                                                       * 86400)))
+
+
+def test_cli_dry_runs_higgins_and_refuses_the_sweep_options_it_does_not_take(tmp_path, capsys):
+    assert main(["reproduce", "higgins2017", "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.splitlines() == dry_run_lines(BUDGETS["cpu-small"])
+    assert main(["reproduce", "higgins", "--executor", "ray", "--out", str(tmp_path / "out")]) == 2
+    assert "--executor: not for higgins, whose baselines and scorings run in this process" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

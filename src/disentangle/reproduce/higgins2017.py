@@ -1,4 +1,4 @@
-"""Reproduce a published table: ``reproduce("higgins", out, budget="cpu-small")``.
+"""Higgins et al. 2017, Table 1: ``reproduce("higgins", out, budget="cpu-small")``.
 
 Higgins et al. 2017, Table 1: the BetaVAE score on dSprites of the ground-truth
 factors, raw pixels, PCA, ICA, DC-IGN, InfoGAN, an untrained VAE, a VAE and β-VAE
@@ -16,6 +16,7 @@ is printed under the table. ``OUT`` holds
     OUT/<method>-seed-<seed>/   one run folder per trained model (evaluate, report, resume work on it)
     OUT/results.json            every per-seed score with its settings, steps and wall times
     OUT/table.md                the table: mean ± std over seeds beside the published numbers
+    OUT/report.md, report.html  the same with the command and the machine (``disentangle.reproduce.report``)
 
 ``results.json`` is rewritten after each method-seed, so running the same command
 again skips what is finished, resumes partly trained runs from their last checkpoint
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from disentangle import baselines
@@ -41,6 +44,8 @@ from disentangle.errors import InputError
 from disentangle.evaluate import memoised_run_encoder, score_representation
 from disentangle.metrics.presets import DLIB, resolve_settings
 from disentangle.representation import IndexedFactorData, MemoisedEncoder
+from disentangle.reproduce import cost
+from disentangle.reproduce.report import write_report
 from disentangle.sweep.execute import one_line
 from disentangle.train import RunConfig, TrainConfig, load_run, train_or_resume
 from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
@@ -230,6 +235,36 @@ def training_deviations(budget: Budget, methods: tuple[Method, ...]) -> list[str
     return deviations
 
 
+#: seconds to score one method-seed under both protocols here: 20–35 s to encode the images
+#: its two scorings ask for (docs/results.md, Higgins' cpu-small)
+SCORING_SECONDS = 30.0
+
+
+def planned_cost(budget: Budget, methods: tuple[Method, ...] = HIGGINS_2017) -> dict:
+    """``runs`` (method-seeds), ``cpu_seconds`` here one after another and ``gpu_hours`` at
+    Locatello et al.'s P100 rate, from the measured rates of ``disentangle.reproduce.cost``."""
+    images, seconds = 0, SCORING_SECONDS * len(methods) * len(budget.seeds)
+    for method in methods:
+        if method.source == "trained":
+            batch = {**TrainConfig().to_dict(), **method.train_settings}["batch_size"]
+            trained = budget.steps_of(method.key) * batch * len(budget.seeds)
+            images += trained
+            seconds += trained / cost.TRAINING_IMAGES_PER_SECOND[method.hyperparameters.get("architecture", "auto")]
+    return {"runs": len(methods) * len(budget.seeds), "cpu_seconds": seconds, "gpu_hours": cost.gpu_hours(images)}
+
+
+def dry_run_lines(budget: Budget, methods: tuple[Method, ...] = HIGGINS_2017) -> list[str]:
+    """One line per method-seed (what it trains or fits), then the totals of ``planned_cost``."""
+    lines = [f"{method.key}-seed-{seed}  " + (f"{budget.steps_of(method.key):,} steps" if method.source == "trained"
+                                              else method.source)
+             for method in methods for seed in budget.seeds]
+    totals = planned_cost(budget, methods)
+    lines.append(f"higgins2017, budget {budget.name}: {totals['runs']} method-seeds, about "
+                 f"{cost.duration(totals['cpu_seconds'])} of CPU time on this project's 2-core machine, about "
+                 f"{totals['gpu_hours']:,.1f} GPU-hours at Locatello et al.'s P100 rate (see disentangle.reproduce.cost)")
+    return lines
+
+
 def run_folder_of(out: Path, method: Method, seed: int) -> Path:
     """The run folder of a trained method's seed inside the reproduction folder ``out``."""
     return Path(out) / f"{method.key}-seed-{seed}"
@@ -363,6 +398,7 @@ def reproduce(
             save()
     save()
     (out / TABLE_FILE).write_text(render_table(results))
+    write_study_report(out, results, f"disentangle reproduce {paper} --budget {budget.name} --out {out}")
     return results
 
 
@@ -375,8 +411,13 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def _row(entry: dict) -> tuple[str, list[str]]:
-    """A method's table row and the lines naming its failed seeds."""
+#: the table's columns
+COLUMNS = ("method", "BetaVAE score, Higgins protocol (%)", "BetaVAE score, dlib protocol (%)", "published (%)",
+           "seeds", "steps", "wall time")
+
+
+def _cells(entry: dict) -> tuple[list[str], list[str]]:
+    """A method's table cells and the lines naming its failed seeds."""
     records = list(entry["seeds"].values())
     done = [r for r in records if r["status"] == "done"]
     failures = [f"{entry['label']}, seed {r['seed']}: {r['error']}" for r in records if r["status"] != "done"]
@@ -390,29 +431,15 @@ def _row(entry: dict) -> tuple[str, list[str]]:
     steps = ", ".join(f"{s:,}" for s in sorted({r["steps"] for r in done if "steps" in r}))
     steps = steps or ("fit" if entry["source"] in ("pca", "ica") else "—")
     wall = _minutes(sum(r["wall_time_s"] for r in done))
-    cells = [entry["label"], *scores, published, seeds, steps, wall]
-    return "| " + " | ".join(cells) + " |", failures
+    return [entry["label"], *scores, published, seeds, steps, wall], failures
 
 
-def render_table(results: dict) -> str:
-    """The Markdown table of a reproduction's ``results.json`` content, with its notes."""
+def _notes(results: dict) -> list[str]:
+    """The lines under the table: protocols, sample counts, cuts, deviations, wall time."""
     budget = results["budget"]
-    lines = [
-        f"# {results['citation']}: BetaVAE score on dSprites, budget {budget['name']}",
-        "",
-        "| method | BetaVAE score, Higgins protocol (%) | BetaVAE score, dlib protocol (%) "
-        "| published (%) | seeds | steps | wall time |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    failures = []
-    for entry in results["methods"].values():
-        row, failed = _row(entry)
-        lines.append(row)
-        failures += failed
     metric = resolve_settings("beta_vae", "dlib", budget["beta_vae"])
     fit = results["pca_ica_fit"]
-    lines += [
-        "",
+    return [
         f"Mean ± std (population) over seeds {budget['seeds']}; each seed trains or fits one model and "
         "seeds the metric. Wall time: training or fitting plus scoring, summed over seeds.",
         f"BetaVAE score: {metric['num_train']:,} training and {metric['num_eval']:,} evaluation points of "
@@ -427,6 +454,39 @@ def render_table(results: dict) -> str:
         f"Total wall time: {_minutes(results['wall_time_s'])} on device {results['device']} "
         f"({results['date']}, torch {results['environment']['torch']}).",
     ]
+
+
+def render_table(results: dict) -> str:
+    """The Markdown table of a reproduction's ``results.json`` content, with its notes."""
+    lines = [
+        f"# {results['citation']}: BetaVAE score on dSprites, budget {results['budget']['name']}",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    failures = []
+    for entry in results["methods"].values():
+        cells, failed = _cells(entry)
+        lines.append("| " + " | ".join(cells) + " |")
+        failures += failed
+    lines += ["", *_notes(results)]
     if failures:
         lines += ["", "Failed:", *[f"- {failure}" for failure in failures]]
     return "\n".join(lines) + "\n"
+
+
+def write_study_report(out: Path, results: dict, command: str) -> None:
+    """``out/report.md`` and ``out/report.html``: the table and its notes, with the command and machine."""
+    rows = [_cells(entry) for entry in results["methods"].values()]
+    failures = [line for _, failed in rows for line in failed]
+    blocks = [
+        ("paragraph", f"{results['citation']}: the BetaVAE score on dSprites of every method, under the paper's "
+         "protocol and dlib's, beside the published numbers."),
+        ("paragraph", f"Command: `{command}`. Machine: {os.cpu_count()} CPU cores, "
+         f"{results['environment']['platform']}, torch {results['environment']['torch']}."),
+        ("table", pd.DataFrame([cells for cells, _ in rows], columns=list(COLUMNS))),
+        *[("paragraph", note) for note in _notes(results)],
+    ]
+    if failures:
+        blocks += [("heading", "Failed"), *[("paragraph", failure) for failure in failures]]
+    write_report(out, f"higgins2017: {results['citation']}, budget {results['budget']['name']}", blocks)

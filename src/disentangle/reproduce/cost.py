@@ -1,0 +1,64 @@
+"""What a study costs before it runs: CPU time on this project's machine and GPU-hours.
+
+Estimates, not measurements; each figure below is a measured one, with where it was
+measured. A run costs its training (images seen ÷ the measured training rate of its
+nets) plus its scoring (a measured evaluation time per preset) plus what the study
+adds per run (UDR, Chen et al.'s MIG).
+
+GPU-hours for ``full`` use the only GPU throughput the project has: Locatello et al.
+2019 trained and scored 12,600 models of 300,000 steps at batch 64 in about 2.5
+P100-years (REFERENCES.md), i.e. about 3,070 images/s per GPU, evaluation included.
+No GPU was available to measure ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from disentangle.sweep import SweepRun
+
+#: training images/s on this project's 2-core machine, by the nets' architecture.
+#: docs/results.md, the recipe study (2026-12-02, AVX-512): dlib's conv nets (``conv-2x2``)
+#: about 1,180 at batch 64, Burgess' (``conv``) about 1,090, the MLP about 1,500 at batch 256
+#: (the quick start measured 1,597); ``auto`` is ``conv`` on 64×64 images.
+TRAINING_IMAGES_PER_SECOND = {"conv-2x2": 1_180.0, "conv": 1_090.0, "mlp": 1_500.0, "auto": 1_090.0}
+#: seconds to score one run, by preset: ``fast`` from the quick start (MIG, DCI and the
+#: BetaVAE score in 28 s, docs/results.md); ``dlib`` from ``disentangle evaluate`` with
+#: dlib's seven metrics on a conv run (121 s, docs/benchmarks.md)
+EVALUATION_SECONDS = {"fast": 30.0, "dlib": 121.0}
+#: extra seconds per run: UDR (10 runs in 9 s, docs/benchmarks.md); Chen et al.'s MIG
+#: encodes 10,000 images and evaluates 10,000 × 10,000 densities per factor value (not
+#: measured; counted as one more evaluation of the fast preset)
+EXTRA_SECONDS = {"udr": 1.0, "mig_chen": 30.0, "reconstruction": 0.0}
+#: the GPU rate of Locatello et al. 2019, training and scoring included:
+#: 12,600 models × 300,000 steps × 64 images in 2.5 P100-years
+GPU_IMAGES_PER_SECOND = 12_600 * 300_000 * 64 / (2.5 * 365.25 * 24 * 3600)
+
+
+def images_of(run: SweepRun, images_per_row: int = 1) -> int:
+    """Images a run encodes and decodes in training: steps × batch × images per row."""
+    return run.steps * run.config.train.batch_size * images_per_row
+
+
+def run_seconds(run: SweepRun, images_per_row: int = 1, extra: Sequence[str] = ()) -> float:
+    """Estimated CPU seconds of one run here: training, scoring and the study's extras."""
+    # an architecture of the user's own is counted at the slowest measured rate
+    rate = TRAINING_IMAGES_PER_SECOND.get(run.config.model.architecture, min(TRAINING_IMAGES_PER_SECOND.values()))
+    scoring = EVALUATION_SECONDS[run.evaluation.preset] if run.evaluation is not None else 0.0
+    return images_of(run, images_per_row) / rate + scoring + sum(EXTRA_SECONDS[name] for name in extra)
+
+
+def gpu_hours(images: int) -> float:
+    """GPU-hours to train (and score) ``images`` at Locatello et al.'s P100 rate."""
+    return images / GPU_IMAGES_PER_SECOND / 3600
+
+
+def duration(seconds: float) -> str:
+    """``31 s``, ``42 min``, ``7.5 h`` or ``3.1 days``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:,.1f} days"

@@ -1,0 +1,285 @@
+"""Plan, run and report a declared study through the sweep engine.
+
+``plan(study, budget)`` expands the study into sweep runs (validated: nothing is built
+or trained before every run's settings, metric, dataset, figure and extra score is
+known) with each run's estimated cost. ``reproduce_study`` then hands the runs to
+``disentangle.sweep.run_sweep`` (local workers or Ray, finished runs skipped,
+interrupted ones resumed, a failed one reported while the others go on), adds the
+study's extra scores and UDR, and writes
+
+.. code-block:: text
+
+    DIR/sweep.json, DIR/runs/<name>/, DIR/status/   the sweep's (``aggregate DIR`` works on it)
+    DIR/extra/<name>.json                            extra scores per run (Chen's MIG, reconstruction)
+    DIR/study.json                                   the study, the budget, accumulated wall time
+    DIR/results.csv                                  the study table: method, value, dataset, seed, scores
+    DIR/report.md, DIR/figures/*.png, DIR/report.html
+
+Running the same command again skips what is finished and redraws the report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from disentangle.errors import InputError
+from disentangle.evaluate import METRICS_FILE, UDR_SECTION
+from disentangle.reproduce import analysis, cost
+from disentangle.reproduce.extra import EXTRA_SCORES, scores_of
+from disentangle.reproduce.figures import FIGURES
+from disentangle.reproduce.report import write_report
+from disentangle.reproduce.study import Study, StudyBudget, StudyMethod
+from disentangle.sweep import SweepRun, collect, expand_sweep, run_sweep
+from disentangle.sweep.execute import is_finished, one_line, run_path
+from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
+
+STUDY_FILE = "study.json"
+RESULTS_CSV = "results.csv"
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A study's sweep run, the method and hyperparameter value it stands for, and its
+    estimated cost (``seconds`` of CPU time here, ``images`` trained on)."""
+
+    run: SweepRun
+    method: StudyMethod
+    value: object
+    seconds: float
+    images: int
+
+
+def chosen_budget(study: Study, budget: str, datasets: Sequence[str] | None = None) -> StudyBudget:
+    """``study``'s budget called ``budget``, its datasets replaced by ``datasets`` when given."""
+    chosen = study.budget(budget)
+    return chosen if not datasets else dataclasses.replace(chosen, datasets=tuple(datasets))
+
+
+def plan(study: Study, budget: str, device: str = "cpu", datasets: Sequence[str] | None = None) -> list[PlannedRun]:
+    """The runs of ``study`` under ``budget`` (on ``datasets`` instead of the budget's, when
+    given), in sweep order; ``InputError`` naming the first unknown model, metric, dataset,
+    figure, extra score or bad setting."""
+    chosen = chosen_budget(study, budget, datasets)
+    study.check(chosen, FIGURES, EXTRA_SCORES)
+    runs = expand_sweep(study.sweep_spec(chosen, device), source=f"study {study.name} (budget {budget})")
+    per_value = len(chosen.datasets) * len(chosen.seeds)
+    methods = [method for method in study.methods_of(chosen)
+               for _ in range(per_value * max(1, len(chosen.values.get(method.key, method.values))))]
+    extras = [*study.extra_scores, *(["udr"] if study.udr else [])]
+    planned = []
+    for run, method in zip(runs, methods, strict=True):
+        value = run.choices.get(f"model.{method.hyperparameter}", analysis.NO_VALUE)
+        planned.append(PlannedRun(run, method, value, cost.run_seconds(run, method.images_per_row, extras),
+                                  cost.images_of(run, method.images_per_row)))
+    return planned
+
+
+def estimate(planned: list[PlannedRun]) -> dict:
+    """``runs``, ``cpu_seconds`` (one after another here) and ``gpu_hours`` (Locatello et al.'s rate)."""
+    images = sum(p.images for p in planned)
+    return {"runs": len(planned), "cpu_seconds": sum(p.seconds for p in planned), "gpu_hours": cost.gpu_hours(images)}
+
+
+def dry_run_lines(study: Study, budget: str, device: str = "cpu", datasets: Sequence[str] | None = None) -> list[str]:
+    """What ``reproduce`` would run: one line per run with its estimated time, then the totals."""
+    planned = plan(study, budget, device, datasets)
+    totals = estimate(planned)
+    lines = [f"{p.run.name}  ~{cost.duration(p.seconds)}" for p in planned]
+    lines.append(f"{study.name}, budget {budget}: {totals['runs']} runs, about {cost.duration(totals['cpu_seconds'])} "
+                 f"of CPU time on this project's 2-core machine, one run after another; about "
+                 f"{totals['gpu_hours']:,.1f} GPU-hours at Locatello et al.'s P100 rate (see disentangle.reproduce.cost)")
+    return lines
+
+
+def _check_study_file(out: Path, study: Study, budget: StudyBudget) -> dict:
+    """The earlier ``study.json`` if it is this study under this budget, else ``InputError``."""
+    path = out / STUDY_FILE
+    if not path.is_file():
+        return {}
+    try:
+        previous = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"{path}: not valid JSON; remove it to run this study again") from None
+    if previous.get("study") != study.name or previous.get("budget") != _jsonable(budget):
+        raise InputError(f"--out {out}: holds study '{previous.get('study')}' under other settings (budget "
+                         f"'{previous.get('budget', {}).get('name')}' as it was then); use a new --out")
+    return previous
+
+
+def _jsonable(budget: StudyBudget) -> dict:
+    return json.loads(json.dumps(dataclasses.asdict(budget), default=list))
+
+
+def _udr_groups(planned: list[PlannedRun], finished: set[str]) -> list[list[PlannedRun]]:
+    """The finished runs of each configuration (all seeds of one method, value and dataset)."""
+    groups: dict[tuple, list[PlannedRun]] = {}
+    for p in planned:
+        if p.run.name in finished:
+            groups.setdefault((p.method.key, str(p.value), p.run.config.data.name), []).append(p)
+    return [group for group in groups.values() if len(group) >= 2]
+
+
+def _has_udr(out: Path, group: list[PlannedRun]) -> bool:
+    """Whether every run of ``group`` holds a UDR over exactly this group at its last step."""
+    paths = [str(run_path(out, p.run).resolve()) for p in group]
+    for p in group:
+        try:
+            section = json.loads((run_path(out, p.run) / METRICS_FILE).read_text()).get(UDR_SECTION, {})
+        except (OSError, json.JSONDecodeError):
+            return False
+        if section.get("runs") != paths or section.get("checkpoint_step") != p.run.steps:
+            return False
+    return True
+
+
+def _score_udr(out: Path, planned, finished, preset: str, device: str, failures: dict) -> None:
+    from disentangle.udr import score_runs
+
+    for group in _udr_groups(planned, finished):
+        if _has_udr(out, group):
+            continue
+        try:
+            score_runs([run_path(out, p.run) for p in group], seed=0, preset=preset, device=device)
+        except Exception as error:  # noqa: BLE001 - a failed UDR must not lose the study's other results
+            for p in group:
+                failures[p.run.name] = f"udr: {one_line(error)}"
+
+
+def study_table(out: Path, planned: list[PlannedRun], extras: dict[str, dict]) -> pd.DataFrame:
+    """One row per planned run with a folder: method, value, dataset, seed, run, then every
+    score column of ``aggregate``'s table and the extra scores."""
+    folders = Path(out) / "runs"
+    collected = collect(folders) if folders.is_dir() and any(folders.iterdir()) else pd.DataFrame(columns=["run"])
+    by_name = {row["run"]: row for row in collected.to_dict("records")}
+    rows = []
+    for p in planned:
+        if p.run.name not in by_name:
+            continue
+        row = by_name[p.run.name]
+        scores = {key: value for key, value in row.items() if key not in ("run", "model") and "." in key
+                  and key.partition(".")[0] not in ("model", "data", "train") and "[seed=" not in key}
+        rows.append({"method": p.method.key, "value": p.value, "dataset": p.run.config.data.name,
+                     "seed": p.run.config.train.seed, "run": p.run.name, **scores, **extras.get(p.run.name, {})})
+    return pd.DataFrame(rows)
+
+
+def _summary_table(table: pd.DataFrame, scores: list[str]) -> pd.DataFrame:
+    summary = analysis.seed_summary(table, scores)
+    shown = summary[[*analysis.SETTING, "seeds"]].copy()
+    shown["value"] = shown["value"].map(lambda value: format(value, "g") if isinstance(value, float) else str(value))
+    for score in scores:
+        shown[score] = [f"{m:.3f} ± {s:.3f}" for m, s in zip(summary[f"{score} mean"], summary[f"{score} std"])]
+    return shown
+
+
+def _machine() -> str:
+    versions = environment()
+    return (f"{os.cpu_count()} CPU cores, {versions['platform']}, Python {versions['python']}, "
+            f"torch {versions['torch']}, NumPy {versions['numpy']}, scikit-learn {versions['scikit-learn']}")
+
+
+def _blocks(study: Study, budget: StudyBudget, table: pd.DataFrame, scores: list[str], context: dict) -> list:
+    settings = (f"{budget.steps:,} training steps per run, seeds {list(budget.seeds)}, datasets "
+                f"{', '.join(budget.datasets)}, metrics {', '.join(study.metrics)} under the {budget.preset} preset "
+                f"(metric seed 0)")
+    blocks: list = [
+        ("paragraph", f"{study.citation}. {study.question}"),
+        ("heading", "How this was run"),
+        ("paragraph", f"Command: `{context['command']}`"),
+        ("paragraph", f"Budget {budget.name}: {settings}."
+         + (f" Settings that depart from the paper's: {json.dumps(budget.sections)}. Why: {budget.deviation}"
+            if budget.sections else "")),
+        ("paragraph", (f"Runs: {context['counts']}. Wall time: {cost.duration(context['wall_time_s'])} "
+                       f"(all calls into this folder; this one {cost.duration(context['call_s'])}), estimated "
+                       f"beforehand at {cost.duration(context['estimated_s'])} for one run at a time. "
+                       f"Machine: {_machine()}. Date: {context['date']}.")),
+        ("heading", "What this budget can and cannot support"),
+        ("paragraph", budget.supports or "Not stated."),
+        ("heading", "Published values beside ours"),
+        ("table", analysis.published_comparison(table, study.published) if not table.empty
+         else pd.DataFrame({"claim": [p.claim for p in study.published], "source": [p.source for p in study.published],
+                            "ours": "—"})),
+    ]
+    scores = [score for score in scores if score in table.columns]
+    if not table.empty:
+        blocks += [("heading", "Mean ± std over seeds"), ("table", _summary_table(table, scores)),
+                   ("heading", "Figures")]
+        for name in study.figures:
+            blocks += [("figure", exhibit) for exhibit in FIGURES[name](table, scores)]
+    if context["failures"]:
+        blocks += [("heading", "Failed"),
+                   ("table", pd.DataFrame(sorted(context["failures"].items()), columns=["run", "error"]))]
+    return blocks
+
+
+def reproduce_study(
+    study: Study,
+    out: str | Path,
+    budget: str = "cpu-small",
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    device: str = "cpu",
+    datasets: Sequence[str] | None = None,
+    only: Sequence[int] | None = None,
+    progress: Callable[[str], None] | None = None,
+    command: str | None = None,
+) -> dict:
+    """Run ``study`` under ``budget`` (on ``datasets`` instead of the budget's, when given) into
+    ``out`` and write its report; returns ``study.json``'s content (``counts``: runs done,
+    skipped, failed; ``failures``: run name -> error). ``only``: the numbers of the runs to
+    run (an array job's index); the report then covers every run finished so far."""
+    planned = plan(study, budget, device, datasets)
+    chosen = chosen_budget(study, budget, datasets)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    clear_stale_temporaries(out)
+    previous = _check_study_file(out, study, chosen)
+    if not previous:  # claim the folder before the first run, so a killed study is still recognised
+        atomic_write_json(out / STUDY_FILE, {"study": study.name, "budget": _jsonable(chosen), "wall_time_s": 0.0})
+    started = time.perf_counter()
+
+    def report(result) -> None:
+        if progress:
+            progress(f"{result.state} {result.name}" + (f": {result.error}" if result.error else ""))
+
+    results = run_sweep([p.run for p in planned], out, executor=executor, workers=workers, only=only,
+                        address=address, report=report)
+    # what the folder holds, so that a call for some runs (``only``) reports the others too
+    finished = {p.run.name for p in planned if is_finished(p.run, run_path(out, p.run))}
+    failures = {r.name: r.error for r in results if r.state == "failed"}
+    extras: dict[str, dict] = {}
+    for p in planned:
+        if p.run.name in finished and study.extra_scores:
+            try:
+                extras[p.run.name] = scores_of(out, p.run.name, study.extra_scores, chosen.preset)
+            except Exception as error:  # noqa: BLE001 - one run's extra score must not stop the others
+                failures[p.run.name] = f"extra scores: {one_line(error)}"
+    if study.udr:
+        _score_udr(out, planned, finished, chosen.preset, device, failures)
+    table = study_table(out, planned, extras)
+    table.to_csv(out / RESULTS_CSV, index=False)
+    call_s = time.perf_counter() - started
+    counts = {state: sum(r.state == state for r in results) for state in ("done", "skipped", "failed")}
+    content = {
+        "study": study.name, "citation": study.citation, "budget": _jsonable(chosen),
+        "command": command or f"disentangle reproduce {study.name} --budget {budget} --out {out}",
+        "counts": counts, "failures": failures,
+        "wall_time_s": round(previous.get("wall_time_s", 0.0) + call_s, 3), "call_s": round(call_s, 3),
+        "estimated_s": round(estimate(planned)["cpu_seconds"], 1), "date": date.today().isoformat(),
+        "environment": environment(),
+    }
+    context = {**content, "counts": ", ".join(f"{n} {state}" for state, n in counts.items())}
+    write_report(out, f"{study.name}: {study.citation.split(',')[0]}, budget {budget}",
+                 _blocks(study, chosen, table, list(study.scores), context))
+    atomic_write_json(out / STUDY_FILE, content)
+    return content

@@ -1,0 +1,139 @@
+"""A tiny study end to end: through the local executor and Ray, resumed after a kill,
+reported in Markdown and HTML; and the command line's list, dry run and refusals."""
+
+import dataclasses
+import json
+
+import pandas as pd
+import pytest
+
+import disentangle.reproduce
+import disentangle.sweep.execute
+from disentangle.cli import main
+from disentangle.errors import InputError
+from disentangle.reproduce import StudyBudget, plan, reproduce_study
+from disentangle.reproduce.study import Study, StudyMethod
+from disentangle.sweep.execute import run_path
+from disentangle.train import train
+
+#: two methods, two seeds, two steps of 8 images on dlib's conv nets (cheaper to encode and checkpoint
+#: than the MLP), scored by MIG (fast)
+TINY = Study(
+    name="tiny", citation="A test, 2026", question="Does a study run end to end?",
+    methods=(StudyMethod("bvae", "β-VAE", "beta-vae", "beta", (1.0, 4.0)),
+             StudyMethod("tcvae", "β-TCVAE", "beta-tcvae", "beta", (4.0,))),
+    metrics=("mig",), scores=("mig.discrete_mig", "reconstruction.recon"),
+    base={"model": {"architecture": "conv-2x2", "latent_dim": 4}, "train": {"batch_size": 8, "log_every": 1}},
+    budgets={"cpu-small": StudyBudget("cpu-small", seeds=(0, 1), steps=2, datasets=("dsprites",), preset="fast",
+                                      values={"bvae": (1.0,)}, checkpoint_every=2,
+                                      supports="nothing: it is a test")},
+    extra_scores=("reconstruction",), udr=True,
+    figures=("score_distributions", "seed_variance_share", "udr_model_selection", "hyperparameter_transfer"),
+)
+
+
+def _check_finished(out, content, runs=4):
+    assert content["counts"]["failed"] == 0 and not content["failures"], content["failures"]
+    table = pd.read_csv(out / "results.csv")
+    assert len(table) == runs and table["mig.discrete_mig"].notna().all()
+    assert table["reconstruction.recon"].gt(0).all() and table["udr.model_score"].notna().all()
+    assert list(table["method"]) == ["bvae"] * 2 + ["tcvae"] * 2 and list(table["seed"]) == [0, 1] * 2
+    report = (out / "report.md").read_text()
+    assert "# tiny: A test, budget cpu-small" in report and "nothing: it is a test" in report
+    assert "| bvae | 1 | dsprites | 2 |" in report and "![" in report
+    for line in report.splitlines():
+        if line.startswith("!["):
+            assert (out / line.split("](")[1].split(")")[0]).is_file()
+    page = (out / "report.html").read_text()
+    assert "data:image/png;base64," in page and 'src="http' not in page and "<table>" in page
+
+
+@pytest.mark.slow
+def test_a_killed_tiny_study_resumes_through_the_local_executor_skips_on_relaunch_and_reports(tmp_path, monkeypatch):
+    out = tmp_path / "study"
+    first = plan(TINY, "cpu-small")[0].run
+    # as a kill leaves it: trained to step 1 of 2, the folder not yet claimed by study.json
+    train(run_path(out, first), first.config.with_train(steps=1), progress=False)
+    content = reproduce_study(TINY, out, "cpu-small")
+    _check_finished(out, content)
+    assert content["counts"]["done"] == 4 and json.loads((out / "study.json").read_text())["study"] == "tiny"
+    checkpoints = sorted(path.name for path in (run_path(out, first) / "checkpoints").iterdir())
+    assert checkpoints == ["step-00000001.safetensors", "step-00000002.safetensors"]  # resumed, not restarted
+    sections = [json.loads((run_path(out, p.run) / "metrics.json").read_text())["udr"] for p in plan(TINY, "cpu-small")]
+    assert [len(section["runs"]) for section in sections] == [2] * 4  # UDR among the seeds of each setting
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(disentangle.sweep.execute, "train_or_resume", must_not_train)
+    before = pd.read_csv(out / "results.csv")
+    again = reproduce_study(TINY, out, "cpu-small")
+    assert again["counts"] == {"done": 0, "skipped": 4, "failed": 0}
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), before)
+    assert again["wall_time_s"] > content["wall_time_s"]
+
+
+@pytest.mark.slow
+def test_a_tiny_study_runs_through_ray(tmp_path):
+    """One seed of each method, on a one-CPU local Ray instance."""
+    one_seed = dataclasses.replace(TINY.budgets["cpu-small"], seeds=(0,))
+    study = dataclasses.replace(TINY, budgets={"cpu-small": one_seed}, udr=False, figures=("score_distributions",))
+    content = reproduce_study(study, tmp_path / "study", "cpu-small", executor="ray", workers=1)
+    assert content["counts"] == {"done": 2, "skipped": 0, "failed": 0}
+    table = pd.read_csv(tmp_path / "study" / "results.csv")
+    assert list(table["method"]) == ["bvae", "tcvae"] and table["mig.discrete_mig"].notna().all()
+    assert (tmp_path / "study" / "figures" / "distribution-mig.discrete_mig.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_failed_run_is_reported_and_the_others_finish(tmp_path):
+    budget = dataclasses.replace(TINY.budgets["cpu-small"], seeds=(0,), datasets=("dsprites", "shapes3d"),
+                                 values={"bvae": (1.0,)})
+    broken = dataclasses.replace(TINY, methods=TINY.methods[:1], budgets={"cpu-small": budget}, udr=False,
+                                 figures=("score_distributions",), extra_scores=(), scores=("mig.discrete_mig",))
+    with pytest.MonkeyPatch.context() as patch:  # the official Shapes3D file is nowhere: its run fails
+        patch.setenv("DISENTANGLE_DATA", str(tmp_path / "no-data"))
+        content = reproduce_study(broken, tmp_path / "study", "cpu-small")
+    assert content["counts"] == {"done": 1, "skipped": 0, "failed": 1}
+    assert sorted(content["failures"]) == [p.run.name for p in plan(broken, "cpu-small") if "shapes3d" in p.run.name]
+    assert "## Failed" in (tmp_path / "study" / "report.md").read_text()
+
+
+def test_a_folder_holding_another_study_is_refused(tmp_path):
+    (tmp_path / "study.json").write_text(json.dumps({"study": "other", "budget": {"name": "cpu"}}))
+    with pytest.raises(InputError, match=r"holds study 'other' under other settings \(budget 'cpu' as it was then\)"):
+        reproduce_study(TINY, tmp_path, "cpu-small")
+
+
+def test_cli_refuses_a_study_naming_an_unknown_model_before_anything_runs(tmp_path, monkeypatch, capsys):
+    bad = dataclasses.replace(TINY, methods=(StudyMethod("m", "M", "no-such-model", "beta", (1.0,)),))
+    monkeypatch.setitem(disentangle.reproduce.STUDIES, "tiny", bad)
+    assert main(["reproduce", "tiny", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("disentangle reproduce: error: study tiny: method m: unknown model 'no-such-model'")
+    assert "\n" not in err and not (tmp_path / "out").exists()
+
+
+def test_cli_dry_run_prints_each_run_and_the_estimated_cost_without_running(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(disentangle.reproduce.STUDIES, "tiny", TINY)
+    assert main(["reproduce", "tiny", "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and lines[0].startswith("0000-beta-vae-beta=1-data=dsprites-seed=0  ~31 s")
+    assert lines[-1].startswith("tiny, budget cpu-small: 4 runs, about 2 min of CPU time")
+    assert "GPU-hours" in lines[-1] and not (tmp_path / "out").exists()
+
+
+def test_cli_list_names_every_study_with_each_budgets_runs_and_cost(monkeypatch, capsys):
+    monkeypatch.setattr(disentangle.reproduce, "STUDIES", {"tiny": TINY})
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny: A test, 2026\n  cpu-small      4 runs, ~2 min here, ~0.0 GPU-hours\n" in out
+    assert "higgins2017 (or higgins): Higgins et al. 2017, Table 1\n  cpu-small " in out
+
+
+def test_cli_without_a_study_or_with_an_unknown_one_exits_2(capsys):
+    assert main(["reproduce"]) == 2
+    assert "name a study (disentangle reproduce --list shows them)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["reproduce", "no-such-study"])
+    assert exit_.value.code == 2
