@@ -35,14 +35,17 @@ def sklearns(x, y):
     scale=st.sampled_from([0.0, 0.1, 3.0, 30.0]), l2_strength=st.sampled_from([0.0, 1e-5, 0.3, 20.0]),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_loss_and_gradient_are_sklearns_bit_for_bit(num_samples, num_codes, num_classes, scale, l2_strength, seed):
+def test_loss_and_gradient_are_sklearns_bit_for_bit(
+    num_samples, num_codes, num_classes, scale, l2_strength, seed
+):
     rng = np.random.RandomState(seed)
     x = rng.randn(num_samples, num_codes)
     encoded = rng.randint(num_classes, size=num_samples).astype(np.float64)
     coef = scale * rng.randn(num_classes * (num_codes + 1))
     reference = LinearModelLoss(HalfMultinomialLoss(n_classes=num_classes), fit_intercept=True)
     with threadpool_limits(1):
-        work = np.empty((num_samples, num_classes)), np.empty(num_samples), np.empty((num_samples, num_classes))
+        raw_shape = (num_samples, num_classes)
+        work = np.empty(raw_shape), np.empty(num_samples), np.empty(raw_shape)
         loss, gradient = _loss_gradient(coef, x, encoded, l2_strength, work)
         expected_loss, expected_gradient = reference.loss_gradient(coef, x, encoded, None, l2_strength, 1)
     assert loss == expected_loss
@@ -77,7 +80,8 @@ def test_fits_are_sklearns_logistic_regression_cv_bit_for_bit(num_samples, label
 @pytest.mark.slow
 def test_problems_come_back_in_their_order_whatever_runs_the_tasks():
     # Two classes are scikit-learn's own fit; the tasks may run in any order in a pool.
-    problems = [problem(60, 3, labels, seed) for seed, labels in enumerate([[0, 1, 2], [4, 9], list(range(8))])]
+    labels = [[0, 1, 2], [4, 9], list(range(8))]
+    problems = [problem(60, 3, classes, seed) for seed, classes in enumerate(labels)]
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn's notices of future defaults
         one = fit_logistic_regression_cv(problems)

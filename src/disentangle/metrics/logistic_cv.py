@@ -70,7 +70,9 @@ class _Problem:
     folds: list
 
 
-def fit_logistic_regression_cv(problems: list[tuple[np.ndarray, np.ndarray]], map_tasks: Callable = map) -> list:
+def fit_logistic_regression_cv(
+    problems: list[tuple[np.ndarray, np.ndarray]], map_tasks: Callable = map
+) -> list:
     """dlib's fitted ``LogisticRegressionCV`` for each ``(codes (N, D), labels (N,))`` of
     ``problems`` (each with at least two classes), in their order: a :class:`LinearClassifier`
     for three classes or more, scikit-learn's estimator for two. ``map_tasks`` runs the
