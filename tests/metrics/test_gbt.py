@@ -257,4 +257,19 @@ def test_the_split_search_finds_the_first_best_split_of_an_exhaustive_search(
     total = float(np.sum(gradient[members]))
     reciprocal = 1.0 / np.maximum(np.arange(num_samples + 1), 1)
     found = _best_split(gradient, samples, values, feature_order, start, end, total, reciprocal)
-    assert tuple(int(v) for v in found) == exhaustive_split(gradient, samples, values, feature_order, start, end, total)
+    expected = exhaustive_split(gradient, samples, values, feature_order, start, end, total)
+    assert tuple(int(v) for v in found) == expected
+
+
+def test_a_stages_trees_grown_in_groups_in_threads_give_the_same_model():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, y = problem(3000, 3, 40, seed=7)  # 40 trees x 3,000 samples per stage: grown in groups
+    alone = fit_gradient_boosting(x, y, np.random.RandomState(0), num_stages=3)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        grouped = fit_gradient_boosting(
+            x, y, np.random.RandomState(0), num_stages=3, map_tasks=pool.map, num_groups=3
+        )
+    for name in ("init_raw", "feature", "threshold", "value", "feature_importances"):
+        np.testing.assert_array_equal(getattr(grouped, name), getattr(alone, name))
+    np.testing.assert_array_equal(grouped.decision_function(x), alone.decision_function(x))

@@ -73,16 +73,19 @@ def check_train_sizes(metric: str, num_train) -> tuple[int, ...]:
     return tuple(int(n) for n in sizes)
 
 
-def fit_predictor(predictor: str, x: np.ndarray, y: np.ndarray, seed: int):
+def fit_predictor(predictor: str, x: np.ndarray, y: np.ndarray, seed: int, map_tasks=map, num_groups: int = 1):
     """The ``predictor`` fitted on codes ``(N, D)`` and labels ``(N,)``; ``seed`` breaks the
-    trees' ties (logistic regression is deterministic)."""
+    trees' ties (logistic regression is deterministic). Our boosted trees grow a large
+    stage's trees in ``num_groups`` groups run by ``map_tasks`` (the same model)."""
     classes = np.unique(y)
     if len(classes) == 1:
         return ConstantPredictor(classes[0])
     if predictor == "logistic_regression":
         return fit_logistic_regression_cv([(x, y)])[0]
     if predictor == "boosted_trees":
-        return fit_gradient_boosting(x, y, np.random.RandomState(seed))
+        return fit_gradient_boosting(
+            x, y, np.random.RandomState(seed), map_tasks=map_tasks, num_groups=num_groups
+        )
     return GradientBoostingClassifier(random_state=seed).fit(x, y)
 
 
@@ -107,12 +110,15 @@ def fit_many(
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="lbfgs failed to converge")
         warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn.linear_model")
-        with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        with ThreadPoolExecutor(max_workers=n_jobs) as pool, ThreadPoolExecutor(max_workers=n_jobs) as trees:
             if predictor == "logistic_regression":
                 return _logistic_regressions(problems, pool.map)
-            # Most classes first: the slowest fits start first, which shortens the wall time.
+            # Most classes first: the slowest fits start first, which shortens the wall time;
+            # the trees of a large stage grow in n_jobs groups, so the last fits use every thread.
             order = np.argsort([-len(np.unique(y)) for _, y in problems], kind="stable")
-            fitted = list(pool.map(lambda i: fit_predictor(predictor, *problems[i], seeds[i]), order))
+            fitted = list(pool.map(
+                lambda i: fit_predictor(predictor, *problems[i], seeds[i], trees.map, n_jobs), order
+            ))
     models = [None] * len(problems)
     for i, model in zip(order, fitted):
         models[i] = model
