@@ -205,3 +205,71 @@ def test_permuting_the_features_permutes_the_model_even_where_splits_tie():
     np.testing.assert_array_equal(permuted.threshold, model.threshold)
     np.testing.assert_array_equal(permuted.value, model.value)
     np.testing.assert_array_equal(permuted.feature_importances, model.feature_importances[permutation])
+
+
+def exhaustive_split(gradient, samples, values, feature_order, start, end, total):
+    """The first best split of the node ``start..end - 1`` in ``feature_order``, then in
+    position, over every position whose next value is more than 1e-7 larger (float32):
+    ``(feature, cut)``, or ``(-1, -1)``; the same sums and proxy as scikit-learn's."""
+    best, best_feature, best_cut = -np.inf, -1, -1
+    for f in feature_order:
+        node_samples, node_values, sum_left = samples[f, start:end], values[f, start:end], 0.0
+        for p in range(end - start - 1):
+            sum_left += float(gradient[node_samples[p]])
+            if node_values[p + 1] > node_values[p] + np.float32(1e-7):
+                num_left, num_right = p + 1, end - start - 1 - p
+                sum_right = total - sum_left
+                proxy = sum_left * sum_left / num_left + sum_right * sum_right / num_right
+                if proxy > best:
+                    best, best_feature, best_cut = proxy, int(f), start + p
+    return best_feature, best_cut
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    num_samples=st.integers(2, 40), num_features=st.integers(1, 5), seed=st.integers(0, 2**31 - 1),
+    distinct_values=st.integers(1, 6), distinct_gradients=st.integers(1, 4), duplicate=st.booleans(),
+)
+def test_the_split_search_finds_the_first_best_split_of_an_exhaustive_search(
+    num_samples, num_features, seed, distinct_values, distinct_gradients, duplicate
+):
+    # Few distinct values and gradients, values closer than 1e-7 and duplicated
+    # features: ties between positions and between features, which the first one wins.
+    from disentangle.metrics.gbt import _best_split
+
+    rng = np.random.RandomState(seed)
+    x = rng.randint(distinct_values, size=(num_features, num_samples)).astype(np.float32)
+    x += np.float32(5e-8) * rng.randint(2, size=x.shape)
+    if duplicate and num_features > 1:
+        x[-1] = x[0]
+    gradient = rng.choice([-1.0, -0.5, 0.25, 1.0][:distinct_gradients], size=num_samples)
+    # a node of the samples in ``members``, laid out at positions start..end - 1
+    members = np.flatnonzero(rng.rand(num_samples) < 0.8)
+    assume(len(members) >= 2)
+    start = rng.randint(3)
+    end = start + len(members)
+    samples = np.zeros((num_features, end + 2), dtype=np.int32)
+    values = np.zeros((num_features, end + 2), dtype=np.float32)
+    for f in range(num_features):
+        ranked = members[np.argsort(x[f, members], kind="stable")]
+        samples[f, start:end], values[f, start:end] = ranked, x[f, ranked]
+    feature_order = rng.permutation(num_features)
+    total = float(np.sum(gradient[members]))
+    reciprocal = 1.0 / np.maximum(np.arange(num_samples + 1), 1)
+    found = _best_split(gradient, samples, values, feature_order, start, end, total, reciprocal)
+    expected = exhaustive_split(gradient, samples, values, feature_order, start, end, total)
+    assert tuple(int(v) for v in found) == expected
+
+
+def test_a_stages_trees_grown_in_groups_in_threads_give_the_same_model():
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, y = problem(3000, 3, 40, seed=7)  # 40 trees x 3,000 samples per stage: grown in groups
+    alone = fit_gradient_boosting(x, y, np.random.RandomState(0), num_stages=3)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        grouped = fit_gradient_boosting(
+            x, y, np.random.RandomState(0), num_stages=3, map_tasks=pool.map, num_groups=3
+        )
+    for name in ("init_raw", "feature", "threshold", "value", "feature_importances"):
+        np.testing.assert_array_equal(getattr(grouped, name), getattr(alone, name))
+    np.testing.assert_array_equal(grouped.decision_function(x), alone.decision_function(x))

@@ -104,12 +104,14 @@ def _available_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _fit_gbt(x_train, y_train, x_test, y_test, seed, classifier, num_stages):
+def _fit_gbt(x_train, y_train, x_test, y_test, seed, classifier, num_stages, map_tasks, num_groups):
     if classifier == "sklearn":
         model = GradientBoostingClassifier(n_estimators=num_stages, random_state=seed).fit(x_train, y_train)
         importance = model.feature_importances_
     else:
-        model = fit_gradient_boosting(x_train, y_train, np.random.RandomState(seed), num_stages)
+        model = fit_gradient_boosting(
+            x_train, y_train, np.random.RandomState(seed), num_stages, map_tasks, num_groups
+        )
         importance = model.feature_importances
     return (
         np.abs(importance),
@@ -133,14 +135,14 @@ def importance_gbt(x_train, y_train, x_test, y_test, random_state, settings):
     # Most classes first: the slowest fits start first, which shortens the wall time.
     order = np.argsort([-len(np.unique(y_train[:, k])) for k in range(num_factors)], kind="stable")
 
-    def fit(k):
-        return _fit_gbt(
-            x_train, y_train[:, k], x_test, y_test[:, k], seeds[k], settings["classifier"],
-            settings["num_stages"],
-        )
-
-    with ThreadPoolExecutor(max_workers=min(settings["n_jobs"], num_factors)) as pool:
-        results = list(pool.map(fit, order))
+    # The trees of a large stage grow in n_jobs groups, so that the last factors use every thread.
+    with ThreadPoolExecutor(max_workers=settings["n_jobs"]) as pool, \
+            ThreadPoolExecutor(max_workers=settings["n_jobs"]) as trees:
+        results = list(pool.map(
+            lambda k: _fit_gbt(x_train, y_train[:, k], x_test, y_test[:, k], seeds[k], settings["classifier"],
+                               settings["num_stages"], trees.map, settings["n_jobs"]),
+            order,
+        ))
     importance = np.zeros((x_train.shape[1], num_factors))
     train_accuracy, test_accuracy = np.zeros(num_factors), np.zeros(num_factors)
     for k, (factor_importance, train, test) in zip(order, results):

@@ -32,7 +32,9 @@ and nothing else. ``tests/metrics/test_gbt.py`` checks the equality with scikit-
 
 from __future__ import annotations
 
+import itertools
 from collections import namedtuple
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -47,6 +49,8 @@ NUM_STAGES = 100
 MAX_DEPTH = 3
 #: trees are stored heap-indexed: node n has children 2n and 2n + 1, the root is 1
 _NODES = 2 ** (MAX_DEPTH + 1)
+#: trees x samples from which a stage's trees grow in groups (see fit_gradient_boosting)
+GROUPED_STAGE_SIZE = 100_000
 #: scikit-learn's FEATURE_THRESHOLD (float32) and EPSILON (float64 machine epsilon)
 _FEATURE_THRESHOLD = np.float32(1e-7)
 _EPSILON = np.finfo(np.float64).eps
@@ -98,12 +102,16 @@ class BoostedTrees:
 
 
 def fit_gradient_boosting(
-    x: np.ndarray, y: np.ndarray, random_state: np.random.RandomState, num_stages: int = NUM_STAGES
+    x: np.ndarray, y: np.ndarray, random_state: np.random.RandomState, num_stages: int = NUM_STAGES,
+    map_tasks: Callable = map, num_groups: int = 1,
 ) -> BoostedTrees:
     """Fit on features ``(N, D)`` and labels ``(N,)`` (at least two classes).
 
     ``random_state`` only breaks ties between equally good splits, as scikit-learn's does;
-    ``num_stages`` is scikit-learn's ``n_estimators``.
+    ``num_stages`` is scikit-learn's ``n_estimators``. A stage's trees (one per class) are
+    independent: where a stage is large (trees x samples >= ``GROUPED_STAGE_SIZE``) they
+    grow in ``num_groups`` groups run by ``map_tasks`` (e.g. a thread pool's ``map``), which
+    keeps threads busy when one classifier of many classes is left; the model is the same.
     """
     x32 = np.asarray(x, dtype=np.float32)
     classes, encoded = np.unique(np.asarray(y), return_inverse=True)
@@ -126,11 +134,22 @@ def fit_gradient_boosting(
     shape = (num_stages, num_trees, _NODES)
     feature, threshold, value = np.full(shape, -1), np.zeros(shape), np.zeros(shape)
     importance_sum, num_split_trees = np.zeros(num_features), 0
+    importance = np.zeros((num_trees, num_features))
+    grouped = num_trees * num_samples >= GROUPED_STAGE_SIZE
+    groups = np.array_split(np.arange(num_trees), min(num_groups, num_trees) if grouped else 1)
     for stage in range(num_stages):
         feature_order = _feature_orders(fingerprints, random_state, num_trees)
-        feature[stage], threshold[stage], value[stage], importance = _boost_stage(
-            raw, encoded, len(classes), columns, order, sorted_columns, feature_order, reciprocal
+        stage_inputs = (
+            raw, _negative_gradient(raw, encoded), encoded, len(classes), columns, order, sorted_columns,
+            feature_order, reciprocal,
         )
+        if len(groups) > 1:
+            grown = map_tasks(_boost_trees, groups, *map(itertools.repeat, stage_inputs))
+        else:
+            grown = [_boost_trees(groups[0], *stage_inputs)]
+        for trees, (tree_feature, tree_threshold, tree_value, tree_importance) in zip(groups, grown):
+            feature[stage, trees], threshold[stage, trees] = tree_feature, tree_threshold
+            value[stage, trees], importance[trees] = tree_value, tree_importance
         has_split = feature[stage, :, 1] >= 0
         importance_sum += importance[has_split].sum(axis=0)
         num_split_trees += int(has_split.sum())
@@ -189,19 +208,22 @@ def _decision_function(x, init_raw, feature, threshold, value):
 
 
 @_compiled
-def _boost_stage(raw, encoded, num_classes, columns, order, sorted_columns, feature_order, reciprocal):
-    """One boosting stage: fit a tree per column of ``raw`` ``(N, T)`` to the negative
-    gradient of the log loss, set its leaves by a Newton step and add it to ``raw``.
+def _boost_trees(
+    trees, raw, negative_gradient, encoded, num_classes, columns, order, sorted_columns, feature_order,
+    reciprocal,
+):
+    """Grow the trees ``trees`` of a stage: fit tree t to the negative gradient of the log
+    loss ``negative_gradient[t]`` (``(T, N)``, at the stage's start), set its leaves by a
+    Newton step and add it to column t of ``raw`` ``(N, T)``.
 
-    Returns the split feature (-1 at leaves), threshold and value per node ``(T, 16)``
-    and the unnormalised impurity importances ``(T, D)``.
+    Returns the split feature (-1 at leaves), threshold and value per node
+    ``(len(trees), 16)`` and the unnormalised impurity importances ``(len(trees), D)``.
     """
-    num_samples, num_trees = raw.shape
+    num_samples = raw.shape[0]
     num_features = columns.shape[0]
-    negative_gradient = _negative_gradient(raw, encoded)
-    feature = np.full((num_trees, _NODES), -1, dtype=np.int64)
-    threshold, value = np.zeros((num_trees, _NODES)), np.zeros((num_trees, _NODES))
-    importance = np.zeros((num_trees, num_features))
+    feature = np.full((len(trees), _NODES), -1, dtype=np.int64)
+    threshold, value = np.zeros((len(trees), _NODES)), np.zeros((len(trees), _NODES))
+    importance = np.zeros((len(trees), num_features))
     leaf = np.empty(num_samples, dtype=np.int8)
     work = _Work(
         np.empty((2, num_features, num_samples), dtype=order.dtype),
@@ -210,14 +232,15 @@ def _boost_stage(raw, encoded, num_classes, columns, order, sorted_columns, feat
         np.empty(num_samples, dtype=sorted_columns.dtype),
         reciprocal,
     )
-    for t in range(num_trees):
+    for j in range(len(trees)):
+        t = trees[j]
         _grow_tree(
             negative_gradient[t], columns, order, sorted_columns, feature_order[t], work,
-            leaf, feature[t], threshold[t], importance[t],
+            leaf, feature[j], threshold[j], importance[j],
         )
-        _newton_step(negative_gradient[t], encoded, num_classes, t, leaf, value[t])
+        _newton_step(negative_gradient[t], encoded, num_classes, t, leaf, value[j])
         for i in range(num_samples):
-            raw[i, t] += LEARNING_RATE * value[t, _unsigned(leaf[i])]
+            raw[i, t] += LEARNING_RATE * value[j, _unsigned(leaf[i])]
     return feature, threshold, value, importance
 
 
