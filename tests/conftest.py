@@ -95,3 +95,24 @@ class GridFactors(FactorDataset):
 def grid_factors():
     """``GridFactors``: ``grid_factors(grid, nuisance=())`` builds one."""
     return GridFactors
+
+
+def _small_encoder(observation_shape, out_features):
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(observation_shape)), 48),
+                               torch.nn.ReLU(), torch.nn.Linear(48, out_features))
+
+
+def _small_decoder(latent_dim, observation_shape):
+    return torch.nn.Sequential(torch.nn.Linear(latent_dim, 48), torch.nn.Tanh(),
+                               torch.nn.Linear(48, int(np.prod(observation_shape))),
+                               torch.nn.Unflatten(1, tuple(observation_shape)))
+
+
+@pytest.fixture
+def small_mlp(monkeypatch):
+    """The architecture 'small-mlp' (one hidden layer of 48 units) registered for the test; its name."""
+    from disentangle import nets
+
+    monkeypatch.setattr(nets, "_REGISTRY", dict(nets._REGISTRY))
+    nets.register_architecture("small-mlp", _small_encoder, _small_decoder)
+    return "small-mlp"

@@ -3,7 +3,9 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from safetensors.torch import load_file
 
 import disentangle.baselines
 import disentangle.reproduce
@@ -80,6 +82,17 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     assert sorted(path.name for path in (partial / "checkpoints").iterdir()) == [
         "step-00000001.safetensors", "step-00000002.safetensors"
     ]
+
+
+def test_packed_seeds_train_as_each_seed_alone(tmp_path):
+    vae = METHOD["vae"]
+    results = reproduce("higgins", tmp_path / "packed", TINY, methods=(vae,), pack=2)
+    assert {record["status"] for record in results["methods"]["vae"]["seeds"].values()} == {"done"}
+    for seed in TINY.seeds:
+        alone = train(tmp_path / f"alone-{seed}", vae.run_config(TINY, seed=seed, device="cpu"), progress=False)
+        packed = load_file(str(run_folder_of(tmp_path / "packed", vae, seed) / "checkpoints/step-00000002.safetensors"))
+        for key, value in load_file(str(alone / "checkpoints/step-00000002.safetensors")).items():
+            torch.testing.assert_close(packed[key], value, rtol=1e-4, atol=1e-5, msg=key)
 
 
 def test_a_failing_method_is_reported_and_the_others_go_on(tmp_path):

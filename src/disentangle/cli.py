@@ -412,6 +412,8 @@ def _add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, help="default runs/reproduce-<paper>-<budget>")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--pack", type=int, default=1, metavar="K",
+                        help="train up to K seeds of a method as one stacked model (docs/packing.md)")
     parser.set_defaults(handler=_run_reproduce)
 
 
@@ -419,7 +421,8 @@ def _run_reproduce(args) -> int:
     from disentangle.reproduce import RESULTS_FILE, TABLE_FILE, render_table, reproduce
 
     out = args.out or Path("runs") / f"reproduce-{args.paper}-{args.budget}"
-    results = reproduce(args.paper, out, budget=args.budget, device=args.device, progress=_progress(args))
+    results = reproduce(args.paper, out, budget=args.budget, device=args.device, progress=_progress(args),
+                        pack=args.pack)
     print(render_table(results), end="")
     print(f"wrote {out / TABLE_FILE} and {out / RESULTS_FILE}")
     failed = any(r["status"] == "failed" for entry in results["methods"].values() for r in entry["seeds"].values())
@@ -442,7 +445,12 @@ def _add_sweep_parser(subparsers) -> None:
     parser.add_argument("--run", type=_seeds, metavar="N[,M,...]",
                         help="only these run numbers (an array job's index, e.g. $SLURM_ARRAY_TASK_ID)")
     parser.add_argument("--address", help="a Ray cluster's address (default: start a local Ray instance)")
-    parser.add_argument("--list", action="store_true", help="print the runs' numbered names and exit")
+    parser.add_argument("--pack", type=int, default=1, metavar="K",
+                        help="train up to K compatible runs (same model, architecture, data and training settings; "
+                        "any seeds and packable hyperparameters) as one stacked model in one process; others run "
+                        "alone (default 1; see docs/packing.md)")
+    parser.add_argument("--list", action="store_true",
+                        help="print the runs' numbered names (with --pack, their groups) and exit")
     parser.set_defaults(handler=_run_sweep)
 
 
@@ -452,8 +460,10 @@ def _run_sweep(args) -> int:
 
     runs = expand_sweep(args.file)
     if args.list:
-        for run in runs:
-            print(run.name)
+        from disentangle.sweep.packing import describe_groups, group_runs
+
+        lines = describe_groups(group_runs(runs, args.pack)) if args.pack != 1 else [run.name for run in runs]
+        print("\n".join(lines))
         return 0
     if args.out is None:
         raise InputError("--out: required (the sweep's folder)")
@@ -463,7 +473,7 @@ def _run_sweep(args) -> int:
         print(f"{result.state:7s} {result.name}{detail[result.state]}", flush=True)
 
     results = run_sweep(runs, args.out, executor=args.executor, workers=args.workers, only=args.run,
-                        address=args.address, report=report)
+                        address=args.address, report=report, pack=args.pack)
     counts = {state: sum(result.state == state for result in results) for state in ("done", "skipped", "failed")}
     where = f" (errors in {args.out / STATUS})" if counts["failed"] else ""
     print(f"{args.out}: " + ", ".join(f"{count} {state}" for state, count in counts.items()) + where)
