@@ -57,8 +57,9 @@ def test_matmul_settings_are_left_alone_on_a_cpu():
 
 def test_a_run_records_what_auto_resolved_to_and_refuses_an_unknown_precision(tmp_path):
     run = train(tmp_path / "run", "vae", "digits", steps=1, batch_size=4, architecture="mlp", progress=False)
-    recorded = json.loads((run / "config.json").read_text())["train"]["precision"]
-    assert recorded == resolve_precision("auto", "cpu")
+    written = json.loads((run / "config.json").read_text())
+    assert written["train"]["precision"] == "auto"
+    assert written["environment"]["precision"] == resolve_precision("auto", "cpu")
     with pytest.raises(InputError, match=r"^--precision: must be one of auto, fp32, tf32, bf16, got '?fp16'?$"):
         train(tmp_path / "bad", "vae", "digits", steps=1, precision="fp16", progress=False)
 

@@ -36,9 +36,8 @@ from disentangle.train.packed import train_packed
 RUNS = "runs"
 STATUS = "status"
 #: training settings that may differ between a run folder and its sweep: steps grow
-#: when a sweep is extended, threads follow the executor's share of the cores, and a
-#: folder records the precision that the sweep's ``auto`` resolved to
-_MAY_DIFFER = ("steps", "threads", "precision")
+#: when a sweep is extended, threads follow the executor's share of the cores
+_MAY_DIFFER = ("steps", "threads")
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,7 @@ class TrainConfig:
         keep_checkpoints: how many recent checkpoints to keep (older ones are deleted).
         device: a torch device string (``cpu``, ``cuda``, ``cuda:1``, ...).
         threads: CPU threads for PyTorch (default: all cores).
-        precision: ``auto``, ``fp32``, ``tf32`` or ``bf16`` (``disentangle.train.precision``);
-            a run records what ``auto`` resolved to on its machine.
+        precision: ``auto``, ``fp32``, ``tf32`` or ``bf16`` (``disentangle.train.precision``).
     """
 
     steps: int = 300_000

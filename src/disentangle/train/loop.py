@@ -160,14 +160,15 @@ def _loop(
     meter = TermMeter()
     logger = RunLogger(run, state.step, settings.steps, progress) if processes.is_main else None
     processes.broadcast_parameters(model)
-    configure_matmuls(settings.precision, processes.device)
+    precision = resolve_precision(settings.precision, processes.device)
+    configure_matmuls(precision, processes.device)
     try:
         while state.step < settings.steps:
             batch = model.sample_batch(dataset, settings.batch_size, state.data_generator)
             x = processes.shard(batch.observations, batch.blocks)
             rows = {name: processes.shard(value).to(device) for name, value in batch.rows.items()}
 
-            with autocast(settings.precision, processes.device):
+            with autocast(precision, processes.device):
                 terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context, **rows)
             _check_finite(terms, players, state.step, run)
             _apply_gradients(terms, players, optimizers, processes)
@@ -197,21 +198,15 @@ def _prepare_process(settings: TrainConfig, processes: Processes) -> None:
     check_device(settings.device)
 
 
-def with_resolved_precision(config: RunConfig, device: str) -> RunConfig:
-    """``config`` with ``train.precision`` as ``auto`` resolves on ``device`` (what a run records)."""
-    return config.with_train(precision=resolve_precision(config.train.precision, device))
-
-
 def _ready(config: RunConfig, source: str | None) -> tuple[RunConfig, Processes, ImageDataset, Model]:
     """Everything a run needs before a file is written, all checked: this process's place
     among the processes, the dataset, the configuration as the run records it
-    (``RunConfig.for_dataset``, the precision resolved) and the freshly initialised model
-    on its device. ``source`` names where the configuration came from, for errors (None:
-    the command line)."""
+    (``RunConfig.for_dataset``) and the freshly initialised model on its device. ``source``
+    names where the configuration came from, for errors (None: the command line)."""
     processes = Processes.launched(config.train.device)
     _prepare_process(config.train, processes)
     dataset = config.data.build()
-    config = with_resolved_precision(config.for_dataset(dataset), processes.device)
+    config = config.for_dataset(dataset)
     check_memory(config, dataset.observation_shape, processes.device, training=True, source=source)
     torch.manual_seed(config.train.seed)
     network = _place(config.build_model(dataset.observation_shape), processes.device)
@@ -229,7 +224,8 @@ def _train_from_step_0(out: Path, config: RunConfig, progress: bool, restart: bo
     written = {
         "format_version": run_folder.FORMAT_VERSION,
         **config.to_dict(),
-        "environment": {**run_folder.environment(), "world_size": processes.world_size},
+        "environment": {**run_folder.environment(), "world_size": processes.world_size,
+                        "precision": resolve_precision(settings.precision, processes.device)},
     }
 
     def start_writing() -> None:
@@ -293,9 +289,8 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
         if not run_folder.holds_only_run_files(run):
             raise InputError(f"--resume {run}: has no checkpoint and holds files that training does not write")
         return _train_from_step_0(run, config, progress, restart=True)
-    processes = Processes.launched(config.train.device)
-    config = with_resolved_precision(config, processes.device)
     settings = config.train
+    processes = Processes.launched(settings.device)
     _prepare_process(settings, processes)
     checkpoint = run_folder.latest_checkpoint(run)
     model, dataset = _build(config, run, processes.device, training=True)

@@ -48,9 +48,8 @@ from disentangle.train.loop import (
     _prune_checkpoints,
     player_optimizer,
     read_run_config,
-    with_resolved_precision,
 )
-from disentangle.train.precision import autocast, configure_matmuls
+from disentangle.train.precision import autocast, configure_matmuls, resolve_precision
 from disentangle.train.run_log import RunLogger, TermMeter
 from disentangle.train.runtime import check_memory
 
@@ -133,7 +132,7 @@ def _new_member(out: Path, config: RunConfig, dataset: ImageDataset, device: str
     restart = out.exists() and any(out.iterdir())
     if restart and not run_folder.holds_only_run_files(out):
         raise InputError(f"--out {out}: exists and holds files that training does not write")
-    config = with_resolved_precision(config.for_dataset(dataset), device)
+    config = config.for_dataset(dataset)
     torch.manual_seed(config.train.seed)
     model = _place(config.build_model(dataset.observation_shape), device)
     model.check_dataset(dataset)
@@ -143,7 +142,8 @@ def _new_member(out: Path, config: RunConfig, dataset: ImageDataset, device: str
     written = {
         "format_version": run_folder.FORMAT_VERSION,
         **config.to_dict(),
-        "environment": {**run_folder.environment(), "world_size": 1},
+        "environment": {**run_folder.environment(), "world_size": 1,
+                        "precision": resolve_precision(config.train.precision, device)},
     }
 
     def start_writing() -> None:
@@ -159,7 +159,7 @@ def _new_member(out: Path, config: RunConfig, dataset: ImageDataset, device: str
 def _resumed_member(out: Path, steps: int, dataset: ImageDataset, device: str) -> _Member:
     """A run continued from its last checkpoint up to ``steps``, as ``resume`` continues it."""
     written, config = read_run_config(out)
-    config = with_resolved_precision(config.with_train(steps=steps), device)
+    config = config.with_train(steps=steps)
     model, _ = _build(config, out, device, training=True, dataset=dataset)
     _place(model, device)
     optimizer = player_optimizer(model.players()[0], model.parameters(), config.train)
@@ -320,11 +320,12 @@ def _loop(members: Sequence[_Member], stack: _Stack, dataset: ImageDataset, held
     loggers = [RunLogger(m.out, state.step, settings.steps, progress and k == 0) for k, m in enumerate(members)]
     meter = TermMeter()
     streams = [member.state.noise_generator for member in members]
-    configure_matmuls(settings.precision, device)
+    precision = resolve_precision(settings.precision, device)
+    configure_matmuls(precision, device)
     try:
         while state.step < settings.steps:
             x = _batches(members, dataset, held, settings.batch_size, device)
-            with model_streams(streams), autocast(settings.precision, device):
+            with model_streams(streams), autocast(precision, device):
                 terms = stack.terms(x, state.step)
             _check_finite(terms, members, state.step)
             stack.optimizer.zero_grad(set_to_none=True)

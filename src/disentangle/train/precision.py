@@ -1,7 +1,8 @@
 """The arithmetic a run trains in: float32, TF32 matmuls on a GPU, or bfloat16 autocast.
 
-``train.precision`` is ``auto`` (default), ``fp32``, ``tf32`` or ``bf16``; a run records
-the precision ``auto`` resolved to, so that a resumed run keeps it on another machine.
+``train.precision`` is ``auto`` (default), ``fp32``, ``tf32`` or ``bf16``; ``auto`` is
+resolved when training starts or resumes, on its machine, and a run's ``config.json``
+records what it resolved to when the run started (``environment.precision``).
 
 - ``fp32``: float32 throughout (on a GPU, TF32 turned off for matmuls and convolutions).
 - ``tf32``: float32 weights and results, matmuls and convolutions on a GPU's TF32 units
