@@ -2,13 +2,12 @@
 stated tolerance, the same random streams exactly, ordinary run folders, and a resumed
 group bit for bit the uninterrupted one.
 
-The tolerance (docs/packing.md): every weight and Adam moment tensor of a packed model
-within a relative Frobenius distance of ``RELATIVE_NORM`` of its run alone. Batched
-matmuls and grouped convolutions sum in another order, and Adam turns a gradient that
-cancels to near zero into a step of up to the learning rate whichever its sign, so a
-few weights of a conv net may differ by a fraction of the learning rate while the
-tensor as a whole agrees to about 1e-6 (measured: ≤ 3.4e-6 over 4 steps of conv nets
-at lr 1e-3, ≤ 1e-7 for small MLPs)."""
+The tolerance (docs/packing.md, the ``assert_packed_as_alone`` fixture): every weight
+and optimizer-moment tensor of a packed model within rms(Δ) ≤ 1e-4·rms(w) + 0.01·lr·steps
+of its run alone. Batched matmuls and grouped convolutions sum in another order, and Adam
+or Adagrad turn a gradient that cancels to near zero into a step of up to the learning
+rate whichever its sign, so a few weights may differ by a fraction of the learning
+rate while the tensor as a whole agrees far closer."""
 
 from __future__ import annotations
 
@@ -26,8 +25,6 @@ from disentangle.train import packed as packed_module
 from disentangle.train.packed import packing_key, train_packed
 from disentangle.train.run_folder import checkpoint_paths, read_log
 
-#: packed == alone: ‖w_packed − w_alone‖ ≤ RELATIVE_NORM·‖w_alone‖ for every weight and Adam moment tensor
-RELATIVE_NORM = 1e-5
 #: for each packable model, two runs differing in the seed and in every packable setting
 GROUPS = {
     "vae": [{}, {}],
@@ -56,15 +53,6 @@ def _final(run) -> dict[str, torch.Tensor]:
     return load_file(str(checkpoint_paths(run)[-1]))
 
 
-def _assert_close_to_alone(packed: dict, alone: dict) -> None:
-    assert packed.keys() == alone.keys()
-    for key, value in packed.items():
-        if key.startswith("rng.") or value.ndim == 0:  # the random streams and Adam's step count
-            assert torch.equal(value, alone[key]), key
-        else:
-            assert (value - alone[key]).norm() <= RELATIVE_NORM * alone[key].norm(), key
-
-
 def test_every_packable_model_has_a_group_here_that_varies_all_its_packable_settings():
     packable = {name for name, cls in MODELS.items() if cls.packable_settings is not None}
     assert set(GROUPS) == packable
@@ -74,13 +62,13 @@ def test_every_packable_model_has_a_group_here_that_varies_all_its_packable_sett
 
 
 @pytest.mark.parametrize("model", sorted(GROUPS))
-def test_each_model_of_a_group_ends_as_its_run_trained_alone(tmp_path, model):
+def test_each_model_of_a_group_ends_as_its_run_trained_alone(tmp_path, model, assert_packed_as_alone):
     configs = [_config(model, seed, 4, **values) for seed, values in zip((3, 8), GROUPS[model])]
     train_packed([tmp_path / "packed-0", tmp_path / "packed-1"], configs)
     for k, config in enumerate(configs):
         alone = train(tmp_path / f"alone-{k}", config, progress=False)
         packed = tmp_path / f"packed-{k}"
-        _assert_close_to_alone(_final(packed), _final(alone))
+        assert_packed_as_alone(_final(packed), _final(alone), 1e-3, 4)
         assert json.loads((packed / "config.json").read_text()) == json.loads((alone / "config.json").read_text())
         log, log_alone = read_log(packed), read_log(alone)
         assert [line["step"] for line in log] == [line["step"] for line in log_alone] == [2, 4]
@@ -88,7 +76,7 @@ def test_each_model_of_a_group_ends_as_its_run_trained_alone(tmp_path, model):
 
 
 @pytest.mark.slow
-def test_a_conv_group_ends_as_its_runs_alone(tmp_path):
+def test_a_conv_group_ends_as_its_runs_alone(tmp_path, assert_packed_as_alone):
     images = (np.random.default_rng(0).random((32, 16, 16)) < 0.3).astype(np.uint8) * 255
     np.save(tmp_path / "images.npy", images)
     configs = [
@@ -99,7 +87,8 @@ def test_a_conv_group_ends_as_its_runs_alone(tmp_path):
     outs = [tmp_path / f"packed-{k}" for k in range(3)]
     train_packed(outs, configs)
     for k, config in enumerate(configs):
-        _assert_close_to_alone(_final(outs[k]), _final(train(tmp_path / f"alone-{k}", config, progress=False)))
+        alone = _final(train(tmp_path / f"alone-{k}", config, progress=False))
+        assert_packed_as_alone(_final(outs[k]), alone, 1e-3, 4)
 
 
 def test_batches_gathered_from_observations_held_on_the_device_change_nothing(tmp_path):
@@ -136,13 +125,13 @@ def test_a_group_resumed_after_a_kill_ends_bit_for_bit_as_the_uninterrupted_grou
         assert [line["step"] for line in read_log(b)] == [2, 4, 6]
 
 
-def test_a_packed_run_resumes_alone_and_loads_as_any_run(tmp_path):
+def test_a_packed_run_resumes_alone_and_loads_as_any_run(tmp_path, assert_packed_as_alone):
     configs = [_config("beta-vae", seed, 3, beta=4.0) for seed in (0, 1)]
     outs = [tmp_path / "packed-0", tmp_path / "packed-1"]
     train_packed(outs, configs)
     resume(outs[1], steps=6, progress=False)
     alone = train(tmp_path / "alone", configs[1].with_train(steps=6), progress=False)
-    _assert_close_to_alone(_final(outs[1]), _final(alone))
+    assert_packed_as_alone(_final(outs[1]), _final(alone), 1e-3, 6)
     loaded = load_run(outs[1])
     assert loaded.step == 6 and loaded.model.encode(loaded.dataset.observations([0, 1])).shape == (2, 10)
 
