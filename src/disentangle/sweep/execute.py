@@ -9,9 +9,10 @@ A sweep's output folder::
 ``run_one`` skips a finished run (trained to its steps and, when the sweep
 evaluates, scored at that step with the requested metrics, seeds and preset),
 resumes one with a checkpoint, restarts one killed before its first checkpoint,
-then evaluates. ``run_group`` does the same for a group of runs that train packed in
-one process (``disentangle.train.packed``). It catches the run's own errors: a failed run is recorded in its
-status file (message and traceback) and returned as failed, so a sweep goes on.
+then evaluates; ``run_group`` does the same for a group of runs that train packed in
+one process (``disentangle.train.packed``). Both catch the runs' own errors: a failed
+run is recorded in its status file (message and traceback) and returned as failed, so
+a sweep goes on.
 Each status file has one writer, so concurrent workers never share a file.
 """
 
@@ -30,7 +31,7 @@ from pathlib import Path
 from disentangle.errors import InputError, TrainingDiverged
 from disentangle.evaluate import METRICS_FILE, evaluate
 from disentangle.sweep.spec import SweepRun
-from disentangle.train import read_run_config, run_folder, train_or_resume
+from disentangle.train import RunConfig, read_run_config, run_folder, train_or_resume
 from disentangle.train.packed import train_packed
 
 RUNS = "runs"
@@ -155,7 +156,7 @@ def run_one(run: SweepRun, out: str | Path, threads: int | None = None) -> RunRe
     return _evaluate(run, out, started)
 
 
-def _with_threads(run: SweepRun, threads: int | None):
+def _with_threads(run: SweepRun, threads: int | None) -> RunConfig:
     """The run's configuration, with ``threads`` CPU threads when its settings name none."""
     config = run.config
     return config.with_train(threads=threads) if threads is not None and config.train.threads is None else config
