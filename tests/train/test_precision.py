@@ -55,8 +55,8 @@ def test_matmul_settings_are_left_alone_on_a_cpu():
     assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
 
 
-def test_a_run_records_what_auto_resolved_to_and_refuses_an_unknown_precision(tmp_path):
-    run = train(tmp_path / "run", "vae", "digits", steps=1, batch_size=4, architecture="mlp", progress=False)
+def test_a_run_records_what_auto_resolved_to_and_refuses_an_unknown_precision(tmp_path, small_mlp):
+    run = train(tmp_path / "run", "vae", "digits", steps=1, batch_size=4, architecture=small_mlp, progress=False)
     written = json.loads((run / "config.json").read_text())
     assert written["train"]["precision"] == "auto"
     assert written["environment"]["precision"] == resolve_precision("auto", "cpu")
@@ -65,8 +65,8 @@ def test_a_run_records_what_auto_resolved_to_and_refuses_an_unknown_precision(tm
 
 
 @pytest.mark.slow
-def test_a_bf16_run_follows_the_fp32_runs_loss_curve(tmp_path):
-    common = {"steps": 30, "batch_size": 32, "architecture": "mlp", "learning_rate": 1e-3, "log_every": 10,
+def test_a_bf16_run_follows_the_fp32_runs_loss_curve(tmp_path, small_mlp):
+    common = {"steps": 20, "batch_size": 32, "architecture": small_mlp, "learning_rate": 1e-2, "log_every": 5,
               "progress": False}
     curves = {}
     for precision in ("fp32", "bf16"):
