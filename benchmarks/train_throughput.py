@@ -15,7 +15,7 @@ started together, each with ``cores // K`` threads on a CPU (all on the one GPU 
 ``--repeats`` times. K grows until a measurement fails (out of memory), which is
 reported and ends the list.
 
-    python benchmarks/train_throughput.py --models 1,2,4,8 --device cpu [--precision fp32]
+    python benchmarks/train_throughput.py --models 1,2,4,8 --device cpu [--precision fp32] [--batching loop]
 """
 
 from __future__ import annotations
@@ -72,11 +72,12 @@ from disentangle.train import RunConfig
 from disentangle.train.packed import train_packed
 steps, warmup, out = int(sys.argv[1]), int(sys.argv[2]), pathlib.Path(sys.argv[3])
 models, device, threads, precision = int(sys.argv[4]), sys.argv[5], int(sys.argv[6]) or None, sys.argv[7]
+batching = sys.argv[8]
 configs = [RunConfig.from_keywords("beta-vae", "dsprites", beta=4.0, seed=k, steps=warmup + steps, log_every=warmup,
                                    checkpoint_every=10**9, device=device, threads=threads, precision=precision)
            for k in range(models)]
 outs = [out / f"run-{k}" for k in range(models)]
-train_packed(outs, configs)
+train_packed(outs, configs, batching=batching)
 print(sum(json.loads((o / "log.jsonl").read_text().splitlines()[-1])["images_per_second"] for o in outs))
 """
 
@@ -102,7 +103,7 @@ def packed(models: int, args) -> float:
     """Summed images/s of ``models`` models packed in one process."""
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-c", PACKED, str(args.steps), str(args.warmup), folder, str(models), args.device,
-                   str(_threads(1, args.device)), args.precision]
+                   str(_threads(1, args.device)), args.precision, args.batching]
         result = subprocess.run(command, capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
 
@@ -142,7 +143,8 @@ def compare_packing(args) -> None:
             break
         rows.append((models, {name: statistics.median(values) for name, values in results.items()}, results))
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"conv β-VAE, dSprites, batch 64, device {args.device}, precision {args.precision}, {args.steps} timed "
+    print(f"conv β-VAE, dSprites, batch 64, device {args.device}, precision {args.precision}, batching "
+          f"{args.batching}, {args.steps} timed "
           f"steps, {args.repeats} alternating repeats, {time.time() - started:.0f} s in all")
     print(f"  {'K':>4}  {'packed: summed':>15}  {'per model':>9}  {'separate: summed':>16}  {'per model':>9}  ratio")
     for models, median, _ in rows:
@@ -161,6 +163,7 @@ def main() -> None:
                         help="compare K models packed in one process with K separate processes, for each K")
     parser.add_argument("--device", default="cpu", help="with --models: cpu, cuda or cuda:N")
     parser.add_argument("--precision", default="auto", help="with --models: auto, fp32, tf32 or bf16")
+    parser.add_argument("--batching", default="vmap", help="with --models: vmap or loop (train_packed's batching)")
     args = parser.parse_args()
     if args.steps % args.warmup:
         parser.error("--steps must be a multiple of --warmup (the loop logs every --warmup steps)")

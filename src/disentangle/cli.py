@@ -449,6 +449,8 @@ def _add_sweep_parser(subparsers) -> None:
                         help="train up to K compatible runs (same model, architecture, data and training settings; "
                         "any seeds and packable hyperparameters) as one stacked model in one process; others run "
                         "alone (default 1; see docs/packing.md)")
+    parser.add_argument("--batching", choices=["vmap", "loop"], default="vmap",
+                        help="with --pack: one vmap'd pass over a group's models (default) or one model after the other")
     parser.add_argument("--list", action="store_true",
                         help="print the runs' numbered names (with --pack, their groups) and exit")
     parser.set_defaults(handler=_run_sweep)
@@ -473,7 +475,7 @@ def _run_sweep(args) -> int:
         print(f"{result.state:7s} {result.name}{detail[result.state]}", flush=True)
 
     results = run_sweep(runs, args.out, executor=args.executor, workers=args.workers, only=args.run,
-                        address=args.address, report=report, pack=args.pack)
+                        address=args.address, report=report, pack=args.pack, batching=args.batching)
     counts = {state: sum(result.state == state for result in results) for state in ("done", "skipped", "failed")}
     where = f" (errors in {args.out / STATUS})" if counts["failed"] else ""
     print(f"{args.out}: " + ", ".join(f"{count} {state}" for state, count in counts.items()) + where)

@@ -57,6 +57,15 @@ def test_under_vmap_model_k_draws_from_generator_k(models, shape, seeds, draws):
     assert torch.equal(follow, torch.stack([torch.randn(2, generator=g) for g in reference]))
 
 
+def test_outside_vmap_within_one_models_stream_it_draws_from_that_stream():
+    torch.manual_seed(0)
+    global_state = torch.get_rng_state()
+    with model_streams([_generator_at(5, 3)]):
+        noise = standard_normal_like(torch.zeros(4, 2))
+    assert torch.equal(noise, torch.randn((4, 2), generator=_generator_at(5, 3)))
+    assert torch.equal(torch.get_rng_state(), global_state)
+
+
 def test_under_vmap_without_one_generator_per_model_it_refuses():
     with pytest.raises(RuntimeError, match=r"needs one generator per model .* got none"):
         vmap(standard_normal_like)(torch.zeros(2, 3))

@@ -61,9 +61,11 @@ def test_groups_partition_the_runs_into_full_groups_of_compatible_runs(mixed_run
             assert all(size == pack for size in sizes[:-1])  # only a key's last group may be short
 
 
-def test_pack_must_be_a_positive_integer(mixed_runs):
+def test_pack_must_be_a_positive_integer_and_batching_known(mixed_runs):
     with pytest.raises(InputError, match=r"^--pack: must be an integer ≥ 1, got 0$"):
         group_runs(mixed_runs, 0)
+    with pytest.raises(InputError, match=r"^--batching: expected one of vmap, loop, got 'grouped'$"):
+        run_sweep(mixed_runs, "unused", pack=2, batching="grouped")
 
 
 def test_list_with_pack_prints_the_groups(tmp_path, tiny, capsys):
@@ -106,7 +108,7 @@ def test_a_packed_sweep_gives_the_runs_of_an_unpacked_one_scored_and_aggregated(
 def test_a_model_of_a_group_that_diverges_fails_alone_and_the_others_finish(tmp_path, tiny, small_model):
     model = {**small_model, "name": "annealed-vae", "c_max": 1e6, "iteration_threshold": 1}
     spec = tiny(model=model, grid={"model.gamma": [1.0, 3e38, 2.0]}, evaluate=False, steps=2)  # γ·|KL − 10⁶| overflows
-    results = run_sweep(spec, tmp_path, pack=3)
+    results = run_sweep(spec, tmp_path, pack=3, batching="loop")
     assert [r.state for r in results] == ["done", "failed", "done"]
     assert re.match(r"step [12]: loss term 'loss' is (inf|nan) \(expected finite\)", results[1].error)
     status = json.loads((tmp_path / "status" / f"{results[1].name}.json").read_text())

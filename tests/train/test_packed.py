@@ -76,7 +76,8 @@ def test_each_model_of_a_group_ends_as_its_run_trained_alone(tmp_path, model, as
 
 
 @pytest.mark.slow
-def test_a_conv_group_ends_as_its_runs_alone(tmp_path, assert_packed_as_alone):
+@pytest.mark.parametrize("batching", ["vmap", "loop"])
+def test_a_conv_group_ends_as_its_runs_alone(tmp_path, assert_packed_as_alone, batching):
     images = (np.random.default_rng(0).random((32, 16, 16)) < 0.3).astype(np.uint8) * 255
     np.save(tmp_path / "images.npy", images)
     configs = [
@@ -85,10 +86,20 @@ def test_a_conv_group_ends_as_its_runs_alone(tmp_path, assert_packed_as_alone):
         for seed, beta in ((0, 1.0), (1, 4.0), (2, 16.0))
     ]
     outs = [tmp_path / f"packed-{k}" for k in range(3)]
-    train_packed(outs, configs)
+    train_packed(outs, configs, batching=batching)
     for k, config in enumerate(configs):
         alone = _final(train(tmp_path / f"alone-{k}", config, progress=False))
         assert_packed_as_alone(_final(outs[k]), alone, 1e-3, 4)
+
+
+def test_a_group_evaluated_one_model_after_the_other_ends_bit_for_bit_as_its_mlp_runs_alone(tmp_path):
+    configs = [_config("beta-tcvae", seed, 4, beta=beta) for seed, beta in ((0, 2.0), (1, 6.0))]
+    train_packed([tmp_path / "loop-0", tmp_path / "loop-1"], configs, batching="loop")
+    for k, config in enumerate(configs):
+        alone, packed = _final(train(tmp_path / f"alone-{k}", config, progress=False)), _final(tmp_path / f"loop-{k}")
+        assert all(torch.equal(packed[key], alone[key]) for key in alone)
+    with pytest.raises(InputError, match=r"^--batching: expected one of vmap, loop, got 'grouped'$"):
+        train_packed([tmp_path / "a", tmp_path / "b"], configs, batching="grouped")
 
 
 def test_batches_gathered_from_observations_held_on_the_device_change_nothing(tmp_path):

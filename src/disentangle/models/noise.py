@@ -4,9 +4,10 @@ A run draws its sampling noise from torch's global stream, seeded with the run's
 before its model is built. When K models train as one stacked model under
 ``torch.func.vmap`` (``disentangle.train.packed``), model k must draw the numbers its
 own run would have drawn: ``standard_normal_like`` is the one draw that knows this.
-Outside ``vmap`` it is ``torch.randn_like`` (a run alone is unchanged, bit for bit);
-under ``vmap``, inside ``model_streams(generators)``, model k's slice comes from
-``generators[k]``: CPU generators, one per model, each holding the state its run's
+Outside ``model_streams`` it is ``torch.randn_like`` (a run alone is unchanged, bit for
+bit); inside ``model_streams(generators)``, under ``vmap`` model k's slice comes from
+``generators[k]``, and outside ``vmap`` (one model of a group at a time) the draw comes
+from the one generator given: CPU generators, one per model, each holding the state its run's
 global stream would hold (torch's CPU generators are all mt19937, so equal states
 draw equal numbers). The numbers are drawn on the CPU and moved to the models' device
 (``K × batch × latent`` values per step), so that a group on a GPU draws what a group
@@ -28,7 +29,8 @@ _STREAMS: ContextVar[tuple[torch.Generator, ...] | None] = ContextVar("model_str
 @contextmanager
 def model_streams(generators: Sequence[torch.Generator]) -> Iterator[None]:
     """Within this block, ``standard_normal_like`` under ``vmap`` over K models draws
-    model k's noise from ``generators[k]`` (CPU generators, K of them)."""
+    model k's noise from ``generators[k]`` (CPU generators, K of them), and outside
+    ``vmap`` from ``generators[0]`` (then the only one)."""
     token = _STREAMS.set(tuple(generators))
     try:
         yield
@@ -41,7 +43,11 @@ class _StandardNormal(torch.autograd.Function):
 
     @staticmethod
     def forward(like: Tensor) -> Tensor:
-        return torch.randn_like(like)
+        streams = _STREAMS.get()
+        if streams is None:
+            return torch.randn_like(like)
+        (stream,) = streams
+        return torch.randn(like.shape, generator=stream, dtype=like.dtype).to(like.device)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -67,6 +73,6 @@ class _StandardNormal(torch.autograd.Function):
 
 
 def standard_normal_like(like: Tensor) -> Tensor:
-    """Standard normal noise shaped like ``like``: from torch's global stream, or under
-    ``vmap`` over a packed group from each model's own stream (see the module)."""
+    """Standard normal noise shaped like ``like``: from torch's global stream, or in a
+    packed group from each model's own stream (see the module)."""
     return _StandardNormal.apply(like)

@@ -179,9 +179,12 @@ def _evaluate(run: SweepRun, out: Path, started: float) -> RunResult:
     return RunResult(run.number, run.name, "done", round(time.time() - started, 3))
 
 
-def run_group(runs: Sequence[SweepRun], out: str | Path, threads: int | None = None) -> list[RunResult]:
+def run_group(
+    runs: Sequence[SweepRun], out: str | Path, threads: int | None = None, batching: str = "vmap"
+) -> list[RunResult]:
     """Bring the ``runs`` of one packing group (``sweep.packing``) to their finished state,
-    training the unfinished ones packed; never raises for the runs' own errors.
+    training the unfinished ones packed (``train_packed``'s ``batching``); never raises for
+    the runs' own errors.
 
     Finished runs are skipped; the others train as one group per checkpoint step they
     were left at (a group checkpoints together, so normally one). A run left alone,
@@ -210,7 +213,8 @@ def run_group(runs: Sequence[SweepRun], out: str | Path, threads: int | None = N
         for run in group:
             record_status(out, run, "running", started)
         try:
-            train_packed([run_path(out, run) for run in group], [_with_threads(run, threads) for run in group])
+            train_packed([run_path(out, run) for run in group], [_with_threads(run, threads) for run in group],
+                         batching=batching)
         except Exception:  # noqa: BLE001 - each run goes on alone and reports its own error
             results.extend(run_one(run, out, threads) for run in group)
             continue

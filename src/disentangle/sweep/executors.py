@@ -30,6 +30,7 @@ from disentangle.errors import InputError
 from disentangle.sweep.execute import STATUS, RunResult, failed, one_line, run_group
 from disentangle.sweep.packing import group_runs
 from disentangle.sweep.spec import SweepRun, expand_sweep
+from disentangle.train.packed import BATCHINGS
 from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries
 
 EXECUTORS = ("local", "ray")
@@ -71,17 +72,19 @@ def _selected(runs: Sequence[SweepRun], only: Sequence[int] | None) -> list[Swee
     return [runs[number] for number in sorted(set(only))]
 
 
-def local_executor(groups: Sequence[Sequence[SweepRun]], out: Path, workers: int | None) -> Iterator[RunResult]:
+def local_executor(
+    groups: Sequence[Sequence[SweepRun]], out: Path, workers: int | None, batching: str = "vmap"
+) -> Iterator[RunResult]:
     """The results of the runs of ``groups`` in this process (``workers`` 1) or in ``workers``
     spawned processes, a group at a time in each."""
     workers = workers or 1
     if workers == 1:
         for group in groups:
-            yield from run_group(group, out)
+            yield from run_group(group, out, batching=batching)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_group, group, out, threads): group for group in groups}
+        futures = {pool.submit(run_group, group, out, threads, batching): group for group in groups}
         for future in as_completed(futures):
             try:
                 yield from future.result()
@@ -95,7 +98,7 @@ def _cpus(run: SweepRun) -> int:
 
 
 def ray_executor(
-    groups: Sequence[Sequence[SweepRun]], out: Path, workers: int | None, address: str | None
+    groups: Sequence[Sequence[SweepRun]], out: Path, workers: int | None, address: str | None, batching: str = "vmap"
 ) -> Iterator[RunResult]:
     """The results of the runs of ``groups``, one Ray task per group, on a local Ray instance
     or the cluster at ``address``."""
@@ -126,7 +129,7 @@ def ray_executor(
                 group = queue.pop(0)
                 run = group[0]
                 gpus = 1 if run.config.train.device.startswith("cuda") else 0
-                task = remote_group.options(num_cpus=_cpus(run), num_gpus=gpus).remote(group, out, _cpus(run))
+                task = remote_group.options(num_cpus=_cpus(run), num_gpus=gpus).remote(group, out, _cpus(run), batching)
                 pending[task] = (group, time.time())
             (ready,), _ = ray.wait(list(pending), num_returns=1)
             group, submitted = pending.pop(ready)
@@ -148,12 +151,14 @@ def run_sweep(
     address: str | None = None,
     report: Callable[[RunResult], None] | None = None,
     pack: int = 1,
+    batching: str = "vmap",
 ) -> list[RunResult]:
     """Run the sweep ``spec`` (a sweep file, its parsed content or its expanded runs) into ``out``.
 
     ``only``: the numbers of the runs to run (an array job's index); ``report`` is
     called with each result as it arrives; ``pack``: train up to this many compatible
-    runs packed in one process (``sweep.packing``). Returns the results in run-number order.
+    runs packed in one process (``sweep.packing``), evaluated by ``batching``
+    (``disentangle.train.packed.BATCHINGS``). Returns the results in run-number order.
     """
     runs = list(spec) if isinstance(spec, (list, tuple)) else expand_sweep(spec)
     if executor not in EXECUTORS:
@@ -162,13 +167,15 @@ def run_sweep(
         raise InputError(f"--workers: must be an integer ≥ 1, got {workers}")
     if address is not None and executor != "ray":
         raise InputError("--address: only with --executor ray")
+    if batching not in BATCHINGS:
+        raise InputError(f"--batching: expected one of {', '.join(BATCHINGS)}, got {batching!r}")
     groups = group_runs(_selected(runs, only), pack)
     out = Path(out).resolve()
     write_sweep_file(out, runs)
     results = (
-        local_executor(groups, out, workers)
+        local_executor(groups, out, workers, batching)
         if executor == "local"
-        else ray_executor(groups, out, workers, address)
+        else ray_executor(groups, out, workers, address, batching)
     )
     collected = []
     for result in results:

@@ -5,7 +5,8 @@ that share their architecture, data and training settings, but for the seed and 
 hyperparameters their model declares packable. Their parameters, buffers and Adam
 moments are stacked along a leading model dimension; each step draws every run's
 batch from its own generator (a ``(K, B, C, H, W)`` tensor), evaluates the K losses
-with ``torch.func.functional_call`` under ``torch.func.vmap``, and takes one optimizer
+with ``torch.func.functional_call`` — under ``torch.func.vmap`` (``batching="vmap"``,
+one batched pass) or one model after the other (``"loop"``) — and takes one optimizer
 step on the sum of the losses, whose gradient with respect to model k's parameters is
 model k's own. Adam and Adagrad act elementwise, so one of them over stacked tensors is
 K of them. Each model draws its sampling noise from a generator holding the state its
@@ -55,6 +56,8 @@ from disentangle.train.runtime import check_memory
 
 #: training settings runs of one group may differ in
 PER_RUN_SETTINGS = ("seed",)
+#: how a step evaluates the K models: one batched pass, or one model after the other
+BATCHINGS = ("vmap", "loop")
 
 
 def packing_key(config: RunConfig) -> str | None:
@@ -180,8 +183,8 @@ class _Stack:
     """The group's stacked parameters, buffers and optimizer, and the per-model values
     of the hyperparameters that differ between its models."""
 
-    def __init__(self, members: Sequence[_Member], settings: TrainConfig):
-        self.members = members
+    def __init__(self, members: Sequence[_Member], settings: TrainConfig, batching: str):
+        self.members, self.batching = members, batching
         self.loss_of = _LossOf(members[0].model)
         parameters = [dict(_LossOf(member.model).named_parameters()) for member in members]
         buffers = [dict(_LossOf(member.model).named_buffers()) for member in members]
@@ -218,12 +221,27 @@ class _Stack:
 
     def terms(self, x: Tensor, step: int) -> dict[str, Tensor]:
         """The loss terms of every model, each with a leading model dimension, for batches ``x`` ``(K, B, C, H, W)``."""
+        if self.batching == "loop":
+            return self._terms_one_by_one(x, step)
 
         def one_model(parameters, buffers, values, batch):
             settings = _with_values(self.template_config, values)
             return functional_call(self.loss_of, (parameters, buffers), (batch, step, settings))
 
-        return vmap(one_model)(self.parameters, self.buffers, self.values, x)
+        with model_streams([member.state.noise_generator for member in self.members]):
+            return vmap(one_model)(self.parameters, self.buffers, self.values, x)
+
+    def _terms_one_by_one(self, x: Tensor, step: int) -> dict[str, Tensor]:
+        """``terms``, evaluating model k on its slice of the stacked tensors, with its own settings and noise."""
+        per_model = []
+        for k, member in enumerate(self.members):
+            parameters = {name: stacked[k] for name, stacked in self.parameters.items()}
+            buffers = {name: stacked[k] for name, stacked in self.buffers.items()}
+            with model_streams([member.state.noise_generator]):
+                per_model.append(
+                    functional_call(self.loss_of, (parameters, buffers), (x[k], step, member.config.model))
+                )
+        return {key: torch.stack([terms[key] for terms in per_model]) for key in per_model[0]}
 
     def write_back(self, k: int) -> None:
         """Copy model k's slice of the stacked weights and optimizer state into its own model and optimizer."""
@@ -271,6 +289,7 @@ def train_packed(
     *,
     progress: bool = False,
     device_data: bool | None = None,
+    batching: str = "vmap",
 ) -> list[Path]:
     """Bring each run folder ``outs[k]`` to ``configs[k]``'s steps, all trained as one group.
 
@@ -280,9 +299,11 @@ def train_packed(
     (a group checkpoints together). ``configs`` must be packable
     together (``packing_key``). ``device_data``: hold the dataset on the training device
     and gather batches there (default: on a GPU; ``DeviceObservations`` may decline).
-    Returns the run folders.
+    ``batching``: one of ``BATCHINGS``. Returns the run folders.
     """
     outs = [Path(out) for out in outs]
+    if batching not in BATCHINGS:
+        raise InputError(f"--batching: expected one of {', '.join(BATCHINGS)}, got {batching!r}")
     _check_group(configs, outs)
     settings = configs[0].train
     processes = Processes.launched(settings.device)
@@ -307,7 +328,7 @@ def train_packed(
     settings = members[0].config.train
     use_device_data = torch.device(device).type == "cuda" if device_data is None else device_data
     held = DeviceObservations.hold(dataset, device) if use_device_data else None
-    stack = _Stack(members, settings)
+    stack = _Stack(members, settings, batching)
     _loop(members, stack, dataset, held, settings, device, progress)
     return outs
 
@@ -319,13 +340,12 @@ def _loop(members: Sequence[_Member], stack: _Stack, dataset: ImageDataset, held
     state = members[0].state
     loggers = [RunLogger(m.out, state.step, settings.steps, progress and k == 0) for k, m in enumerate(members)]
     meter = TermMeter()
-    streams = [member.state.noise_generator for member in members]
     precision = resolve_precision(settings.precision, device)
     configure_matmuls(precision, device)
     try:
         while state.step < settings.steps:
             x = _batches(members, dataset, held, settings.batch_size, device)
-            with model_streams(streams), autocast(precision, device):
+            with autocast(precision, device):
                 terms = stack.terms(x, state.step)
             _check_finite(terms, members, state.step)
             stack.optimizer.zero_grad(set_to_none=True)
