@@ -95,3 +95,47 @@ class GridFactors(FactorDataset):
 def grid_factors():
     """``GridFactors``: ``grid_factors(grid, nuisance=())`` builds one."""
     return GridFactors
+
+
+def _small_encoder(observation_shape, out_features):
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(observation_shape)), 48),
+                               torch.nn.ReLU(), torch.nn.Linear(48, out_features))
+
+
+def _small_decoder(latent_dim, observation_shape):
+    return torch.nn.Sequential(torch.nn.Linear(latent_dim, 48), torch.nn.Tanh(),
+                               torch.nn.Linear(48, int(np.prod(observation_shape))),
+                               torch.nn.Unflatten(1, tuple(observation_shape)))
+
+
+@pytest.fixture
+def small_mlp(monkeypatch):
+    """The architecture 'small-mlp' (one hidden layer of 48 units) registered for the test; its name."""
+    from disentangle import nets
+
+    monkeypatch.setattr(nets, "_REGISTRY", dict(nets._REGISTRY))
+    nets.register_architecture("small-mlp", _small_encoder, _small_decoder)
+    return "small-mlp"
+
+
+def _assert_packed_as_alone(packed: dict, alone: dict, learning_rate: float, steps: int) -> None:
+    """The tolerance of a packed run against its run alone (docs/packing.md), over two
+    checkpoints' tensors: the random streams and step counts equal, each weight tensor
+    within rms(packed − alone) ≤ 1e-4·rms(alone) + 0.01·learning_rate·steps, each
+    optimizer moment within 1e-2·rms(alone)."""
+    assert packed.keys() == alone.keys()
+    for key, value in packed.items():
+        if key.startswith("rng.") or value.ndim == 0:
+            assert torch.equal(value, alone[key]), key
+            continue
+        rms, scale = (value - alone[key]).square().mean().sqrt(), alone[key].square().mean().sqrt()
+        if key.startswith("model."):
+            assert rms <= 1e-4 * scale + 0.01 * learning_rate * steps, key
+        else:
+            assert rms <= 1e-2 * scale, key
+
+
+@pytest.fixture
+def assert_packed_as_alone():
+    """``assert_packed_as_alone(packed, alone, learning_rate, steps)``: the packing tolerance."""
+    return _assert_packed_as_alone

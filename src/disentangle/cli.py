@@ -420,6 +420,8 @@ def _add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--datasets", type=_names, metavar="NAME[,NAME...]", help="instead of the budget's datasets")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--pack", type=int, default=1, metavar="K",
+                        help="train up to K seeds of a method as one stacked model (docs/packing.md)")
     parser.set_defaults(handler=_run_reproduce)
 
 
@@ -457,7 +459,7 @@ def _run_reproduce(args) -> int:
         return 0
     content = reproduce_study(study, out, args.budget, executor=args.executor, workers=args.workers,
                               address=args.address, device=args.device, datasets=args.datasets, only=args.run,
-                              progress=_progress(args), command=_reproduce_command(args, out))
+                              progress=_progress(args), command=_reproduce_command(args, out), pack=args.pack)
     print(f"{out}: " + ", ".join(f"{n} {state}" for state, n in content["counts"].items()))
     for name, error in content["failures"].items():
         print(f"failed {name}: {error}")
@@ -469,7 +471,7 @@ def _reproduce_command(args, out: Path) -> str:
     """The command line that runs this study again into the same folder."""
     options = [("--executor", args.executor if args.executor != "local" else None), ("--workers", args.workers),
                ("--address", args.address), ("--datasets", ",".join(args.datasets or []) or None),
-               ("--device", args.device if args.device != "cpu" else None)]
+               ("--device", args.device if args.device != "cpu" else None), ("--pack", args.pack if args.pack > 1 else None)]
     return " ".join([f"disentangle reproduce {args.study} --budget {args.budget} --out {out}",
                      *[f"{flag} {value}" for flag, value in options if value]])
 
@@ -486,7 +488,7 @@ def _run_table(args, paper: str, out: Path) -> int:
         for line in higgins2017.dry_run_lines(BUDGETS[args.budget]):
             print(line)
         return 0
-    results = reproduce(paper, out, budget=args.budget, device=args.device, progress=_progress(args))
+    results = reproduce(paper, out, budget=args.budget, device=args.device, progress=_progress(args), pack=args.pack)
     print(higgins2017.render_table(results), end="")
     print(f"wrote {out / higgins2017.TABLE_FILE}, {out / higgins2017.RESULTS_FILE} and {out / 'report.html'}")
     failed = any(r["status"] == "failed" for entry in results["methods"].values() for r in entry["seeds"].values())
@@ -509,7 +511,14 @@ def _add_sweep_parser(subparsers) -> None:
     parser.add_argument("--run", type=_seeds, metavar="N[,M,...]",
                         help="only these run numbers (an array job's index, e.g. $SLURM_ARRAY_TASK_ID)")
     parser.add_argument("--address", help="a Ray cluster's address (default: start a local Ray instance)")
-    parser.add_argument("--list", action="store_true", help="print the runs' numbered names and exit")
+    parser.add_argument("--pack", type=int, default=1, metavar="K",
+                        help="train up to K compatible runs (same model, architecture, data and training settings; "
+                        "any seeds and packable hyperparameters) as one stacked model in one process; others run "
+                        "alone (default 1; see docs/packing.md)")
+    parser.add_argument("--batching", choices=["vmap", "loop"], default="vmap",
+                        help="with --pack: one vmap'd pass over a group's models (default) or one model after the other")
+    parser.add_argument("--list", action="store_true",
+                        help="print the runs' numbered names (with --pack, their groups) and exit")
     parser.set_defaults(handler=_run_sweep)
 
 
@@ -519,8 +528,10 @@ def _run_sweep(args) -> int:
 
     runs = expand_sweep(args.file)
     if args.list:
-        for run in runs:
-            print(run.name)
+        from disentangle.sweep.packing import describe_groups, group_runs
+
+        lines = describe_groups(group_runs(runs, args.pack)) if args.pack != 1 else [run.name for run in runs]
+        print("\n".join(lines))
         return 0
     if args.out is None:
         raise InputError("--out: required (the sweep's folder)")
@@ -530,7 +541,7 @@ def _run_sweep(args) -> int:
         print(f"{result.state:7s} {result.name}{detail[result.state]}", flush=True)
 
     results = run_sweep(runs, args.out, executor=args.executor, workers=args.workers, only=args.run,
-                        address=args.address, report=report)
+                        address=args.address, report=report, pack=args.pack, batching=args.batching)
     counts = {state: sum(result.state == state for result in results) for state in ("done", "skipped", "failed")}
     where = f" (errors in {args.out / STATUS})" if counts["failed"] else ""
     print(f"{args.out}: " + ", ".join(f"{count} {state}" for state, count in counts.items()) + where)

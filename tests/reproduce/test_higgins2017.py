@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from safetensors.torch import load_file
 
 import disentangle.baselines
 from disentangle.cli import main
@@ -12,6 +13,7 @@ from disentangle.reproduce import higgins2017
 from disentangle.reproduce.higgins2017 import (
     BUDGETS,
     HIGGINS_2017,
+    HIGGINS_TRAINING,
     Budget,
     Method,
     budget_cuts,
@@ -93,6 +95,18 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     assert sorted(path.name for path in (partial / "checkpoints").iterdir()) == [
         "step-00000001.safetensors", "step-00000002.safetensors"
     ]
+
+
+@pytest.mark.slow
+def test_packed_seeds_train_as_each_seed_alone(tmp_path, assert_packed_as_alone):
+    vae = METHOD["vae"]
+    results = reproduce("higgins", tmp_path / "packed", TINY, methods=(vae,), pack=2)
+    assert {record["status"] for record in results["methods"]["vae"]["seeds"].values()} == {"done"}
+    for seed in TINY.seeds:
+        alone = train(tmp_path / f"alone-{seed}", vae.run_config(TINY, seed=seed, device="cpu"), progress=False)
+        packed = load_file(str(run_folder_of(tmp_path / "packed", vae, seed) / "checkpoints/step-00000002.safetensors"))
+        alone = load_file(str(alone / "checkpoints/step-00000002.safetensors"))
+        assert_packed_as_alone(packed, alone, HIGGINS_TRAINING["learning_rate"], 2)
 
 
 def test_a_failing_method_is_reported_and_the_others_go_on(tmp_path):

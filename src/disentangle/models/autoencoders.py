@@ -64,6 +64,7 @@ class Autoencoder(DeterministicAutoencoder):
     """The plain autoencoder: recon only (cross-entropy or squared error)."""
 
     name = "ae"
+    packable_settings = ()
 
 
 # --------------------------------------------------------------------------- denoising

@@ -153,6 +153,12 @@ class Model(nn.Module):
     #: buffers set when the model is built and never changed (the semi-supervised models'
     #: labelled set): unlike updated buffers, they allow data-parallel training
     constant_buffers: ClassVar[tuple[str, ...]] = ()
+    #: ``None``: the model trains only alone. A tuple: it can train packed with others of
+    #: its kind (``disentangle.train.packed``) — one player, ``Model.sample_batch``'s
+    #: batches, noise drawn only through ``models.noise.standard_normal_like`` — and
+    #: these config fields, which ``loss`` only uses arithmetically, may differ between
+    #: the models of a group (each then a 0-d tensor in ``loss``)
+    packable_settings: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, config: ModelConfig, observation_shape: tuple[int, int, int]):
         super().__init__()

@@ -59,6 +59,7 @@ class DIPVAEI(GaussianVAE):
 
     name = "dip-vae-i"
     config_class = DIPVAEConfig
+    packable_settings = ("lambda_od", "lambda_d_factor")
 
     def dip_covariance(self, mean: Tensor, logvar: Tensor) -> Tensor:
         """The ``(D, D)`` matrix pushed towards the identity."""

@@ -12,12 +12,15 @@ import math
 import torch
 from torch import Tensor
 
+from disentangle.models.noise import standard_normal_like
+
 LOG_2PI = math.log(2 * math.pi)
 
 
 def reparameterize(mean: Tensor, logvar: Tensor) -> Tensor:
-    """A sample z = μ + σ·ε of q(z|x) = N(μ, diag σ²), ε ~ N(0, I) from torch's global stream."""
-    return mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+    """A sample z = μ + σ·ε of q(z|x) = N(μ, diag σ²), ε ~ N(0, I) from torch's global stream
+    (in a packed group, from each model's own: ``disentangle.models.noise``)."""
+    return mean + standard_normal_like(mean) * (0.5 * logvar).exp()
 
 
 def gaussian_kl_per_dim(mean: Tensor, logvar: Tensor) -> Tensor:

@@ -158,6 +158,7 @@ class SemiSupervised:
 
     config: SemiSupervisedFields
     constant_buffers = ("labelled_factors", "labels", "supervision.label_sizes")
+    packable_settings = None  # its labelled block is a structured batch: it trains alone
 
     def __init__(self, config, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)

@@ -46,6 +46,7 @@ class BetaTCVAE(GaussianVAE):
 
     name = "beta-tcvae"
     config_class = BetaTCVAEConfig
+    packable_settings = ("beta",)
 
     def __init__(self, config: BetaTCVAEConfig, observation_shape: tuple[int, int, int]):
         require(config.dataset_size is not None, "dataset_size",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from disentangle.models.base import Capabilities, Model, ModelConfig, require
@@ -85,6 +86,7 @@ class VAE(GaussianVAE):
     """Kingma & Welling 2014: recon + KL(q(z|x) ‖ N(0, I))."""
 
     name = "vae"
+    packable_settings = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class BetaVAE(GaussianVAE):
 
     name = "beta-vae"
     config_class = BetaVAEConfig
+    packable_settings = ("beta",)
 
     def regularizer(self, kl, kl_per_dim, mean, logvar, z, step):
         return {"regularizer": self.config.beta * kl}
@@ -125,9 +128,11 @@ class AnnealedVAEConfig(ModelConfig):
         require(self.iteration_threshold >= 1, "iteration_threshold", "≥ 1", self.iteration_threshold)
 
 
-def capacity(step: int, c_max: float, iteration_threshold: int) -> float:
-    """C(step) = min(c_max, c_max · step / iteration_threshold), in nats."""
-    return min(c_max, c_max * step / iteration_threshold)
+def capacity(step: int, c_max: float | Tensor, iteration_threshold: int) -> float | Tensor:
+    """C(step) = min(c_max, c_max · step / iteration_threshold), in nats (a tensor when
+    ``c_max`` is one: a packed group's 0-d value)."""
+    growing = c_max * step / iteration_threshold
+    return torch.minimum(growing, c_max) if torch.is_tensor(c_max) else min(c_max, growing)
 
 
 class AnnealedVAE(GaussianVAE):
@@ -135,7 +140,8 @@ class AnnealedVAE(GaussianVAE):
 
     name = "annealed-vae"
     config_class = AnnealedVAEConfig
+    packable_settings = ("gamma", "c_max")
 
     def regularizer(self, kl, kl_per_dim, mean, logvar, z, step):
         c = capacity(step, self.config.c_max, self.config.iteration_threshold)
-        return {"regularizer": self.config.gamma * (kl - c).abs(), "capacity": kl.new_tensor(c)}
+        return {"regularizer": self.config.gamma * (kl - c).abs(), "capacity": c if torch.is_tensor(c) else kl.new_tensor(c)}

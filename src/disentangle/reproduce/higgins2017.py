@@ -48,6 +48,7 @@ from disentangle.reproduce import cost
 from disentangle.reproduce.report import write_report
 from disentangle.sweep.execute import one_line
 from disentangle.train import RunConfig, TrainConfig, load_run, train_or_resume
+from disentangle.train.packed import packing_key, train_packed
 from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
 from disentangle.train.runtime import check_device
 
@@ -278,6 +279,23 @@ def _train_or_resume(run: Path, config: RunConfig) -> dict:
             "train_wall_time_s": round(time.perf_counter() - start, 3)}
 
 
+def _train_packed(out: Path, method: Method, seeds, budget: Budget, device: str, pack: int) -> None:
+    """Train the ``seeds`` of a trained ``method`` in packed groups of ``pack``, where its model
+    packs (``disentangle.train.packed``). Best effort: a group that fails leaves its seeds to
+    ``_reproduce_one``, which resumes each alone and reports its own error."""
+    if pack < 2 or method.source != "trained" or not seeds:
+        return
+    folders = [run_folder_of(out, method, seed) for seed in seeds]
+    try:
+        configs = [method.run_config(budget, seed, device) for seed in seeds]
+        if packing_key(configs[0]) is None:
+            return
+        for start in range(0, len(configs), pack):
+            train_packed(folders[start:start + pack], configs[start:start + pack])
+    except Exception:  # noqa: BLE001, S110 - each seed then trains alone and reports its own error
+        pass
+
+
 def _representation(method: Method, dataset: FactorDataset, seed: int, budget: Budget, device: str) -> Callable:
     """The codes of dataset indices for every source but ``trained``."""
     if method.source == "ground-truth":
@@ -343,12 +361,15 @@ def reproduce(
     device: str = "cpu",
     methods: tuple[Method, ...] | None = None,
     progress: Callable[[str], None] | None = None,
+    pack: int = 1,
 ) -> dict:
     """Reproduce ``paper``'s table (see ``PAPERS``) into ``out``; returns ``results.json``'s content.
 
     ``budget`` is a name of ``BUDGETS`` or a ``Budget``; ``methods`` replaces the
     paper's rows (e.g. a subset). Finished method-seeds of an earlier call into the
     same ``out`` are kept, and so are the rows of methods this call does not run.
+    ``pack``: train up to this many seeds of a method packed in one process (its
+    model permitting; ``docs/packing.md``) before they are scored one by one.
     """
     if paper not in PAPERS:
         raise InputError(f"paper: unknown '{paper}' (expected one of {', '.join(PAPERS)})")
@@ -383,6 +404,8 @@ def reproduce(
         entry = {"label": method.label, "source": method.source, "model": method.model,
                  "published": list(method.published), "seeds": {}}
         results["methods"][method.key] = entry
+        unfinished = [seed for seed in budget.seeds if earlier.get(str(seed), {}).get("status") != "done"]
+        _train_packed(out, method, unfinished, budget, device, pack)
         for seed in budget.seeds:
             if earlier.get(str(seed), {}).get("status") == "done":
                 entry["seeds"][str(seed)] = earlier[str(seed)]

@@ -233,11 +233,13 @@ def reproduce_study(
     only: Sequence[int] | None = None,
     progress: Callable[[str], None] | None = None,
     command: str | None = None,
+    pack: int = 1,
 ) -> dict:
     """Run ``study`` under ``budget`` (on ``datasets`` instead of the budget's, when given) into
     ``out`` and write its report; returns ``study.json``'s content (``counts``: runs done,
     skipped, failed; ``failures``: run name -> error). ``only``: the numbers of the runs to
-    run (an array job's index); the report then covers every run finished so far."""
+    run (an array job's index); the report then covers every run finished so far. ``pack``:
+    train up to this many compatible runs as one stacked model (``sweep --pack``, docs/packing.md)."""
     planned = plan(study, budget, device, datasets)
     chosen = chosen_budget(study, budget, datasets)
     out = Path(out).resolve()
@@ -253,7 +255,7 @@ def reproduce_study(
             progress(f"{result.state} {result.name}" + (f": {result.error}" if result.error else ""))
 
     results = run_sweep([p.run for p in planned], out, executor=executor, workers=workers, only=only,
-                        address=address, report=report)
+                        address=address, report=report, pack=pack)
     # what the folder holds, so that a call for some runs (``only``) reports the others too
     finished = {p.run.name for p in planned if is_finished(p.run, run_path(out, p.run))}
     failures = {r.name: r.error for r in results if r.state == "failed"}

@@ -9,8 +9,10 @@ A sweep's output folder::
 ``run_one`` skips a finished run (trained to its steps and, when the sweep
 evaluates, scored at that step with the requested metrics, seeds and preset),
 resumes one with a checkpoint, restarts one killed before its first checkpoint,
-then evaluates. It catches the run's own errors: a failed run is recorded in its
-status file (message and traceback) and returned as failed, so a sweep goes on.
+then evaluates; ``run_group`` does the same for a group of runs that train packed in
+one process (``disentangle.train.packed``). Both catch the runs' own errors: a failed
+run is recorded in its status file (message and traceback) and returned as failed, so
+a sweep goes on.
 Each status file has one writer, so concurrent workers never share a file.
 """
 
@@ -21,6 +23,7 @@ import os
 import socket
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,7 +31,8 @@ from pathlib import Path
 from disentangle.errors import InputError, TrainingDiverged
 from disentangle.evaluate import METRICS_FILE, evaluate
 from disentangle.sweep.spec import SweepRun
-from disentangle.train import read_run_config, run_folder, train_or_resume
+from disentangle.train import RunConfig, read_run_config, run_folder, train_or_resume
+from disentangle.train.packed import train_packed
 
 RUNS = "runs"
 STATUS = "status"
@@ -146,19 +150,73 @@ def run_one(run: SweepRun, out: str | Path, threads: int | None = None) -> RunRe
             if is_finished(run, folder):
                 return RunResult(run.number, run.name, "skipped", 0.0)
         record_status(out, run, "running", started)
-        config = run.config
-        if threads is not None and config.train.threads is None:
-            config = config.with_train(threads=threads)
-        train_or_resume(folder, config, progress=False)
+        train_or_resume(folder, _with_threads(run, threads), progress=False)
+    except Exception as error:  # noqa: BLE001 - a run's failure of any kind must not stop the sweep
+        return failed(run, out, started, error)
+    return _evaluate(run, out, started)
+
+
+def _with_threads(run: SweepRun, threads: int | None) -> RunConfig:
+    """The run's configuration, with ``threads`` CPU threads when its settings name none."""
+    config = run.config
+    return config.with_train(threads=threads) if threads is not None and config.train.threads is None else config
+
+
+def _evaluate(run: SweepRun, out: Path, started: float) -> RunResult:
+    """Score the trained ``run`` when its sweep evaluates, and record it as done (or failed)."""
+    try:
         if run.evaluation is not None:
             evaluate(
-                folder,
+                run_path(out, run),
                 metrics=run.evaluation.metrics,
                 seeds=run.evaluation.seeds,
                 preset=run.evaluation.preset,
-                device=config.train.device,
+                device=run.config.train.device,
             )
     except Exception as error:  # noqa: BLE001 - a run's failure of any kind must not stop the sweep
         return failed(run, out, started, error)
     record_status(out, run, "done", started)
     return RunResult(run.number, run.name, "done", round(time.time() - started, 3))
+
+
+def run_group(
+    runs: Sequence[SweepRun], out: str | Path, threads: int | None = None, batching: str = "vmap"
+) -> list[RunResult]:
+    """Bring the ``runs`` of one packing group (``sweep.packing``) to their finished state,
+    training the unfinished ones packed (``train_packed``'s ``batching``); never raises for
+    the runs' own errors.
+
+    Finished runs are skipped; the others train as one group per checkpoint step they
+    were left at (a group checkpoints together, so normally one). A run left alone,
+    and every run of a group that fails (a model's loss turned NaN, say), goes through
+    ``run_one``: from its last checkpoint, alone, it ends as it would have in the group
+    (within the packing tolerance) or fails with its own error.
+    """
+    out, started = Path(out), time.time()
+    results, by_step = [], {}
+    for run in runs:
+        folder = run_path(out, run)
+        try:
+            if (folder / run_folder.CONFIG).is_file():
+                _check_same_configuration(run, folder)
+                if is_finished(run, folder):
+                    results.append(RunResult(run.number, run.name, "skipped", 0.0))
+                    continue
+        except Exception as error:  # noqa: BLE001 - a run's failure of any kind must not stop the sweep
+            results.append(failed(run, out, started, error))
+            continue
+        by_step.setdefault(run_folder.last_checkpoint_step(folder), []).append(run)
+    for group in by_step.values():
+        if len(group) == 1:
+            results.append(run_one(group[0], out, threads))
+            continue
+        for run in group:
+            record_status(out, run, "running", started)
+        try:
+            train_packed([run_path(out, run) for run in group], [_with_threads(run, threads) for run in group],
+                         batching=batching)
+        except Exception:  # noqa: BLE001 - each run goes on alone and reports its own error
+            results.extend(run_one(run, out, threads) for run in group)
+            continue
+        results.extend(_evaluate(run, out, started) for run in group)
+    return sorted(results, key=lambda result: result.number)

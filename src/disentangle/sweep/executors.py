@@ -1,13 +1,15 @@
 """Run a sweep's runs one after another, in worker processes, or as Ray tasks.
 
 ``run_sweep`` writes ``DIR/sweep.json`` (every run, for ``aggregate`` and array jobs)
-and hands the selected runs to an executor; each run goes through ``run_one``, so
-finished runs are skipped, interrupted ones resumed and failed ones reported while
-the others go on.
+and hands the selected runs, in groups of ``pack`` runs that train packed in one
+process (``sweep.packing``; groups of one by default), to an executor; each group goes
+through ``run_group`` (a group of one through ``run_one``), so finished runs are
+skipped, interrupted ones resumed and failed ones reported while the others go on.
 
-- ``local`` (default): ``workers=1`` runs in this process, one after another, with
-  every core; ``workers=N`` runs N spawned processes with ``cores // N`` threads each.
-- ``ray``: one Ray task per run, reserving the run's ``threads`` setting in CPUs (1
+- ``local`` (default): ``workers=1`` runs the groups in this process, one after
+  another, with every core; ``workers=N`` runs N spawned processes with ``cores // N``
+  threads each.
+- ``ray``: one Ray task per group, reserving the run's ``threads`` setting in CPUs (1
   when unset) and one GPU for a ``cuda`` device. Without ``address`` a local Ray
   instance is started with ``workers`` CPUs (default: all); with ``address`` the
   tasks go to that cluster, whose nodes must reach DIR on a shared file system.
@@ -25,8 +27,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from disentangle.errors import InputError
-from disentangle.sweep.execute import STATUS, RunResult, failed, one_line, run_one
+from disentangle.sweep.execute import STATUS, RunResult, failed, one_line, run_group
+from disentangle.sweep.packing import group_runs
 from disentangle.sweep.spec import SweepRun, expand_sweep
+from disentangle.train.packed import BATCHINGS
 from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries
 
 EXECUTORS = ("local", "ray")
@@ -68,21 +72,24 @@ def _selected(runs: Sequence[SweepRun], only: Sequence[int] | None) -> list[Swee
     return [runs[number] for number in sorted(set(only))]
 
 
-def local_executor(runs: Sequence[SweepRun], out: Path, workers: int | None) -> Iterator[RunResult]:
-    """The results of ``runs`` in this process (``workers`` 1) or in ``workers`` spawned processes."""
+def local_executor(
+    groups: Sequence[Sequence[SweepRun]], out: Path, workers: int | None, batching: str = "vmap"
+) -> Iterator[RunResult]:
+    """The results of the runs of ``groups`` in this process (``workers`` 1) or in ``workers``
+    spawned processes, a group at a time in each."""
     workers = workers or 1
     if workers == 1:
-        for run in runs:
-            yield run_one(run, out)
+        for group in groups:
+            yield from run_group(group, out, batching=batching)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_one, run, out, threads): run for run in runs}
+        futures = {pool.submit(run_group, group, out, threads, batching): group for group in groups}
         for future in as_completed(futures):
             try:
-                yield future.result()
+                yield from future.result()
             except Exception as error:  # noqa: BLE001 - the worker process died (BrokenProcessPool)
-                yield failed(futures[future], out, time.time(), error)
+                yield from (failed(run, out, time.time(), error) for run in futures[future])
 
 
 def _cpus(run: SweepRun) -> int:
@@ -91,9 +98,10 @@ def _cpus(run: SweepRun) -> int:
 
 
 def ray_executor(
-    runs: Sequence[SweepRun], out: Path, workers: int | None, address: str | None
+    groups: Sequence[Sequence[SweepRun]], out: Path, workers: int | None, address: str | None, batching: str = "vmap"
 ) -> Iterator[RunResult]:
-    """The results of ``runs`` as Ray tasks, on a local Ray instance or the cluster at ``address``."""
+    """The results of the runs of ``groups``, one Ray task per group, on a local Ray instance
+    or the cluster at ``address``."""
     try:
         import ray
     except ImportError:
@@ -107,27 +115,28 @@ def ray_executor(
     try:
         if address is None:  # a task asking for more CPUs than the instance has would wait forever
             available = ray.cluster_resources().get("CPU", 0)
-            too_big = next((run for run in runs if _cpus(run) > available), None)
+            too_big = next((group[0] for group in groups if _cpus(group[0]) > available), None)
             if too_big is not None:
                 raise InputError(
                     f"train.threads {_cpus(too_big)} of run {too_big.number}: more than the "
                     f"{available:g} CPUs of the local Ray instance (raise --workers)"
                 )
-        remote_run = ray.remote(max_retries=0)(run_one)
-        queue, pending = list(runs), {}
+        remote_group = ray.remote(max_retries=0)(run_group)
+        queue, pending = list(groups), {}
         limit = workers or len(queue)
         while queue or pending:
             while queue and len(pending) < limit:
-                run = queue.pop(0)
+                group = queue.pop(0)
+                run = group[0]
                 gpus = 1 if run.config.train.device.startswith("cuda") else 0
-                task = remote_run.options(num_cpus=_cpus(run), num_gpus=gpus).remote(run, out, _cpus(run))
-                pending[task] = (run, time.time())
+                task = remote_group.options(num_cpus=_cpus(run), num_gpus=gpus).remote(group, out, _cpus(run), batching)
+                pending[task] = (group, time.time())
             (ready,), _ = ray.wait(list(pending), num_returns=1)
-            run, submitted = pending.pop(ready)
+            group, submitted = pending.pop(ready)
             try:
-                yield ray.get(ready)
+                yield from ray.get(ready)
             except ray.exceptions.RayError as error:  # the task's worker died
-                yield failed(run, out, submitted, error)
+                yield from (failed(run, out, submitted, error) for run in group)
     finally:
         if started_here:
             ray.shutdown()
@@ -141,11 +150,15 @@ def run_sweep(
     only: Sequence[int] | None = None,
     address: str | None = None,
     report: Callable[[RunResult], None] | None = None,
+    pack: int = 1,
+    batching: str = "vmap",
 ) -> list[RunResult]:
     """Run the sweep ``spec`` (a sweep file, its parsed content or its expanded runs) into ``out``.
 
     ``only``: the numbers of the runs to run (an array job's index); ``report`` is
-    called with each result as it arrives. Returns the results in run-number order.
+    called with each result as it arrives; ``pack``: train up to this many compatible
+    runs packed in one process (``sweep.packing``), evaluated by ``batching``
+    (``disentangle.train.packed.BATCHINGS``). Returns the results in run-number order.
     """
     runs = list(spec) if isinstance(spec, (list, tuple)) else expand_sweep(spec)
     if executor not in EXECUTORS:
@@ -154,13 +167,15 @@ def run_sweep(
         raise InputError(f"--workers: must be an integer ≥ 1, got {workers}")
     if address is not None and executor != "ray":
         raise InputError("--address: only with --executor ray")
-    selected = _selected(runs, only)
+    if batching not in BATCHINGS:
+        raise InputError(f"--batching: expected one of {', '.join(BATCHINGS)}, got {batching!r}")
+    groups = group_runs(_selected(runs, only), pack)
     out = Path(out).resolve()
     write_sweep_file(out, runs)
     results = (
-        local_executor(selected, out, workers)
+        local_executor(groups, out, workers, batching)
         if executor == "local"
-        else ray_executor(selected, out, workers, address)
+        else ray_executor(groups, out, workers, address, batching)
     )
     collected = []
     for result in results:

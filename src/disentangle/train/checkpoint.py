@@ -34,10 +34,13 @@ RNG_KEYS = ("rng.torch", "rng.data")
 
 @dataclass
 class TrainingState:
-    """Everything a run needs to continue: the step count and the random streams."""
+    """Everything a run needs to continue: the step count and the random streams (the
+    sampling noise's is torch's global one unless ``noise_generator`` is given: a model
+    of a packed group, ``disentangle.train.packed``)."""
 
     step: int
     data_generator: torch.Generator
+    noise_generator: torch.Generator | None = None
 
 
 def checksum(tensor: torch.Tensor) -> str:
@@ -72,7 +75,8 @@ def save_checkpoint(
         optimizer_tensors, groups = _optimizer_tensors(name, optimizer)
         tensors.update(optimizer_tensors)
         metadata[f"{name}.param_groups"] = groups
-    tensors["rng.torch"] = torch.get_rng_state()
+    noise = state.noise_generator
+    tensors["rng.torch"] = torch.get_rng_state() if noise is None else noise.get_state()
     tensors["rng.data"] = state.data_generator.get_state()
     metadata["checksums"] = json.dumps({name: checksum(tensor) for name, tensor in tensors.items()})
     atomic_write_bytes(path, save(tensors, metadata=metadata))
@@ -206,8 +210,11 @@ def load_checkpoint(
     path: Path,
     model: torch.nn.Module,
     optimizers: dict[str, torch.optim.Optimizer],
+    noise_generator: torch.Generator | None = None,
 ) -> TrainingState:
-    """Restore model, optimizers and random streams; returns the training state.
+    """Restore model, optimizers and random streams; returns the training state. The
+    sampling noise's stream is restored into ``noise_generator`` when given (a model of a
+    packed group), else into torch's global one.
 
     Everything is checked before the model, an optimizer or a random stream is changed.
     """
@@ -216,7 +223,10 @@ def load_checkpoint(
     _load_weights(checkpoint, model)
     for name, optimizer in optimizers.items():
         optimizer.load_state_dict(states[name])
-    torch.set_rng_state(checkpoint.tensors["rng.torch"])
+    if noise_generator is None:
+        torch.set_rng_state(checkpoint.tensors["rng.torch"])
+    else:
+        noise_generator.set_state(checkpoint.tensors["rng.torch"])
     generator = torch.Generator()
     generator.set_state(checkpoint.tensors["rng.data"])
-    return TrainingState(step=checkpoint.step, data_generator=generator)
+    return TrainingState(step=checkpoint.step, data_generator=generator, noise_generator=noise_generator)

@@ -32,6 +32,7 @@ import yaml
 from disentangle.data import DATASETS, ImageDataset, check_options, get_dataset
 from disentangle.errors import InputError, SettingError, shown
 from disentangle.models import MODELS, Model, ModelConfig, model_class
+from disentangle.train.precision import PRECISIONS
 
 OPTIMIZERS = ("adam", "adagrad")
 SECTIONS = ("model", "data", "train")
@@ -55,6 +56,7 @@ class TrainConfig:
         keep_checkpoints: how many recent checkpoints to keep (older ones are deleted).
         device: a torch device string (``cpu``, ``cuda``, ``cuda:1``, ...).
         threads: CPU threads for PyTorch (default: all cores).
+        precision: ``auto``, ``fp32``, ``tf32`` or ``bf16`` (``disentangle.train.precision``).
     """
 
     steps: int = 300_000
@@ -70,6 +72,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     device: str = "cpu"
     threads: int | None = None
+    precision: str = "auto"
 
     def __post_init__(self):
         checks = [
@@ -86,6 +89,7 @@ class TrainConfig:
             ("checkpoint_every", self.checkpoint_every >= 1, "an integer ≥ 1"),
             ("keep_checkpoints", self.keep_checkpoints >= 1, "an integer ≥ 1"),
             ("threads", self.threads is None or self.threads >= 1, "an integer ≥ 1"),
+            ("precision", self.precision in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
         ]
         for name, ok, expected in checks:
             if not ok:

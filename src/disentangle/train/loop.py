@@ -15,11 +15,12 @@ import torch
 
 from disentangle.data import ImageDataset
 from disentangle.errors import InputError, TrainingDiverged
-from disentangle.models import Model
+from disentangle.models import Model, Player
 from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
 from disentangle.train.config import DEFAULT_DATA, DEFAULT_MODEL, RunConfig, TrainConfig
 from disentangle.train.distributed import Processes
+from disentangle.train.precision import autocast, configure_matmuls, resolve_precision
 from disentangle.train.run_log import RunLogger, TermMeter
 from disentangle.train.runtime import (
     check_device,
@@ -71,18 +72,23 @@ def as_run_config(
     return RunConfig.from_keywords(model, data or DEFAULT_DATA, data_options, **settings)
 
 
+def player_optimizer(player: Player, parameters, settings: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer of ``player`` over ``parameters`` (its own, or a packed group's stacked ones)."""
+    lr = player.learning_rate or settings.learning_rate
+    if settings.optimizer == "adagrad":
+        return torch.optim.Adagrad(parameters, lr=lr)
+    betas = player.betas or (settings.adam_beta1, settings.adam_beta2)
+    return torch.optim.Adam(parameters, lr=lr, betas=betas, eps=settings.adam_eps)
+
+
 def _optimizers(model: Model, settings: TrainConfig) -> dict[str, torch.optim.Optimizer]:
     """One optimizer per player, keyed ``optimizer`` (the model) or ``optimizer_<player>``."""
-    optimizers = {}
-    for player in model.players():
-        lr = player.learning_rate or settings.learning_rate
-        betas = player.betas or (settings.adam_beta1, settings.adam_beta2)
-        if settings.optimizer == "adagrad":
-            optimizer = torch.optim.Adagrad(player.parameters, lr=lr)
-        else:
-            optimizer = torch.optim.Adam(player.parameters, lr=lr, betas=betas, eps=settings.adam_eps)
-        optimizers["optimizer" if player.name == "model" else f"optimizer_{player.name}"] = optimizer
-    return optimizers
+    return {
+        "optimizer" if player.name == "model" else f"optimizer_{player.name}": player_optimizer(
+            player, player.parameters, settings
+        )
+        for player in model.players()
+    }
 
 
 def _check_finite(terms: dict[str, torch.Tensor], players, step: int, run: Path) -> None:
@@ -154,13 +160,16 @@ def _loop(
     meter = TermMeter()
     logger = RunLogger(run, state.step, settings.steps, progress) if processes.is_main else None
     processes.broadcast_parameters(model)
+    precision = resolve_precision(settings.precision, processes.device)
+    configure_matmuls(precision, processes.device)
     try:
         while state.step < settings.steps:
             batch = model.sample_batch(dataset, settings.batch_size, state.data_generator)
             x = processes.shard(batch.observations, batch.blocks)
             rows = {name: processes.shard(value).to(device) for name, value in batch.rows.items()}
 
-            terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context, **rows)
+            with autocast(precision, processes.device):
+                terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context, **rows)
             _check_finite(terms, players, state.step, run)
             _apply_gradients(terms, players, optimizers, processes)
 
@@ -215,7 +224,8 @@ def _train_from_step_0(out: Path, config: RunConfig, progress: bool, restart: bo
     written = {
         "format_version": run_folder.FORMAT_VERSION,
         **config.to_dict(),
-        "environment": {**run_folder.environment(), "world_size": processes.world_size},
+        "environment": {**run_folder.environment(), "world_size": processes.world_size,
+                        "precision": resolve_precision(settings.precision, processes.device)},
     }
 
     def start_writing() -> None:

@@ -34,6 +34,16 @@ class TermMeter:
         self.sums, self.count = {}, 0
         return result
 
+    def means_per_model(self, models: int) -> list[dict[str, float | list[float]]]:
+        """``means`` of terms stacked over the ``models`` of a packed group (each term's
+        leading dimension): one mapping per model, then reset."""
+        stacked = {key: (total / self.count).cpu() for key, total in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return [
+            {key: mean[k].item() if mean[k].numel() == 1 else mean[k].tolist() for key, mean in stacked.items()}
+            for k in range(models)
+        ]
+
 
 class RunLogger:
     """Appends one JSON line per logging step and mirrors scalars to TensorBoard.

@@ -1,0 +1,70 @@
+"""The arithmetic a run trains in: float32, TF32 matmuls on a GPU, or bfloat16 autocast.
+
+``train.precision`` is ``auto`` (default), ``fp32``, ``tf32`` or ``bf16``; ``auto`` is
+resolved when training starts or resumes, on its machine, and a run's ``config.json``
+records what it resolved to when the run started (``environment.precision``).
+
+- ``fp32``: float32 throughout (on a GPU, TF32 turned off for matmuls and convolutions).
+- ``tf32``: float32 weights and results, matmuls and convolutions on a GPU's TF32 units
+  (10-bit mantissa inputs); on a CPU the same as ``fp32``.
+- ``bf16``: the forward pass under ``torch.autocast(dtype=torch.bfloat16)`` (matmuls and
+  convolutions in bfloat16, losses and reductions in float32); weights, gradients and
+  optimizer state stay float32.
+
+``auto`` is ``bf16`` on CPUs with bfloat16 instructions (AVX512-BF16 or AMX-BF16, read
+from ``/proc/cpuinfo``; a first probe found the training step ≈ 1.3× faster on such a
+CPU), ``tf32`` on a GPU, else ``fp32``. See ``docs/packing.md`` for what is measured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+PRECISIONS = ("auto", "fp32", "tf32", "bf16")
+#: /proc/cpuinfo flags of CPUs that compute bfloat16 dot products natively
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+@lru_cache(maxsize=1)
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The feature flags of the first CPU listed in ``cpuinfo`` (empty where there is none)."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def resolve_precision(requested: str, device: str, flags: frozenset[str] | None = None) -> str:
+    """The precision ``requested`` means on ``device``: itself, or for ``auto`` ``bf16`` on a CPU
+    with ``BF16_CPU_FLAGS`` among its ``flags`` (default: this machine's), ``tf32`` on a GPU,
+    else ``fp32``."""
+    if requested != "auto":
+        return requested
+    if torch.device(device).type == "cuda":
+        return "tf32"
+    return "bf16" if BF16_CPU_FLAGS & (cpu_flags() if flags is None else flags) else "fp32"
+
+
+def configure_matmuls(precision: str, device: str) -> None:
+    """Turn a GPU's TF32 matmuls and convolutions on for ``tf32`` and off otherwise (no-op on a CPU)."""
+    if torch.device(device).type != "cuda":
+        return
+    allowed = precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = allowed
+    torch.backends.cudnn.allow_tf32 = allowed
+
+
+def autocast(precision: str, device: str) -> contextlib.AbstractContextManager:
+    """The context a forward pass of ``precision`` runs in: bfloat16 autocast for ``bf16``, else nothing."""
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
