@@ -58,8 +58,8 @@ def downstream_task(
     for size, ((codes, factors), (codes_test, factors_test)) in zip(train_sizes, samples):
         seeds = draw_seeds(random_state, factors.shape[1])
         models = fit_per_factor(settings["predictor"], codes, factors, seeds, settings["n_jobs"])
-        scores.update(accuracy_scores(str(size), accuracies(models, codes, factors),
-                                      accuracies(models, codes_test, factors_test)))
+        scores.update(accuracy_scores(str(size), accuracies(models, codes, factors, settings["n_jobs"]),
+                                      accuracies(models, codes_test, factors_test, settings["n_jobs"])))
     return {**scores, "settings": settings}
 
 

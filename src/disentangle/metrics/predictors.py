@@ -135,9 +135,18 @@ def _logistic_regressions(problems: list[tuple[np.ndarray, np.ndarray]], map_tas
     return models
 
 
-def accuracies(models: list, codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Accuracy ``(K,)`` of the k-th of ``models`` on column k of ``factors`` ``(N, K)``."""
-    return np.array([np.mean(model.predict(codes) == factors[:, k]) for k, model in enumerate(models)])
+def predictions(jobs: list[tuple], n_jobs: int = 1) -> list[np.ndarray]:
+    """``model.predict(x)`` for each ``(model, x)`` of ``jobs``, in ``n_jobs`` threads (our
+    trees' kernel releases the GIL), each on one BLAS thread; in the order of ``jobs``."""
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=max(1, n_jobs)) as pool:
+        return list(pool.map(lambda job: job[0].predict(job[1]), jobs))
+
+
+def accuracies(models: list, codes: np.ndarray, factors: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+    """Accuracy ``(K,)`` of the k-th of ``models`` on column k of ``factors`` ``(N, K)``, the
+    predictions made in ``n_jobs`` threads."""
+    predicted = predictions([(model, codes) for model in models], n_jobs)
+    return np.array([np.mean(labels == factors[:, k]) for k, labels in enumerate(predicted)])
 
 
 def draw_seeds(random_state: np.random.RandomState, num: int) -> np.ndarray:

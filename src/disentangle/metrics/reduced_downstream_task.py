@@ -75,8 +75,8 @@ def reduced_downstream_task(
         train, test = np.zeros((num_factors, num_factors)), np.zeros((num_factors, num_factors))
         for f in range(num_factors):
             row = models[f * num_factors : (f + 1) * num_factors]
-            train[f] = accuracies(row, codes[:, kept[f]], factors)
-            test[f] = accuracies(row, codes_test[:, kept[f]], factors_test)
+            train[f] = accuracies(row, codes[:, kept[f]], factors, settings["n_jobs"])
+            test[f] = accuracies(row, codes_test[:, kept[f]], factors_test, settings["n_jobs"])
         scores.update(reduced_scores(str(size), train, test))
     return {**scores, "settings": settings}
 

@@ -35,6 +35,7 @@ from disentangle.metrics.predictors import (
     check_train_sizes,
     draw_seeds,
     fit_many,
+    predictions,
 )
 from disentangle.metrics.sampling import check_factors, draw_factors, encode, factor_sizes
 
@@ -93,11 +94,15 @@ def shift_scores(prefix, ground_truth_data, representation_function, factors, fa
     problems += [(train_codes, labels) for train_codes, _, labels, _ in shifted]
     seeds = draw_seeds(random_state, len(problems))
     models = fit_many(settings["predictor"], problems, seeds, settings["n_jobs"])
-    test_accuracy = float(np.mean(accuracies(models[:num_factors], codes_test, factors_test)))
+    n_jobs = settings["n_jobs"]
+    test_accuracy = float(np.mean(accuracies(models[:num_factors], codes_test, factors_test, n_jobs)))
+    jobs = [(model, x) for model, (train_codes, test_codes, _, _) in zip(models[num_factors:], shifted)
+            for x in (train_codes, test_codes)]
+    predicted = iter(predictions(jobs, n_jobs))
     strong_train, strong_test = np.array(
         [
-            (np.mean(model.predict(train_codes) == labels), np.mean(model.predict(test_codes) == labels_test))
-            for model, (train_codes, test_codes, labels, labels_test) in zip(models[num_factors:], shifted)
+            (np.mean(next(predicted) == labels), np.mean(next(predicted) == labels_test))
+            for _, _, labels, labels_test in shifted
         ]
     ).mean(axis=0)
     return {
@@ -105,7 +110,7 @@ def shift_scores(prefix, ground_truth_data, representation_function, factors, fa
         f"{prefix}:mean_strong_test_accuracy": float(strong_test),
         f"{prefix}:mean_strong_train_accuracy": float(strong_train),
         f"{prefix}:mean_test_accuracy": test_accuracy,
-        f"{prefix}:mean_train_accuracy": float(np.mean(accuracies(models[:num_factors], codes, factors))),
+        f"{prefix}:mean_train_accuracy": float(np.mean(accuracies(models[:num_factors], codes, factors, n_jobs))),
     }
 
 
