@@ -18,7 +18,7 @@ from pathlib import Path
 
 from disentangle.evaluate import evaluate
 from disentangle.train import train
-from disentangle.train.precision import PRECISIONS
+from disentangle.train.precision import PRECISIONS, has_bf16_instructions
 
 
 def main() -> None:
@@ -43,7 +43,8 @@ def main() -> None:
             scores[precision] = {"mig": results["mig"][0]["discrete_mig"],
                                  "dci_disentanglement": results["dci"][0]["disentanglement"]}
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    print(f"conv β-VAE, dSprites, batch 64, {args.steps} steps, seed {args.seed}, device {args.device}")
+    print(f"conv β-VAE, dSprites, batch 64, {args.steps} steps, seed {args.seed}, device {args.device}"
+          f" (this CPU {'has' if has_bf16_instructions() else 'has no'} bfloat16 instructions)")
     for precision in precisions:
         gap = max(abs(a - b) / abs(b) for a, b in zip(curves[precision], curves["fp32"]))
         print(f"  {precision:5s} final loss {curves[precision][-1]:9.3f}   largest relative gap to fp32 {gap:.2%}   "

@@ -10,7 +10,13 @@ import torch
 
 from disentangle.errors import InputError
 from disentangle.train import train
-from disentangle.train.precision import autocast, configure_matmuls, cpu_flags, resolve_precision
+from disentangle.train.precision import (
+    autocast,
+    configure_matmuls,
+    cpu_flags,
+    has_bf16_instructions,
+    resolve_precision,
+)
 
 AVX2_ONLY = frozenset({"fpu", "sse2", "avx", "avx2", "fma"})
 
@@ -26,17 +32,18 @@ def test_cpu_flags_are_read_from_the_first_processor(tmp_path):
 
 @pytest.mark.parametrize(
     ("flags", "expected"),
-    [(AVX2_ONLY, "fp32"), (AVX2_ONLY | {"avx512_bf16"}, "bf16"), (AVX2_ONLY | {"amx_bf16"}, "bf16"),
-     (frozenset(), "fp32")],
+    [(AVX2_ONLY, False), (AVX2_ONLY | {"avx512_bf16"}, True), (AVX2_ONLY | {"amx_bf16"}, True),
+     (frozenset(), False)],
 )
-def test_auto_is_bf16_only_on_cpus_with_bfloat16_instructions(flags, expected):
-    assert resolve_precision("auto", "cpu", flags) == expected
+def test_bfloat16_instructions_are_told_by_the_cpus_flags(flags, expected):
+    assert has_bf16_instructions(flags) is expected
 
 
-def test_auto_is_tf32_on_a_gpu_and_a_named_precision_is_kept():
-    assert resolve_precision("auto", "cuda:0", AVX2_ONLY) == "tf32"
+def test_auto_is_fp32_on_any_cpu_tf32_on_a_gpu_and_a_named_precision_is_kept():
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("auto", "cuda:0") == "tf32"
     for precision in ("fp32", "tf32", "bf16"):
-        assert resolve_precision(precision, "cpu", AVX2_ONLY | {"amx_bf16"}) == precision
+        assert resolve_precision(precision, "cpu") == precision
 
 
 def test_bf16_autocasts_the_forward_pass_and_the_others_leave_it_float32():

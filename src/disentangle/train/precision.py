@@ -11,9 +11,11 @@ records what it resolved to when the run started (``environment.precision``).
   convolutions in bfloat16, losses and reductions in float32); weights, gradients and
   optimizer state stay float32.
 
-``auto`` is ``bf16`` on CPUs with bfloat16 instructions (AVX512-BF16 or AMX-BF16, read
-from ``/proc/cpuinfo``; a first probe found the training step ≈ 1.3× faster on such a
-CPU), ``tf32`` on a GPU, else ``fp32``. See ``docs/packing.md`` for what is measured.
+``auto`` is ``tf32`` on a GPU and ``fp32`` on a CPU. ``bf16`` pays only on CPUs with
+bfloat16 instructions (AVX512-BF16 or AMX-BF16: ``has_bf16_instructions``, read from
+``/proc/cpuinfo``; a first probe found the training step ≈ 1.3× faster on such a CPU), and
+``auto`` will choose it there once ``benchmarks/precision_check.py`` has shown on such a CPU
+that it keeps the results; until then it is asked for by name. See ``docs/packing.md``.
 """
 
 from __future__ import annotations
@@ -43,15 +45,18 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
     return frozenset()
 
 
-def resolve_precision(requested: str, device: str, flags: frozenset[str] | None = None) -> str:
-    """The precision ``requested`` means on ``device``: itself, or for ``auto`` ``bf16`` on a CPU
-    with ``BF16_CPU_FLAGS`` among its ``flags`` (default: this machine's), ``tf32`` on a GPU,
-    else ``fp32``."""
+def has_bf16_instructions(flags: frozenset[str] | None = None) -> bool:
+    """Whether a CPU with these ``flags`` (default: this machine's) computes bfloat16 dot
+    products natively (``BF16_CPU_FLAGS``), where ``bf16`` can be faster than ``fp32``."""
+    return bool(BF16_CPU_FLAGS & (cpu_flags() if flags is None else flags))
+
+
+def resolve_precision(requested: str, device: str) -> str:
+    """The precision ``requested`` means on ``device``: itself, or for ``auto`` ``tf32`` on a
+    GPU and ``fp32`` on a CPU (whatever its instructions: see the module)."""
     if requested != "auto":
         return requested
-    if torch.device(device).type == "cuda":
-        return "tf32"
-    return "bf16" if BF16_CPU_FLAGS & (cpu_flags() if flags is None else flags) else "fp32"
+    return "tf32" if torch.device(device).type == "cuda" else "fp32"
 
 
 def configure_matmuls(precision: str, device: str) -> None:
