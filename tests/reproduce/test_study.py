@@ -66,17 +66,24 @@ def test_locatellos_full_study_is_12600_models_and_about_2_5_gpu_years():
 
 
 def test_the_cpu_small_weak_study_is_the_weak_versus_unsupervised_sweep():
-    """The measured sweep of docs/results.md (configs/sweeps/weak-vs-unsupervised.yaml), run by run."""
+    """The measured sweep of docs/results.md (configs/sweeps/weak-vs-unsupervised.yaml) at half
+    its steps, run by run, without the sweep's Ada-GVAE at β = 4."""
     from pathlib import Path
 
     from disentangle.sweep import expand_sweep
 
     sweep = expand_sweep(Path(__file__).parents[2] / "configs" / "sweeps" / "weak-vs-unsupervised.yaml")
     planned = plan(STUDIES["locatello2020-weak"], "cpu-small")
-    for p, run in zip(planned, sweep, strict=True):
+
+    def recipe(run):
+        return run.config.model_name, run.config.model.beta, run.config.train.seed
+
+    sweep = [run for run in sweep if (run.config.model_name, run.config.model.beta) != ("ada-gvae", 4.0)]
+    for p, run in zip(sorted(planned, key=lambda p: recipe(p.run)), sorted(sweep, key=recipe), strict=True):
         ours, theirs = p.run.config.to_dict(), run.config.to_dict()
         assert ours["model"] == {**theirs["model"], "likelihood": ours["model"]["likelihood"]}
-        assert ours["train"] == {**theirs["train"], "device": ours["train"]["device"]}
+        half = {"device": ours["train"]["device"], "steps": theirs["train"]["steps"] // 2}
+        assert ours["train"] == {**theirs["train"], **half}
 
 
 @pytest.mark.parametrize(("change", "message"), [
