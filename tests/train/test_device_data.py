@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from disentangle.data import ImageDataset
+from disentangle.data import ImageDataset, get_dataset
 from disentangle.train import device_data
 from disentangle.train.device_data import DeviceObservations
 
@@ -53,3 +54,47 @@ def test_a_dataset_larger_than_the_devices_share_of_free_memory_is_declined(tiny
     assert DeviceObservations.hold(tiny_factors, "cpu") is None
     monkeypatch.setattr(device_data, "available_memory", lambda device: 2 * size)
     assert DeviceObservations.hold(tiny_factors, "cpu") is not None
+
+
+class Stripes(ImageDataset):
+    """``count`` binary 1×3×5 images (15 pixels: the last byte of each packed row is half
+    used); image i holds the bits of i * 2654435761 mod 2^15."""
+
+    name = "stripes"
+
+    def __init__(self, count: int):
+        self.count = count
+
+    @property
+    def observation_shape(self):
+        return (1, 3, 5)
+
+    def __len__(self):
+        return self.count
+
+    def _pixels(self, indices) -> np.ndarray:
+        codes = (np.asarray(indices, dtype=np.int64) * 2654435761) % 2**15
+        return ((codes[:, None] >> np.arange(15)) & 1).astype(np.uint8).reshape(-1, 1, 3, 5)
+
+    def images(self, indices):
+        return torch.from_numpy(self._pixels(indices) * np.uint8(255))
+
+    def packed_bits(self):
+        return np.packbits(self._pixels(np.arange(self.count)).reshape(self.count, -1), axis=1)
+
+
+def test_binary_images_are_held_bit_packed_and_unpacked_as_the_dataset_gives_them():
+    dataset = Stripes(300)
+    held = DeviceObservations.hold(dataset, "cpu")
+    assert held is not None and held.bits and held.images.shape == (300, 2)
+    indices = dataset.sample_indices(64, torch.Generator().manual_seed(0))
+    assert torch.equal(held.observations(indices), dataset.observations(indices))
+    assert torch.equal(held.observations(torch.arange(300)), dataset.observations(np.arange(300)))
+
+
+def test_dsprites_is_held_in_its_377_mb_of_bits():
+    dsprites = get_dataset("dsprites")
+    held = DeviceObservations.hold(dsprites, "cpu")
+    assert held.bits and held.images.shape == (737_280, 512) and held.images.dtype == torch.uint8
+    indices = dsprites.sample_indices(256, torch.Generator().manual_seed(1))
+    assert torch.equal(held.observations(indices), dsprites.observations(indices))

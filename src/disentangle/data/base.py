@@ -73,6 +73,12 @@ class ImageDataset(ABC):
         """``num`` indices drawn uniformly with replacement (dlib's sampling)."""
         return torch.randint(len(self), (num,), generator=generator)
 
+    def packed_bits(self) -> np.ndarray | None:
+        """For a dataset of binary images (every pixel 0 or 1): all of them bit-packed, uint8
+        ``(N, ceil(C·H·W / 8))`` in ``np.packbits`` order (row-major pixels, the first in the
+        most significant bit). ``None`` (the default) for any other dataset."""
+        return None
+
     def describe(self) -> dict:
         """JSON-serialisable options that rebuild this dataset with ``get_dataset``."""
         return {"name": self.name}

@@ -149,6 +149,9 @@ class DSprites(FactorDataset):
         """The bit-packed images, uint8 ``(737280, 512)`` (a view, not a copy)."""
         return self._packed.numpy()
 
+    def packed_bits(self) -> np.ndarray:
+        return self.packed()
+
     def describe(self) -> dict:
         """``name`` and ``path`` (absolute, or ``None`` when rendered). ``cache_dir`` is
         left out: it is where this machine keeps its render, not what the data is."""
