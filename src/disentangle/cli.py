@@ -402,8 +402,8 @@ def _add_reproduce_parser(subparsers) -> None:
         "reproduce", help="rerun a published study at a budget that fits the machine (--list names them)",
         description="Train and score every run of a published study (methods × hyperparameters × seeds × datasets) "
         "through the sweep engine and write OUT/report.md and OUT/report.html beside the published values; "
-        "higgins2017 writes its table (OUT/table.md) too. Running it again skips what is finished and resumes "
-        "what was interrupted (exit 1 when a run failed). See docs/reproduce.md.",
+        "higgins2017 writes its table (OUT/table.md) too, and with --run only trains. Running it again skips what "
+        "is finished and resumes what was interrupted (exit 1 when a run failed). See docs/reproduce.md.",
     )
     parser.add_argument("study", nargs="?", choices=[*STUDIES, *TABLES])
     parser.add_argument("--list", action="store_true", help="every study with its budgets and estimated costs")
@@ -479,16 +479,23 @@ def _reproduce_command(args, out: Path) -> str:
 def _run_table(args, paper: str, out: Path) -> int:
     from disentangle.reproduce import BUDGETS, higgins2017, reproduce
 
-    given = [flag for flag, value in (("--executor", args.executor != "local"), ("--workers", args.workers),
-                                      ("--address", args.address), ("--datasets", args.datasets),
-                                      ("--run", args.run)) if value]
-    if given:
-        raise InputError(f"{given[0]}: not for {args.study}, whose baselines and scorings run in this process")
+    if args.datasets:
+        raise InputError(f"--datasets: not for {args.study}, whose table is of dSprites")
     if args.dry_run:
         for line in higgins2017.dry_run_lines(BUDGETS[args.budget]):
             print(line)
         return 0
-    results = reproduce(paper, out, budget=args.budget, device=args.device, progress=_progress(args), pack=args.pack)
+    sweep = {"executor": args.executor, "workers": args.workers, "address": args.address, "pack": args.pack}
+    if args.run is not None:  # an array job's share: train these runs; a last call without --run scores
+        progress = _progress(args)
+        results = higgins2017.train_models(paper, out, args.budget, args.device, only=args.run, **sweep,
+                                           report=progress and (lambda r: progress(f"{r.state} {r.name}")))
+        print(f"{out}: " + ", ".join(f"{sum(r.state == s for r in results)} {s}" for s in ("done", "skipped", "failed")))
+        for result in results:
+            if result.state == "failed":
+                print(f"failed {result.name}: {result.error}")
+        return 1 if any(result.state == "failed" for result in results) else 0
+    results = reproduce(paper, out, budget=args.budget, device=args.device, progress=_progress(args), **sweep)
     print(higgins2017.render_table(results), end="")
     print(f"wrote {out / higgins2017.TABLE_FILE}, {out / higgins2017.RESULTS_FILE} and {out / 'report.html'}")
     failed = any(r["status"] == "failed" for entry in results["methods"].values() for r in entry["seeds"].values())

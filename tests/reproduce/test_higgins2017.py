@@ -7,6 +7,7 @@ import yaml
 from safetensors.torch import load_file
 
 import disentangle.baselines
+import disentangle.sweep.execute
 from disentangle.cli import main
 from disentangle.errors import InputError
 from disentangle.reproduce import higgins2017
@@ -42,7 +43,7 @@ def reproduction(tmp_path_factory):
 
 
 def _checkpoint_times(out: Path) -> dict[str, int]:
-    return {str(path.relative_to(out)): path.stat().st_mtime_ns for path in out.glob("*/checkpoints/*")}
+    return {str(path.relative_to(out)): path.stat().st_mtime_ns for path in out.glob("runs/*/checkpoints/*")}
 
 
 @pytest.mark.slow
@@ -58,8 +59,12 @@ def test_every_method_is_scored_under_both_protocols_beside_the_published_number
         assert dlib["settings"]["protocol"] == "dlib" and dlib["settings"]["num_train"] == 40
         assert 0 <= higgins["eval_accuracy"] <= 1 and 0 <= dlib["eval_accuracy"] <= 1
         if method.source == "trained":
-            assert records["1"]["steps"] == 2
+            assert records["1"]["steps"] == 2 and records["1"]["run"] == f"{method.key}-seed-1"
             assert (run_folder_of(out, method, 1) / "config.json").is_file()
+    sweep = json.loads((out / "sweep.json").read_text())["runs"]  # trained by the sweep engine, in table order
+    assert [run["name"] for run in sweep] == [f"{key}-seed-{seed}" for key in ("dc-ign", "infogan", "vae", "beta-vae")
+                                              for seed in (0, 1)]
+    assert [run["number"] for run in sweep] == list(range(8)) and sweep[7]["model"]["beta"] == 4.0
     table = (out / "table.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| method")]
     assert [row.split(" | ")[0][2:] for row in rows] == [method.label for method in HIGGINS_2017]
@@ -78,8 +83,8 @@ def test_a_second_call_skips_every_finished_method_seed(reproduction, monkeypatc
     def must_not_run(*args, **kwargs):
         raise AssertionError("called for a finished method-seed")
 
-    for name in ("train_or_resume", "score_representation"):
-        monkeypatch.setattr(higgins2017, name, must_not_run)
+    monkeypatch.setattr(disentangle.sweep.execute, "train_or_resume", must_not_run)
+    monkeypatch.setattr(higgins2017, "score_representation", must_not_run)
     again = reproduce("higgins", out, TINY)
     assert again["methods"] == results["methods"]
     assert _checkpoint_times(out) == before and len(before) == 8
@@ -95,6 +100,11 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
     assert sorted(path.name for path in (partial / "checkpoints").iterdir()) == [
         "step-00000001.safetensors", "step-00000002.safetensors"
     ]
+    # the sweep engine trains a method-seed exactly as training its configuration alone does
+    alone = train(tmp_path / "alone", vae.run_config(TINY, seed=1, device="cpu"), progress=False)
+    swept = load_file(str(run_folder_of(tmp_path, vae, 1) / "checkpoints/step-00000002.safetensors"))
+    alone = load_file(str(alone / "checkpoints/step-00000002.safetensors"))
+    assert swept.keys() == alone.keys() and all(swept[key].equal(alone[key]) for key in swept)
 
 
 @pytest.mark.slow
@@ -191,7 +201,7 @@ def test_cli_prints_the_table_exits_1_on_a_failure_and_2_on_unknown_choices(tmp_
 def test_the_dry_run_lists_each_method_seed_and_the_estimated_cost():
     lines = dry_run_lines(BUDGETS["cpu-small"])
     assert len(lines) == 2 * len(HIGGINS_2017) + 1
-    assert lines[0] == "ground-truth-seed-0  ground-truth" and "vae-seed-1  1,000 steps" in lines
+    assert lines[0] == "ground-truth-seed-0  ground-truth" and "vae-seed-1  run 5, 1,000 steps" in lines
     assert lines[-1].startswith("higgins2017, budget cpu-small: 18 method-seeds, about ")
 
 
@@ -204,9 +214,32 @@ def test_the_estimated_cost_counts_the_trained_images_at_the_measured_rates():
                                                                                                        * 86400)))
 
 
-def test_cli_dry_runs_higgins_and_refuses_the_sweep_options_it_does_not_take(tmp_path, capsys):
+def test_cli_dry_runs_higgins_and_refuses_the_options_it_does_not_take(tmp_path, capsys):
     assert main(["reproduce", "higgins2017", "--dry-run", "--out", str(tmp_path / "out")]) == 0
     assert capsys.readouterr().out.splitlines() == dry_run_lines(BUDGETS["cpu-small"])
-    assert main(["reproduce", "higgins", "--executor", "ray", "--out", str(tmp_path / "out")]) == 2
-    assert "--executor: not for higgins, whose baselines and scorings run in this process" in capsys.readouterr().err
+    assert main(["reproduce", "higgins", "--datasets", "shapes3d", "--out", str(tmp_path / "out")]) == 2
+    assert "--datasets: not for higgins, whose table is of dSprites" in capsys.readouterr().err
+    assert main(["reproduce", "higgins", "--run", "99", "--out", str(tmp_path / "out")]) == 2
+    assert "--run: no trained run 99 in higgins (--dry-run shows the numbers)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_run_trains_one_numbered_run_and_a_last_call_scores_every_seed(tmp_path, monkeypatch, capsys):
+    """An array job's share (``--run 1``) only trains; the call without ``--run`` skips it and scores."""
+    monkeypatch.setitem(BUDGETS, "cpu-small", TINY)
+    monkeypatch.setitem(higgins2017.PAPERS, "higgins", ("a test table", (METHOD["ground-truth"], METHOD["vae"])))
+    out = tmp_path / "out"
+    assert main(["reproduce", "higgins", "--run", "1", "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out.strip() == f"{out}: 1 done, 0 skipped, 0 failed"
+    assert [path.name for path in (out / "runs").iterdir()] == ["vae-seed-1"] and not (out / "results.json").exists()
+    assert main(["reproduce", "higgins", "--out", str(out), "--quiet"]) == 0
+    records = json.loads((out / "results.json").read_text())["methods"]["vae"]["seeds"]
+    assert [records[seed]["status"] for seed in "01"] == ["done", "done"]
+    assert records["1"]["train_wall_time_s"] == 0.0 and records["0"]["train_wall_time_s"] > 0  # 1 was skipped
+
+
+@pytest.mark.slow
+def test_the_trained_models_train_through_ray(tmp_path):
+    results = reproduce("higgins", tmp_path, TINY, methods=(METHOD["vae"],), executor="ray", workers=1)
+    assert {record["status"] for record in results["methods"]["vae"]["seeds"].values()} == {"done"}
+    assert all(json.loads(path.read_text())["state"] == "done" for path in (tmp_path / "status").iterdir())

@@ -1,8 +1,13 @@
-"""A tiny study end to end: through the local executor and Ray, resumed after a kill,
+"""A tiny study end to end: through the local executor and Ray, resumed after a real kill (SIGKILL),
 reported in Markdown and HTML; and the command line's list, dry run and refusals."""
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -13,8 +18,8 @@ from disentangle.cli import main
 from disentangle.errors import InputError
 from disentangle.reproduce import StudyBudget, plan, reproduce_study
 from disentangle.reproduce.study import Study, StudyMethod
-from disentangle.sweep.execute import run_path
-from disentangle.train import train
+from disentangle.sweep.execute import is_finished, run_path
+from disentangle.train.run_folder import checkpoint_paths, last_checkpoint_step
 
 #: two methods, two seeds, two steps of 8 images on dlib's conv nets (cheaper to encode and checkpoint
 #: than the MLP), scored by MIG (fast)
@@ -48,18 +53,52 @@ def _check_finished(out, content, runs=4):
     assert "data:image/png;base64," in page and 'src="http' not in page and "<table>" in page
 
 
+#: the tiny study at 120 steps with a checkpoint every 20 (all kept), one thread: long enough for a kill
+#: to land inside a run's training
+LONGER = dataclasses.replace(
+    TINY, base={**TINY.base, "train": {**TINY.base["train"], "keep_checkpoints": 10, "threads": 1}},
+    budgets={"cpu-small": dataclasses.replace(TINY.budgets["cpu-small"], steps=120, checkpoint_every=20)})
+#: what the killed process runs: this file's LONGER study through ``reproduce_study``
+KILLED_STUDY = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("tiny_study", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from disentangle.reproduce import reproduce_study
+reproduce_study(module.LONGER, sys.argv[2], "cpu-small")
+"""
+
+
+def _kill_when(command: list[str], ready) -> None:
+    """Start ``command``, SIGKILL it as soon as ``ready()`` holds (or it has run for 300 s)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    while not ready() and process.poll() is None and time.monotonic() - started < 300:
+        time.sleep(0.002)
+    assert process.poll() is None, f"the study ended before the kill: {process.stderr.read()}"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
 @pytest.mark.slow
-def test_a_killed_tiny_study_resumes_through_the_local_executor_skips_on_relaunch_and_reports(tmp_path, monkeypatch):
+def test_a_study_killed_inside_a_run_resumes_it_skips_on_relaunch_and_reports(tmp_path, monkeypatch):
     out = tmp_path / "study"
-    first = plan(TINY, "cpu-small")[0].run
-    # as a kill leaves it: trained to step 1 of 2, the folder not yet claimed by study.json
-    train(run_path(out, first), first.config.with_train(steps=1), progress=False)
-    content = reproduce_study(TINY, out, "cpu-small")
+    first, second = (p.run for p in plan(LONGER, "cpu-small")[:2])
+    # killed while the second run trains: the first finished and scored, the second at its first checkpoint
+    _kill_when([sys.executable, "-c", KILLED_STUDY, __file__, str(out)],
+               lambda: last_checkpoint_step(run_path(out, second)) >= 20)
+    assert is_finished(first, run_path(out, first)) and 20 <= last_checkpoint_step(run_path(out, second)) < 120
+    assert json.loads((out / "study.json").read_text())["study"] == "tiny" and not (out / "report.md").exists()
+    kept = {path.name: (path.stat().st_ino, path.stat().st_mtime_ns) for path in checkpoint_paths(run_path(out, second))}
+
+    content = reproduce_study(LONGER, out, "cpu-small")
     _check_finished(out, content)
-    assert content["counts"]["done"] == 4 and json.loads((out / "study.json").read_text())["study"] == "tiny"
-    checkpoints = sorted(path.name for path in (run_path(out, first) / "checkpoints").iterdir())
-    assert checkpoints == ["step-00000001.safetensors", "step-00000002.safetensors"]  # resumed, not restarted
-    sections = [json.loads((run_path(out, p.run) / "metrics.json").read_text())["udr"] for p in plan(TINY, "cpu-small")]
+    assert content["counts"] == {"done": 3, "skipped": 1, "failed": 0}
+    after = {path.name: (path.stat().st_ino, path.stat().st_mtime_ns) for path in checkpoint_paths(run_path(out, second))}
+    assert {name: after.get(name) for name in kept} == kept  # resumed from its checkpoints, not restarted
+    assert last_checkpoint_step(run_path(out, second)) == 120
+    sections = [json.loads((run_path(out, p.run) / "metrics.json").read_text())["udr"]
+                for p in plan(LONGER, "cpu-small")]
     assert [len(section["runs"]) for section in sections] == [2] * 4  # UDR among the seeds of each setting
 
     def must_not_train(*args, **kwargs):
@@ -67,7 +106,7 @@ def test_a_killed_tiny_study_resumes_through_the_local_executor_skips_on_relaunc
 
     monkeypatch.setattr(disentangle.sweep.execute, "train_or_resume", must_not_train)
     before = pd.read_csv(out / "results.csv")
-    again = reproduce_study(TINY, out, "cpu-small")
+    again = reproduce_study(LONGER, out, "cpu-small")
     assert again["counts"] == {"done": 0, "skipped": 4, "failed": 0}
     pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), before)
     assert again["wall_time_s"] > content["wall_time_s"]

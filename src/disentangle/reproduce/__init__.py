@@ -10,8 +10,9 @@ Ray, array jobs) and aggregable like any sweep, and writes ``DIR/report.md`` and
 
 ``higgins2017`` (Higgins et al. 2017, Table 1; ``higgins`` at the command line too) is a
 table of baselines (raw pixels, PCA, ICA, the factors) and trained models scored under
-two protocols of one metric, so it keeps its own runner
-(:mod:`disentangle.reproduce.higgins2017`) with its earlier folder layout and results.
+two protocols of one metric: its declaration (:mod:`disentangle.reproduce.higgins2017`:
+``Method`` rows, ``Budget``) trains its models through the same sweep engine and fits
+and scores every row in the command's process.
 """
 
 from disentangle.reproduce.chen2018 import CHEN_2018

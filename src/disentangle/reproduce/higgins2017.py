@@ -9,18 +9,26 @@ random state is seeded with the method's seed.
 
 A budget says how much is trained and sampled (see ``BUDGETS``): ``full`` trains as
 the papers' settings do, the others cut steps, seeds and metric points, and every cut
-is printed under the table. ``OUT`` holds
+is printed under the table.
+
+The trained models are the runs of a sweep (``training_runs``), trained by the sweep
+engine like a study's: local workers or Ray (``executor``, ``workers``, ``address``),
+finished runs skipped, interrupted ones resumed from their last checkpoint, a failed
+one recorded while the others go on, packed where the model packs (``pack``), and
+numbered over the paper's trained method-seeds, so an array job trains one with
+``only``. The baselines are fitted and every method-seed is scored in this process.
+``OUT`` holds
 
 .. code-block:: text
 
-    OUT/<method>-seed-<seed>/   one run folder per trained model (evaluate, report, resume work on it)
+    OUT/sweep.json, OUT/runs/<method>-seed-<seed>/, OUT/status/   the sweep's (a run folder per trained model)
     OUT/results.json            every per-seed score with its settings, steps and wall times
     OUT/table.md                the table: mean ± std over seeds beside the published numbers
     OUT/report.md, report.html  the same with the command and the machine (``disentangle.reproduce.report``)
 
 ``results.json`` is rewritten after each method-seed, so running the same command
-again skips what is finished, resumes partly trained runs from their last checkpoint
-and retries what failed. A method that fails is reported in the table; the others go on.
+again skips what is finished, resumes partly trained runs and retries what failed. A
+method that fails is reported in the table; the others go on.
 """
 
 from __future__ import annotations
@@ -46,10 +54,10 @@ from disentangle.metrics.presets import DLIB, resolve_settings
 from disentangle.representation import IndexedFactorData, MemoisedEncoder
 from disentangle.reproduce import cost
 from disentangle.reproduce.report import write_report
-from disentangle.sweep.execute import one_line
-from disentangle.train import RunConfig, TrainConfig, load_run, train_or_resume
-from disentangle.train.packed import packing_key, train_packed
-from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
+from disentangle.sweep import RunResult, SweepRun, run_sweep
+from disentangle.sweep.execute import one_line, run_path
+from disentangle.train import RunConfig, TrainConfig, load_run
+from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment, last_checkpoint_step
 from disentangle.train.runtime import check_device
 
 #: the BetaVAE score's protocols, in the table's column order
@@ -255,9 +263,11 @@ def planned_cost(budget: Budget, methods: tuple[Method, ...] = HIGGINS_2017) -> 
 
 
 def dry_run_lines(budget: Budget, methods: tuple[Method, ...] = HIGGINS_2017) -> list[str]:
-    """One line per method-seed (what it trains or fits), then the totals of ``planned_cost``."""
-    lines = [f"{method.key}-seed-{seed}  " + (f"{budget.steps_of(method.key):,} steps" if method.source == "trained"
-                                              else method.source)
+    """One line per method-seed (what it trains, with its run number, or fits), then the
+    totals of ``planned_cost``."""
+    numbers = {(method.key, seed): number for number, (method, seed) in enumerate(_trained_seeds(methods, budget))}
+    lines = [f"{method.key}-seed-{seed}  " + (f"run {numbers[method.key, seed]}, {budget.steps_of(method.key):,} steps"
+                                              if method.source == "trained" else method.source)
              for method in methods for seed in budget.seeds]
     totals = planned_cost(budget, methods)
     lines.append(f"higgins2017, budget {budget.name}: {totals['runs']} method-seeds, about "
@@ -266,34 +276,72 @@ def dry_run_lines(budget: Budget, methods: tuple[Method, ...] = HIGGINS_2017) ->
     return lines
 
 
+def _trained_seeds(methods: tuple[Method, ...], budget: Budget) -> list[tuple[Method, int]]:
+    """The trained method-seeds of ``methods``, in table order: the numbering of their runs."""
+    return [(method, seed) for method in methods if method.source == "trained" for seed in budget.seeds]
+
+
+def run_name(method: Method, seed: int) -> str:
+    """The sweep run name (and folder name under ``OUT/runs``) of a trained method's seed."""
+    return f"{method.key}-seed-{seed}"
+
+
 def run_folder_of(out: Path, method: Method, seed: int) -> Path:
     """The run folder of a trained method's seed inside the reproduction folder ``out``."""
-    return Path(out) / f"{method.key}-seed-{seed}"
+    return Path(out) / "runs" / run_name(method, seed)
 
 
-def _train_or_resume(run: Path, config: RunConfig) -> dict:
-    """Bring ``run`` to ``config``'s steps (``train_or_resume``) and say how."""
-    start = time.perf_counter()
-    done = train_or_resume(run, config, progress=False)
-    return {"run": run.name, "steps": config.train.steps, "resumed_from_step": done or None,
-            "train_wall_time_s": round(time.perf_counter() - start, 3)}
+def training_runs(
+    paper_methods: tuple[Method, ...], methods: tuple[Method, ...], budget: Budget, device: str
+) -> tuple[dict[str, SweepRun], dict[str, str]]:
+    """The sweep of the trained method-seeds of ``paper_methods`` and then of those of
+    ``methods`` that are not the paper's, numbered in that order (so a run's number does not
+    depend on the rows a call chooses): run name -> run, and run name -> one-line error for
+    each method-seed whose settings are invalid (left out of the sweep, its number kept)."""
+    keys = {method.key for method in paper_methods}
+    runs, invalid = {}, {}
+    everything = (*paper_methods, *(method for method in methods if method.key not in keys))
+    for number, (method, seed) in enumerate(_trained_seeds(everything, budget)):
+        name = run_name(method, seed)
+        try:
+            config = method.run_config(budget, seed, device)
+        except InputError as error:
+            invalid[name] = one_line(error)
+            continue
+        runs[name] = SweepRun(number, name, config, None, {"model.name": method.model, "train.seed": seed})
+    return runs, invalid
 
 
-def _train_packed(out: Path, method: Method, seeds, budget: Budget, device: str, pack: int) -> None:
-    """Train the ``seeds`` of a trained ``method`` in packed groups of ``pack``, where its model
-    packs (``disentangle.train.packed``). Best effort: a group that fails leaves its seeds to
-    ``_reproduce_one``, which resumes each alone and reports its own error."""
-    if pack < 2 or method.source != "trained" or not seeds:
-        return
-    folders = [run_folder_of(out, method, seed) for seed in seeds]
-    try:
-        configs = [method.run_config(budget, seed, device) for seed in seeds]
-        if packing_key(configs[0]) is None:
-            return
-        for start in range(0, len(configs), pack):
-            train_packed(folders[start:start + pack], configs[start:start + pack])
-    except Exception:  # noqa: BLE001, S110 - each seed then trains alone and reports its own error
-        pass
+def train_models(
+    paper: str,
+    out: str | Path,
+    budget: str | Budget = "cpu-small",
+    device: str = "cpu",
+    methods: tuple[Method, ...] | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    only: list[int] | None = None,
+    pack: int = 1,
+    report: Callable[[RunResult], None] | None = None,
+) -> list[RunResult]:
+    """Train the runs numbered ``only`` (default: every trained method-seed of ``methods``) of
+    ``paper``'s sweep (``training_runs``) into ``out`` through the sweep engine; nothing is
+    scored. Finished runs are skipped, interrupted ones resumed."""
+    budget, paper_methods = _resolve(paper, budget, device)
+    methods = paper_methods if methods is None else methods
+    runs, _ = training_runs(paper_methods, methods, budget, device)
+    chosen = {run_name(method, seed) for method, seed in _trained_seeds(methods, budget)}
+    numbers = [run.number for name, run in runs.items() if name in chosen]
+    if only is not None:
+        unknown = sorted(set(only) - {run.number for run in runs.values()})
+        if unknown:
+            raise InputError(f"--run: no trained run {unknown[0]} in {paper} (--dry-run shows the numbers)")
+        numbers = [number for number in numbers if number in only]
+    if not numbers:
+        return []
+    return run_sweep(list(runs.values()), out, executor=executor, workers=workers, only=numbers, address=address,
+                     report=report, pack=pack)
 
 
 def _representation(method: Method, dataset: FactorDataset, seed: int, budget: Budget, device: str) -> Callable:
@@ -311,15 +359,15 @@ def _representation(method: Method, dataset: FactorDataset, seed: int, budget: B
 
 
 def _reproduce_one(
-    out: Path, method: Method, seed: int, budget: Budget, dataset: FactorDataset, device: str
+    out: Path, method: Method, seed: int, budget: Budget, dataset: FactorDataset, device: str, trained: dict
 ) -> dict:
-    """Train or fit ``method`` for ``seed`` and score it under both protocols."""
+    """Score ``method`` for ``seed`` under both protocols: the run ``trained`` by the sweep
+    (its ``run``, ``steps``, ``resumed_from_step``, ``train_wall_time_s``), or a baseline fitted here."""
     start = time.perf_counter()
     record: dict = {"status": "done", "seed": seed}
     if method.source == "trained":
-        run = run_folder_of(out, method, seed)
-        record.update(_train_or_resume(run, method.run_config(budget, seed, device)))
-        loaded = load_run(run, device=device)
+        record.update(trained)
+        loaded = load_run(run_folder_of(out, method, seed), device=device)
         dataset = loaded.dataset
         representation = memoised_run_encoder(loaded.model, dataset, device)
     else:
@@ -354,6 +402,19 @@ def _read_results(path: Path, paper: str, budget: Budget) -> dict:
     return previous
 
 
+def _resolve(paper: str, budget: str | Budget, device: str) -> tuple[Budget, tuple[Method, ...]]:
+    """The ``Budget`` named ``budget`` (or given) and ``paper``'s methods; ``InputError`` for an
+    unknown paper, budget or device."""
+    if paper not in PAPERS:
+        raise InputError(f"paper: unknown '{paper}' (expected one of {', '.join(PAPERS)})")
+    if isinstance(budget, str):
+        if budget not in BUDGETS:
+            raise InputError(f"--budget: unknown '{budget}' (expected one of {', '.join(BUDGETS)})")
+        budget = BUDGETS[budget]
+    check_device(device)
+    return budget, PAPERS[paper][1]
+
+
 def reproduce(
     paper: str,
     out: str | Path,
@@ -362,23 +423,21 @@ def reproduce(
     methods: tuple[Method, ...] | None = None,
     progress: Callable[[str], None] | None = None,
     pack: int = 1,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
 ) -> dict:
     """Reproduce ``paper``'s table (see ``PAPERS``) into ``out``; returns ``results.json``'s content.
 
     ``budget`` is a name of ``BUDGETS`` or a ``Budget``; ``methods`` replaces the
     paper's rows (e.g. a subset). Finished method-seeds of an earlier call into the
     same ``out`` are kept, and so are the rows of methods this call does not run.
-    ``pack``: train up to this many seeds of a method packed in one process (its
-    model permitting; ``docs/packing.md``) before they are scored one by one.
+    The unfinished trained method-seeds train first, through the sweep engine
+    (``train_models``: ``executor``, ``workers``, ``address``, ``pack``), then every
+    unfinished method-seed is fitted and scored here.
     """
-    if paper not in PAPERS:
-        raise InputError(f"paper: unknown '{paper}' (expected one of {', '.join(PAPERS)})")
-    if isinstance(budget, str):
-        if budget not in BUDGETS:
-            raise InputError(f"--budget: unknown '{budget}' (expected one of {', '.join(BUDGETS)})")
-        budget = BUDGETS[budget]
-    check_device(device)
-    citation, paper_methods = PAPERS[paper]
+    budget, paper_methods = _resolve(paper, budget, device)
+    citation = PAPERS[paper][0]
     methods = paper_methods if methods is None else methods
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -393,6 +452,25 @@ def reproduce(
         "methods": dict(previous.get("methods", {})),  # methods not run by this call keep their rows
         "environment": environment(),
     }
+
+    def done(method: Method, seed: int) -> bool:
+        seeds = previous.get("methods", {}).get(method.key, {}).get("seeds", {})
+        return seeds.get(str(seed), {}).get("status") == "done"
+
+    runs, invalid = training_runs(paper_methods, methods, budget, device)
+    unfinished = [runs[run_name(method, seed)] for method, seed in _trained_seeds(methods, budget)
+                  if run_name(method, seed) in runs and not done(method, seed)]
+    # the step each unfinished run resumes from: None for a run not started or already trained
+    resumed = {run.name: step if 0 < (step := last_checkpoint_step(run_path(out, run))) < run.steps else None
+               for run in unfinished}
+
+    def report(result: RunResult) -> None:
+        if progress:
+            progress(f"trained {result.name}: {result.state}" + (f": {result.error}" if result.error else ""))
+
+    trained = {result.name: result for result in train_models(
+        paper, out, budget, device, methods, executor, workers, address, [run.number for run in unfinished], pack,
+        report)} if unfinished else {}
     dataset = get_dataset("dsprites")
 
     def save() -> None:
@@ -404,20 +482,28 @@ def reproduce(
         entry = {"label": method.label, "source": method.source, "model": method.model,
                  "published": list(method.published), "seeds": {}}
         results["methods"][method.key] = entry
-        unfinished = [seed for seed in budget.seeds if earlier.get(str(seed), {}).get("status") != "done"]
-        _train_packed(out, method, unfinished, budget, device, pack)
         for seed in budget.seeds:
-            if earlier.get(str(seed), {}).get("status") == "done":
+            if done(method, seed):
                 entry["seeds"][str(seed)] = earlier[str(seed)]
                 continue
             if progress:
                 progress(f"{method.key}, seed {seed}")
-            try:
-                entry["seeds"][str(seed)] = _reproduce_one(out, method, seed, budget, dataset, device)
-            except Exception as error:  # noqa: BLE001 - one failed method must not stop the others
-                entry["seeds"][str(seed)] = {"status": "failed", "seed": seed, "error": one_line(error)}
+            name = run_name(method, seed)
+            error = invalid.get(name) if method.source == "trained" else None
+            if error is None and name in trained and trained[name].state == "failed":
+                error = trained[name].error
+            if error is None:
+                training = {} if method.source != "trained" else {
+                    "run": name, "steps": budget.steps_of(method.key), "resumed_from_step": resumed[name],
+                    "train_wall_time_s": trained[name].seconds}
+                try:
+                    entry["seeds"][str(seed)] = _reproduce_one(out, method, seed, budget, dataset, device, training)
+                except Exception as failure:  # noqa: BLE001 - one failed method must not stop the others
+                    error = one_line(failure)
+            if error is not None:
+                entry["seeds"][str(seed)] = {"status": "failed", "seed": seed, "error": error}
                 if progress:
-                    progress(f"{method.key}, seed {seed} failed: {entry['seeds'][str(seed)]['error']}")
+                    progress(f"{method.key}, seed {seed} failed: {error}")
             save()
     save()
     (out / TABLE_FILE).write_text(render_table(results))
