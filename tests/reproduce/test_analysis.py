@@ -87,4 +87,4 @@ def test_published_values_are_set_beside_the_best_setting_or_the_mean_over_setti
     published = (Published("best a ≈ 0.8", "paper", "score", "a"), Published("mean a", "paper", "score", "a", "mean"),
                  Published("a claim", "paper"))
     ours = analysis.published_comparison(table, published)["ours"].tolist()
-    assert ours == ["0.700 ± 0.100 (best setting, 2 seeds)", "0.500 ± 0.200 (mean over 2 settings)", "—"]
+    assert ours == ["score 0.700 ± 0.100 (best setting, 2 seeds)", "score 0.500 ± 0.200 (mean over 2 settings)", "—"]

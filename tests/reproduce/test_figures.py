@@ -70,3 +70,12 @@ def test_the_selection_figures_leave_out_scores_where_lower_is_better(table):
     assert names == [f"udr-selection-{score}" for score in SCORES if score != "reconstruction.recon"]
     (transfer,) = FIGURES["hyperparameter_transfer"](table, SCORES)
     assert "reconstruction.recon" not in set(transfer.table["score"])
+
+
+def test_the_distributions_follow_the_studys_order_not_the_alphabet(table):
+    """Methods as declared (factor-vae before beta-vae here), values in grid order (16 before 4)."""
+    reordered = table.assign(method=table["method"].map({"beta-vae": "zeta", "factor-vae": "alpha"}),
+                             value=table["value"].map({1.0: 16.0, 4.0: 4.0}))
+    (exhibit,) = FIGURES["score_distributions"](reordered, [MIG_DLIB])
+    ticks = [label.get_text() for label in exhibit.figure.axes[0].get_xticklabels()]
+    assert ticks == ["zeta 16", "zeta 4", "alpha 16", "alpha 4"]

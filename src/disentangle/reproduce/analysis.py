@@ -135,8 +135,8 @@ def hyperparameter_transfer(table: pd.DataFrame, score: str) -> pd.DataFrame:
 
 
 def published_comparison(table: pd.DataFrame, published) -> pd.DataFrame:
-    """Each published value or claim beside ours: ``claim``, ``source`` and ``ours``, the
-    ``statistic`` (best or mean) of the method's seed means over its settings, as
+    """Each published value or claim beside ours: ``claim``, ``source`` and ``ours``: the score's
+    name, then the ``statistic`` (best or mean) of the method's seed means over its settings, as
     ``mean ± std`` over the seeds of the chosen setting (best) or of the means (mean)."""
     rows = []
     for entry in published:
@@ -150,8 +150,10 @@ def published_comparison(table: pd.DataFrame, published) -> pd.DataFrame:
                 means, stds = grouped.mean(), grouped.std(ddof=0)
                 if entry.statistic == "best":
                     best = means.idxmax()
-                    ours = f"{means[best]:.3f} ± {stds[best]:.3f} (best setting, {grouped.size()[best]} seeds)"
+                    ours = (f"{entry.score} {means[best]:.3f} ± {stds[best]:.3f} (best setting, "
+                            f"{grouped.size()[best]} seeds)")
                 else:
-                    ours = f"{means.mean():.3f} ± {means.std(ddof=0):.3f} (mean over {len(means)} settings)"
+                    ours = (f"{entry.score} {means.mean():.3f} ± {means.std(ddof=0):.3f} (mean over "
+                            f"{len(means)} settings)")
         rows.append({"claim": entry.claim, "source": entry.source, "ours": ours})
     return pd.DataFrame(rows, columns=["claim", "source", "ours"])

@@ -46,10 +46,12 @@ def _labels(table: pd.DataFrame) -> pd.Series:
 
 
 def score_distributions(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
-    """Each score's runs per method and hyperparameter value (Locatello et al. 2019)."""
+    """Each score's runs per method and hyperparameter value (Locatello et al. 2019), in the
+    study's order (methods as declared, values as in the grid)."""
     labels = _labels(table)
+    order = list(dict.fromkeys(labels))
     return [Exhibit(f"distribution-{score}", f"{score} of every run, per method and hyperparameter value",
-                    score_distribution(table[score], labels, score))
+                    score_distribution(table[score], labels, score, order))
             for score in scores if table[score].notna().any()]
 
 

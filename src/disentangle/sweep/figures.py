@@ -11,15 +11,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def score_distribution(scores: pd.Series, methods: pd.Series, title: str) -> Figure:
+def score_distribution(scores: pd.Series, methods: pd.Series, title: str, order: list[str] | None = None) -> Figure:
     """One column per method: a violin (where the runs differ), a box and every run as a point.
 
     ``scores`` and ``methods`` are aligned by row (one row per run, seeds included);
-    runs without a score are left out.
+    runs without a score are left out. Columns follow ``order`` (default: sorted names).
     """
     groups = {
         method: scores[methods == method].dropna().to_numpy(dtype=float)
-        for method in sorted(methods.unique())
+        for method in (order if order is not None else sorted(methods.unique()))
     }
     groups = {method: values for method, values in groups.items() if len(values)}
     figure = Figure(figsize=(max(4.0, 1.1 * len(groups) + 1.5), 3.8), dpi=100, layout="constrained")
