@@ -46,11 +46,13 @@ def _check_finished(out, content, runs=4):
     report = (out / "report.md").read_text()
     assert "# tiny: A test, budget cpu-small" in report and "nothing: it is a test" in report
     assert "| bvae | 1 | dsprites | 2 |" in report and "![" in report
+    assert f"Runs: {runs} of {runs} finished (this call: " in report
     for line in report.splitlines():
         if line.startswith("!["):
             assert (out / line.split("](")[1].split(")")[0]).is_file()
     page = (out / "report.html").read_text()
     assert "data:image/png;base64," in page and 'src="http' not in page and "<table>" in page
+    assert "<th>mig.<wbr>discrete_<wbr>mig</th>" in page  # long headers break at their punctuation
 
 
 #: the tiny study at 120 steps with a checkpoint every 20 (all kept), one thread: long enough for a kill

@@ -27,7 +27,7 @@ REPORT_HTML = "report.html"
 FIGURES = "figures"
 _STYLE = ("body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.4}"
           "table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #ccc;padding:.2em .5em}"
-          "th{background:#f3f3f3;overflow-wrap:anywhere}.wide{overflow-x:auto}figure{margin:1em 0}img{max-width:100%}")
+          "th{background:#f3f3f3}.wide{overflow-x:auto}figure{margin:1em 0}img{max-width:100%}")
 
 
 def _cell(value) -> str:
@@ -42,8 +42,13 @@ def _markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _breakable(text: str) -> str:
+    return text.replace(".", ".<wbr>").replace("_", "_<wbr>")
+
+
 def _html_table(frame: pd.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(str(column))}</th>" for column in frame.columns)
+    # long score names (``beta_vae.eval_accuracy``) may break after their dots and underscores
+    head = "".join(f"<th>{_breakable(html.escape(str(column)))}</th>" for column in frame.columns)
     rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(value))}</td>" for value in row) + "</tr>"
                    for row in frame.itertuples(index=False))
     return f'<div class="wide"><table><tr>{head}</tr>{rows}</table></div>'

@@ -198,7 +198,8 @@ def _blocks(study: Study, budget: StudyBudget, table: pd.DataFrame, scores: list
         ("paragraph", f"Budget {budget.name}: {settings}."
          + (f" Settings that depart from the paper's: {json.dumps(budget.sections)}. Why: {budget.deviation}"
             if budget.sections else "")),
-        ("paragraph", (f"Runs: {context['counts']}. Wall time: {cost.duration(context['wall_time_s'])} "
+        ("paragraph", (f"Runs: {context['finished']} of {context['planned']} finished (this call: "
+                       f"{context['counts']}). Wall time: {cost.duration(context['wall_time_s'])} "
                        f"(all calls into this folder; this one {cost.duration(context['call_s'])}), estimated "
                        f"beforehand at {cost.duration(context['estimated_s'])} for one run at a time. "
                        f"Machine: {_machine()}. Date: {context['date']}.")),
@@ -280,7 +281,8 @@ def reproduce_study(
         "estimated_s": round(estimate(planned)["cpu_seconds"], 1), "date": date.today().isoformat(),
         "environment": environment(),
     }
-    context = {**content, "counts": ", ".join(f"{n} {state}" for state, n in counts.items())}
+    context = {**content, "counts": ", ".join(f"{n} {state}" for state, n in counts.items()),
+               "finished": len(finished), "planned": len(planned)}
     write_report(out, f"{study.name}: {study.citation.split(',')[0]}, budget {budget}",
                  _blocks(study, chosen, table, list(study.scores), context))
     atomic_write_json(out / STUDY_FILE, content)
