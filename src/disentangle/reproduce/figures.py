@@ -160,11 +160,11 @@ def reconstruction_against_factor_vae(table: pd.DataFrame, scores: list[str]) ->
     for method, runs in table.dropna(subset=columns).groupby("method", sort=False):
         scatter.scatter(runs[FACTOR_VAE], runs[RECONSTRUCTION], label=method, s=18)
     scatter.set_xlabel(FACTOR_VAE)
-    scatter.set_ylabel("reconstruction error (nats, last logged interval)")
+    scatter.set_ylabel("reconstruction error (nats)")
     scatter.legend(fontsize=8)
     _against_value(table, FACTOR_VAE, figure.add_subplot(1, 2, 2), "γ (FactorVAE) or β (β-VAE)")
-    return [Exhibit("reconstruction-against-score", "reconstruction error against the FactorVAE score, and the "
-                    "score per hyperparameter value", figure, analysis.seed_summary(table, columns))]
+    return [Exhibit("reconstruction-against-score", "reconstruction error (nats, the last logged training "
+                    "interval) against the FactorVAE score, and the score per hyperparameter value", figure, analysis.seed_summary(table, columns))]
 
 
 #: figure name -> function(table, scores) -> exhibits
