@@ -55,7 +55,7 @@ from disentangle.representation import IndexedFactorData, MemoisedEncoder
 from disentangle.reproduce import cost
 from disentangle.reproduce.report import write_report
 from disentangle.sweep import RunResult, SweepRun, run_sweep
-from disentangle.sweep.execute import one_line, run_path
+from disentangle.sweep.execute import one_line, run_path, status_path
 from disentangle.train import RunConfig, TrainConfig, load_run
 from disentangle.train.run_folder import (
     atomic_write_json,
@@ -391,6 +391,12 @@ def _reproduce_one(
     return record
 
 
+def _training_seconds(out: Path, run: SweepRun) -> float:
+    """Wall seconds of the call that last trained ``run``, this one or an earlier (its sweep status file)."""
+    path = status_path(out, run)
+    return json.loads(path.read_text())["wall_time_s"] if path.is_file() else 0.0
+
+
 def _read_results(path: Path, paper: str, budget: Budget) -> dict:
     """The earlier results in ``path`` if they were made by this paper and budget, else nothing."""
     if not path.is_file():
@@ -500,7 +506,7 @@ def reproduce(
             if error is None:
                 training = {} if method.source != "trained" else {
                     "run": name, "steps": budget.steps_of(method.key), "resumed_from_step": resumed[name],
-                    "train_wall_time_s": trained[name].seconds}
+                    "train_wall_time_s": _training_seconds(out, runs[name])}
                 try:
                     entry["seeds"][str(seed)] = _reproduce_one(out, method, seed, budget, dataset, device, training)
                 except Exception as failure:  # noqa: BLE001 - one failed method must not stop the others
@@ -544,7 +550,7 @@ def _cells(entry: dict) -> tuple[list[str], list[str]]:
     seeds = f"{len(done)}" if len(done) == len(records) else f"{len(done)} of {len(records)}"
     steps = ", ".join(f"{s:,}" for s in sorted({r["steps"] for r in done if "steps" in r}))
     steps = steps or ("fit" if entry["source"] in ("pca", "ica") else "—")
-    wall = _minutes(sum(r["wall_time_s"] for r in done))
+    wall = _minutes(sum(r["wall_time_s"] + r.get("train_wall_time_s", 0.0) for r in done))
     return [entry["label"], *scores, published, seeds, steps, wall], failures
 
 
