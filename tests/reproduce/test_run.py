@@ -16,7 +16,7 @@ import disentangle.reproduce
 import disentangle.sweep.execute
 from disentangle.cli import main
 from disentangle.errors import InputError
-from disentangle.reproduce import StudyBudget, plan, reproduce_study
+from disentangle.reproduce import StudyBudget, cost, plan, reproduce_study
 from disentangle.reproduce.study import Study, StudyMethod
 from disentangle.sweep.execute import is_finished, run_path
 from disentangle.train.run_folder import checkpoint_paths, last_checkpoint_step
@@ -159,8 +159,10 @@ def test_cli_dry_run_prints_each_run_and_the_estimated_cost_without_running(tmp_
     monkeypatch.setitem(disentangle.reproduce.STUDIES, "tiny", TINY)
     assert main(["reproduce", "tiny", "--dry-run", "--out", str(tmp_path / "out")]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5 and lines[0].startswith("0000-beta-vae-beta=1-data=dsprites-seed=0  ~31 s")
-    assert lines[-1].startswith("tiny, budget cpu-small: 4 runs, about 2 min of CPU time")
+    planned = plan(TINY, "cpu-small")
+    assert len(lines) == 5 and lines[0] == f"0000-beta-vae-beta=1-data=dsprites-seed=0  ~{cost.duration(planned[0].seconds)}"
+    total = cost.duration(sum(p.seconds for p in planned))
+    assert lines[-1].startswith(f"tiny, budget cpu-small: 4 runs, about {total} of CPU time")
     assert "GPU-hours" in lines[-1] and not (tmp_path / "out").exists()
 
 
@@ -168,7 +170,8 @@ def test_cli_list_names_every_study_with_each_budgets_runs_and_cost(monkeypatch,
     monkeypatch.setattr(disentangle.reproduce, "STUDIES", {"tiny": TINY})
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "tiny: A test, 2026\n  cpu-small      4 runs, ~2 min here, ~0.0 GPU-hours\n" in out
+    total = cost.duration(sum(p.seconds for p in plan(TINY, "cpu-small")))
+    assert f"tiny: A test, 2026\n  cpu-small      4 runs, ~{total} here, ~0.0 GPU-hours\n" in out
     assert "higgins2017 (or higgins): Higgins et al. 2017, Table 1\n  cpu-small " in out
 
 

@@ -41,8 +41,25 @@ def test_pairs_train_on_half_the_batch_when_the_study_matches_images_seen():
 
 def test_the_cost_is_images_over_the_measured_rate_plus_scoring():
     planned = plan(TINY, "cpu-small")[0]
-    expected = 6 * 8 / cost.TRAINING_IMAGES_PER_SECOND["mlp"] + cost.EVALUATION_SECONDS["fast"]
+    expected = 6 * 8 / cost.TRAINING_IMAGES_PER_SECOND["mlp"] + cost.scoring_seconds(["mig"], "fast", "mlp")
     assert planned.seconds == pytest.approx(expected)
+
+
+def test_scoring_costs_each_metrics_encoding_at_the_nets_rate_plus_its_own_work(monkeypatch):
+    monkeypatch.setattr(cost, "SCORING", {"fast": {"dear": (2.0, 1.0), "cheap": (0.0, 0.5)}})
+    monkeypatch.setattr(cost, "ENCODING_IMAGES_PER_SECOND", {"mlp": 500.0, "conv": 100.0})
+    assert cost.scoring_seconds(["dear", "cheap"], "fast", "mlp") == pytest.approx(2.0 + 1.0 + 0.5)
+    # conv nets encode 5 times slower than the MLP nets the table was measured on
+    assert cost.scoring_seconds(["dear", "cheap"], "fast", "conv") == pytest.approx(5 * 2.0 + 1.0 + 0.5)
+    assert cost.scoring_seconds(["dear"], "fast", "mlp", seeds=3) == pytest.approx(3 * 3.0)
+    # a metric not measured costs as the preset's dearest; nets not measured encode at the slowest rate
+    assert cost.scoring_seconds(["unmeasured"], "fast", "mlp") == pytest.approx(3.0)
+    assert cost.scoring_seconds(["dear"], "fast", "my-nets") == pytest.approx(11.0)
+
+
+def test_every_metric_a_study_scores_with_has_a_measured_scoring_cost_under_both_presets():
+    metrics = {metric for study in STUDIES.values() for metric in study.metrics}
+    assert all(metrics <= set(cost.SCORING[preset]) for preset in ("fast", "dlib"))
 
 
 @pytest.mark.parametrize("name", list(STUDIES))

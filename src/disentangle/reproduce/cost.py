@@ -2,8 +2,8 @@
 
 Estimates, not measurements; each figure below is a measured one, with where it was
 measured. A run costs its training (images seen ÷ the measured training rate of its
-nets) plus its scoring (a measured evaluation time per preset) plus what the study
-adds per run (UDR, Chen et al.'s MIG).
+nets) plus its scoring (per metric: the images it encodes ÷ the nets' encoding rate,
+plus the metric's own work) plus what the study adds per run (UDR, Chen et al.'s MIG).
 
 GPU-hours for ``full`` use the only GPU throughput the project has: Locatello et al.
 2019 trained and scored 12,600 models of 300,000 steps at batch 64 in about 2.5
@@ -22,10 +22,18 @@ from disentangle.sweep import SweepRun
 #: about 1,180 at batch 64, Burgess' (``conv``) about 1,090, the MLP about 1,500 at batch 256
 #: (the quick start measured 1,597); ``auto`` is ``conv`` on 64×64 images.
 TRAINING_IMAGES_PER_SECOND = {"conv-2x2": 1_180.0, "conv": 1_090.0, "mlp": 1_500.0, "auto": 1_090.0}
-#: seconds to score one run, by preset: ``fast`` from the quick start (MIG, DCI and the
-#: BetaVAE score in 28 s, docs/results.md); ``dlib`` from ``disentangle evaluate`` with
-#: dlib's seven metrics on a conv run (121 s, docs/benchmarks.md)
-EVALUATION_SECONDS = {"fast": 30.0, "dlib": 121.0}
+#: images/s encoded when scoring, by the nets' architecture (``auto`` is ``conv`` on 64×64
+#: images): ``benchmarks/scoring_cost.py``, 2026-12-03, docs/benchmarks.md
+ENCODING_IMAGES_PER_SECOND = {"mlp": 23_451.0, "conv-2x2": 13_152.0, "conv": 11_287.0, "auto": 11_287.0}
+#: scoring a run of Higgins' MLP nets with one metric alone, by preset and metric: (seconds
+#: encoding the images the metric asks for, seconds of the metric's own work);
+#: ``benchmarks/scoring_cost.py``, 2026-12-03, docs/benchmarks.md
+SCORING = {
+    "fast": {"beta_vae": (12.56, 0.61), "factor_vae": (7.40, 0.42), "mig": (0.49, 0.26), "dci": (0.11, 0.24),
+             "sap": (0.32, 0.59), "modularity_explicitness": (0.34, 0.99)},
+    "dlib": {"beta_vae": (31.45, 1.92), "factor_vae": (22.65, 1.11), "mig": (0.43, 0.26), "dci": (0.69, 6.41),
+             "sap": (0.62, 0.86), "modularity_explicitness": (0.61, 1.67)},
+}
 #: extra seconds per run: UDR (10 runs in 9 s, docs/benchmarks.md); Chen et al.'s MIG
 #: (10,000 × 10,000 posterior densities per factor value: 12 runs of chen2018's cpu-small in
 #: 14–15 s each, docs/results.md)
@@ -43,9 +51,23 @@ def images_of(run: SweepRun, images_per_row: int = 1) -> int:
 def run_seconds(run: SweepRun, images_per_row: int = 1, extra: Sequence[str] = ()) -> float:
     """Estimated CPU seconds of one run here: training, scoring and the study's extras."""
     # an architecture of the user's own is counted at the slowest measured rate
-    rate = TRAINING_IMAGES_PER_SECOND.get(run.config.model.architecture, min(TRAINING_IMAGES_PER_SECOND.values()))
-    scoring = EVALUATION_SECONDS[run.evaluation.preset] if run.evaluation is not None else 0.0
+    architecture = run.config.model.architecture
+    rate = TRAINING_IMAGES_PER_SECOND.get(architecture, min(TRAINING_IMAGES_PER_SECOND.values()))
+    scoring = 0.0 if run.evaluation is None else scoring_seconds(
+        run.evaluation.metrics, run.evaluation.preset, architecture, len(run.evaluation.seeds))
     return images_of(run, images_per_row) / rate + scoring + sum(EXTRA_SECONDS[name] for name in extra)
+
+
+def scoring_seconds(metrics: Sequence[str], preset: str, architecture: str, seeds: int = 1) -> float:
+    """Estimated seconds to score a run of ``architecture`` with ``metrics`` under ``preset``
+    for ``seeds`` metric seeds: each metric as if alone (metrics run together share some
+    images, so this errs high), its encoding scaled from the MLP nets' rate to the run's
+    nets' (nets not measured: the slowest rate), a metric not in ``SCORING`` at the
+    preset's dearest."""
+    slowdown = ENCODING_IMAGES_PER_SECOND["mlp"] / ENCODING_IMAGES_PER_SECOND.get(
+        architecture, min(ENCODING_IMAGES_PER_SECOND.values()))
+    costs = {metric: encoding * slowdown + other for metric, (encoding, other) in SCORING[preset].items()}
+    return seeds * sum(costs.get(metric, max(costs.values())) for metric in metrics)
 
 
 def gpu_hours(images: int) -> float:
