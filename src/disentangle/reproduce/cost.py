@@ -60,10 +60,11 @@ def run_seconds(run: SweepRun, images_per_row: int = 1, extra: Sequence[str] = (
 
 def scoring_seconds(metrics: Sequence[str], preset: str, architecture: str, seeds: int = 1) -> float:
     """Estimated seconds to score a run of ``architecture`` with ``metrics`` under ``preset``
-    for ``seeds`` metric seeds: each metric as if alone (metrics run together share some
-    images, so this errs high), its encoding scaled from the MLP nets' rate to the run's
-    nets' (nets not measured: the slowest rate), a metric not in ``SCORING`` at the
-    preset's dearest."""
+    for ``seeds`` metric seeds: each metric as if alone, its encoding scaled from the MLP
+    nets' rate to the run's nets' (nets not measured: the slowest rate), a metric not in
+    ``SCORING`` at the preset's dearest. Metrics run together share some images, but a
+    trained model's fits take longer or shorter than the benchmark's: a guide to about
+    ±30 % (docs/benchmarks.md)."""
     slowdown = ENCODING_IMAGES_PER_SECOND["mlp"] / ENCODING_IMAGES_PER_SECOND.get(
         architecture, min(ENCODING_IMAGES_PER_SECOND.values()))
     costs = {metric: encoding * slowdown + other for metric, (encoding, other) in SCORING[preset].items()}
