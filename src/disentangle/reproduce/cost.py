@@ -2,8 +2,9 @@
 
 Estimates, not measurements; each figure below is a measured one, with where it was
 measured. A run costs its training (images seen ÷ the measured training rate of its
-nets) plus its scoring (per metric: the images it encodes ÷ the nets' encoding rate,
-plus the metric's own work) plus what the study adds per run (UDR, Chen et al.'s MIG).
+nets) plus its scoring (per metric: its encoding time on the MLP nets scaled to the
+run's nets by their encoding rates, plus the metric's own work) plus what the study adds
+per run (UDR, Chen et al.'s MIG).
 
 GPU-hours for ``full`` use the only GPU throughput the project has: Locatello et al.
 2019 trained and scored 12,600 models of 300,000 steps at batch 64 in about 2.5
