@@ -67,13 +67,22 @@ def encoding_rate(architecture: str, images: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--dir", type=Path, default=None, help="where the run is made (default: a temporary folder)")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where the run is made and kept (default: a temporary folder, removed at the end)")
     parser.add_argument("--presets", nargs="+", default=["fast", "dlib"])
     parser.add_argument("--metrics", nargs="+", default=STUDY_METRICS)
     parser.add_argument("--architectures", nargs="+", default=["mlp", "conv-2x2", "conv"])
     parser.add_argument("--encode-images", type=int, default=50_000)
     args = parser.parse_args()
-    folder = args.dir or Path(tempfile.mkdtemp(prefix="scoring-cost-"))
+    if args.dir is not None:
+        measure(args, args.dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="scoring-cost-") as folder:
+            measure(args, Path(folder))
+
+
+def measure(args: argparse.Namespace, folder: Path) -> None:
+    """Train (or find) the run in ``folder``, then print every figure."""
     started = time.perf_counter()
     run = train_run(folder, args.steps)
     print(f"{run}: {args.steps} steps ({time.perf_counter() - started:.1f} s to make or find)")
