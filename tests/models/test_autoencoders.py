@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -160,13 +160,32 @@ def test_denoising_loss_reconstructs_the_clean_input_from_the_code_of_a_fresh_co
     logits=st.lists(st.floats(-30, 30), min_size=2, max_size=20),
     rho=st.floats(0.01, 0.99),
 )
+@example(logits=[27.0, 27.0], rho=0.5)  # failed once: 1 − sigmoid(27) loses 4 digits to cancellation
 def test_sparsity_kl_is_the_bernoulli_kl_of_rho_from_the_mean_activation(logits, rho):
+    # 1 − ρ̂ as the mean of sigmoid(−x), never as 1 − mean(sigmoid(x)), which cancels
+    # catastrophically at saturated units (the implementation works in log space and does not)
     pre = torch.tensor(logits, dtype=torch.float64).view(-1, 1)
-    rho_hat = torch.sigmoid(pre).mean()
-    expected = rho * math.log(rho / rho_hat) + (1 - rho) * math.log((1 - rho) / (1 - rho_hat))
+    rho_hat, one_minus_rho_hat = torch.sigmoid(pre).mean().item(), torch.sigmoid(-pre).mean().item()
+    expected = rho * math.log(rho / rho_hat) + (1 - rho) * math.log((1 - rho) / one_minus_rho_hat)
     value = sparsity_kl(pre, rho)
     assert value.item() == pytest.approx(expected, rel=1e-6, abs=1e-9)
     assert value.item() >= -1e-12
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("logit", [-200.0, -40.0, 27.0, 40.0, 200.0])
+def test_sparsity_kl_of_saturated_units_is_the_closed_form(logit, dtype):
+    # every unit at the same logit L: ρ̂ = σ(L), log ρ̂ = −softplus(−L), log(1 − ρ̂) = −softplus(L),
+    # so KL(ρ ‖ ρ̂) = ρ (log ρ + softplus(−L)) + (1 − ρ) (log(1 − ρ) + softplus(L)), linear in |L|
+    rho = 0.05
+
+    def softplus(t):
+        return max(t, 0.0) + math.log1p(math.exp(-abs(t)))
+
+    expected = rho * (math.log(rho) + softplus(-logit)) + (1 - rho) * (math.log(1 - rho) + softplus(logit))
+    value = sparsity_kl(torch.full((6, 2), logit, dtype=dtype), rho)
+    assert value.dtype == dtype
+    assert value.item() == pytest.approx(2 * expected, rel=1e-6 if dtype == torch.float32 else 1e-12)
 
 
 def test_sparsity_kl_is_zero_when_every_unit_averages_rho_and_finite_when_units_saturate():

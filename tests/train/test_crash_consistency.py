@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,14 +63,24 @@ def test_a_run_killed_at_random_moments_and_resumed_ends_as_the_uninterrupted_ru
     subprocess.run(_command(data, *_settings(data), "--out", reference), check=True, capture_output=True)
 
     rng = random.Random(0)
-    # killed right after it wrote config.json: before its first checkpoint
-    _kill(_command(data, *_settings(data), "--out", run), lambda: (run / "config.json").exists(), 0.0)
-    assert checkpoint_paths(run) == []
+    # killed right after it wrote config.json: before its first checkpoint (if the process
+    # outran the poll and checkpointed already, the case was not reached: start it again)
+    for _ in range(10):
+        shutil.rmtree(run, ignore_errors=True)
+        _kill(_command(data, *_settings(data), "--out", run), lambda: (run / "config.json").exists(), 0.0)
+        if checkpoint_paths(run) == []:
+            break
+    assert (run / "config.json").exists() and checkpoint_paths(run) == [], "never killed before the first checkpoint"
     _kill(_command(data, "--resume", run), lambda: True, 1.0)  # killed while starting: nothing written yet
     cut_writes = 0
     for _ in range(8):  # killed a few steps after resuming, at a random moment of a step (often inside its write)
-        target = _step(run) + rng.randint(1, 20)
+        target = _step(run) + rng.randint(1, 12)
         _kill(_command(data, "--resume", run), lambda target=target: _step(run) >= target, rng.uniform(0, 0.03))
+        cut_writes += bool(_temporaries(run))
+    for _ in range(40):  # none did by chance: kill the moment a write's temporary file is seen
+        if cut_writes or _step(run) >= STEPS - 10:
+            break
+        _kill(_command(data, "--resume", run), lambda: bool(_temporaries(run)), 0.0)
         cut_writes += bool(_temporaries(run))
     assert cut_writes, "no kill landed inside a checkpoint write; the test checked less than it should"
     finished = subprocess.run(_command(data, "--resume", run), capture_output=True, text=True)

@@ -298,13 +298,16 @@ def test_cli_serves_until_ctrl_c(run):
 # --------------------------------------------------------------------------- a hostile client
 
 
+IDLE_S = 2.0
+
+
 @pytest.fixture
 def guarded(run, monkeypatch):
-    """A server that drops a connection idle for 0.5 s and serves at most 3 at once."""
+    """A server that drops a connection idle for ``IDLE_S`` seconds and serves at most 3 at once."""
     from disentangle.viz import explorer
 
     monkeypatch.setattr(explorer, "MAX_CONNECTIONS", 3)
-    monkeypatch.setattr(explorer._Handler, "timeout", 0.5)
+    monkeypatch.setattr(explorer._Handler, "timeout", IDLE_S)
     with serving(run) as server:
         yield server
 
@@ -320,13 +323,15 @@ def test_slow_clients_are_dropped_and_connections_beyond_the_cap_get_503(guarded
     idle = [_connect(guarded) for _ in range(3)]  # slowloris: connect, send half a request, wait
     for connection in idle:
         connection.sendall(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-    time.sleep(0.1)
+    started = time.monotonic()  # wait until the server has accepted all three, however loaded the machine
+    while guarded.slots._value and time.monotonic() - started < 30:
+        time.sleep(0.005)
     with _connect(guarded) as extra:  # every slot is taken
         reply = b"".join(iter(lambda: extra.recv(65536), b""))
     assert reply.startswith(b"HTTP/1.0 503") and reply.endswith(b"busy: too many connections; retry\n")
     started = time.monotonic()
     for connection in idle:  # the server closes each idle connection after its timeout
-        assert connection.recv(65536) == b"" and time.monotonic() - started < 5
+        assert connection.recv(65536) == b"" and time.monotonic() - started < IDLE_S + 10
         connection.close()
     assert _raw_get(guarded, "/api/info", host_header=f"{host}:{port}")[0] == 200  # the slots are free again
     assert capsys.readouterr().err == ""  # timeouts are the client's business
@@ -340,7 +345,9 @@ def test_a_client_that_disconnects_mid_answer_prints_nothing(guarded, capsys):
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         connection.sendall(f"GET /api/traversal?z={ZEROS}&dim=0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
         connection.close()  # reset before the strip is sent
-    time.sleep(1.0)
+    started = time.monotonic()  # every handler has met its reset and given its slot back
+    while guarded.slots._value < 3 and time.monotonic() - started < 30:
+        time.sleep(0.005)
     assert _raw_get(guarded, "/api/info")[0] == 200
     assert capsys.readouterr().err == ""
 

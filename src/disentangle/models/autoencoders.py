@@ -142,8 +142,9 @@ class SparseAEConfig(ModelConfig):
 def sparsity_kl(pre_activation: Tensor, rho: float) -> Tensor:
     """Σ_j KL(ρ ‖ ρ̂_j) in nats, ρ̂_j = mean over the batch of sigmoid(pre_activation_j).
 
-    Computed from the ``(N, D)`` pre-activations in log space, so saturated units give
-    finite values and gradients.
+    Computed from the ``(N, D)`` pre-activations in log space, with no clamp: log ρ̂ and
+    log(1 − ρ̂) are log-mean-exps of log-sigmoids, so a saturated unit gets its exact,
+    finite KL (linear in its logit) and gradient.
     """
     log_n = math.log(pre_activation.shape[0])
     log_rho_hat = torch.logsumexp(F.logsigmoid(pre_activation), 0) - log_n
