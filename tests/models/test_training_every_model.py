@@ -71,3 +71,14 @@ def test_a_short_run_improves_its_objective(name, trained_run):
         assert values[-1] < values[0] - 0.2 * abs(values[0]), values
     else:
         assert sum(values[-3:]) / 3 > sum(values[:3]) / 3, values
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_term_a_run_logs_is_described_for_the_report(name, trained_run):
+    from disentangle.viz.figures import logged_terms
+
+    loaded = load_run(trained_run(name))
+    terms = logged_terms(read_log(loaded.path))
+    described = loaded.model.term_descriptions(terms)
+    assert "loss" in terms and [term for term in terms if not described.get(term)] == []

@@ -147,6 +147,46 @@ def test_scores_are_shown_beside_the_baselines(runs, reports, tmp_path):
     assert "No metrics yet" not in text and "No baselines shown" not in text
 
 
+def _term_rows(text: str) -> dict[str, str]:
+    import re
+
+    section = text.split('id="training-curves"')[1].split('id="kl-per-dimension"')[0]
+    return dict(re.findall(r"<tr><th>([a-z_]+)</th><td>([^<]*)</td></tr>", section))
+
+
+def test_each_training_curve_is_described_and_beta_tcvae_names_its_estimates_by_their_estimator(tmp_path):
+    run = train(tmp_path / "tcvae", "beta-tcvae", "dsprites", steps=4, batch_size=16, log_every=2, progress=False)
+    text = write_report(run, num_factor_images=300).read_text()
+    _check_self_contained(text)
+    rows = _term_rows(text)
+    assert list(rows) == ["loss", "recon", "kl", "elbo", "tc_mws", "index_code_mi_mss", "tc_mss", "dimwise_kl_mss"]
+    assert all("minibatch stratified sampling estimate on each batch, nats; biased" in rows[key]
+               for key in ("index_code_mi_mss", "tc_mss", "dimwise_kl_mss"))
+    assert "minibatch weighted sampling" in rows["tc_mws"] and "the loss weighs it by β − 1" in rows["tc_mws"]
+    assert "each point is its mean over the training batches since the point before: minibatch estimates" in text
+    assert "No estimate of the decomposition over the dataset yet" in text and 'estimator="exact")</code>' in text
+
+    # with a full-data decomposition in metrics.json, it is shown beside the minibatch terms
+    score = lambda value: {"mean": value, "std": 0.0, "values": [value]}  # noqa: E731
+    scores = {f"{name}_{estimator}": score(value + offset) for estimator, offset in (("mss", 0.0), ("exact", 1.0))
+              for name, value in (("index_code_mi", 7.5), ("total_correlation", 0.25), ("dimwise_kl", 2.0),
+                                  ("average_kl", 9.75))}
+    (run / "metrics.json").write_text(json.dumps({"checkpoint_step": 4, "summary": {"elbo_decomposition": scores}}))
+    text = write_report(run, num_factor_images=300).read_text()
+    _check_self_contained(text)
+    assert "Over the dataset at step 4 (<code>elbo_decomposition</code> in metrics.json" in text
+    assert ("<tr><td>exact</td><td class=\"number\">8.500</td><td class=\"number\">1.250</td>"
+            "<td class=\"number\">3.000</td><td class=\"number\">10.750</td><td>every posterior") in text
+    assert "<tr><td>mss</td><td class=\"number\">7.500</td>" in text and "Without the exact estimator" not in text
+
+
+def test_a_factor_vae_run_describes_its_discriminators_estimate(tmp_path):
+    run = train(tmp_path / "factor", "factor-vae", "dsprites", steps=2, batch_size=8, log_every=1, progress=False)
+    rows = _term_rows(write_report(run, num_factor_images=300).read_text())
+    assert "as the discriminator estimates it" in rows["tc"]
+    assert set(rows) >= {"loss", "recon", "kl", "tc", "loss_discriminator", "discriminator_accuracy"}
+
+
 @pytest.mark.parametrize("problem", ["not a run", "bad baselines"])
 def test_cli_bad_input_is_one_line_and_exit_2(runs, tmp_path, capsys, problem):
     if problem == "not a run":

@@ -97,3 +97,13 @@ class AVB(Model):
             + F.binary_cross_entropy_with_logits(t_p, torch.zeros_like(t_p))
         )
         return {"loss": recon + kl, "loss_adversary": adversary, **elbo_terms(recon, kl)}
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        return {
+            **super().term_descriptions(logged),
+            "kl": ("the adversary's estimate E[T(x, z)] of KL(q(z|x) ‖ p(z)), z ~ q(z|x), batch mean, nats (exact "
+                   "only at the adversary's optimum; it can be negative)"),
+            "elbo": "−(recon + kl) with the adversary's kl, batch mean, nats: an estimate, not a guaranteed bound",
+            "loss_adversary": ("the adversary's logistic-regression cross-entropy, pairs (x, z ~ q(z|x)) labelled 1 "
+                               "and (x, z ~ p(z)) labelled 0, the sum of the two batch means, nats"),
+        }

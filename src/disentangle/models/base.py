@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -136,6 +136,16 @@ class Player:
     betas: tuple[float, float] | None = None
 
 
+#: the terms many models log, as their ``term_descriptions`` state them
+COMMON_TERMS = {
+    "loss": "the objective the model's optimizer minimises, on each batch",
+    "recon": "reconstruction error −log p(x|z) summed over pixels, batch mean, nats",
+    "kl": "KL(q(z|x) ‖ p(z)) summed over latent dimensions, analytic, batch mean, nats",
+    "kl_per_dim": "KL(q(z|x) ‖ p(z)) of each latent dimension, analytic, batch mean, nats (a panel only when D = 1)",
+    "elbo": "evidence lower bound −(recon + kl), batch mean, nats",
+}
+
+
 class Model(nn.Module):
     """Base class: subclasses set ``name``, ``config_class`` and ``capabilities`` and
     implement the methods.
@@ -221,3 +231,9 @@ class Model(nn.Module):
         term worth logging. Models whose ``sample_batch`` gives a context or rows take
         them as further keyword arguments."""
         raise NotImplementedError
+
+    def term_descriptions(self, logged: Collection[str] = ()) -> dict[str, str]:
+        """What each term ``loss`` logs is (estimator, units), for the report's captions;
+        a model adds its own to these. ``logged``: the terms a run's log holds, for a
+        model whose log's names meant something else in older runs."""
+        return dict(COMMON_TERMS)

@@ -151,3 +151,12 @@ class DCIGN(GaussianVAE):
         code, invariance = clamp(q.z, clamped)
         recon = self.recon(x, code)
         return {"loss": recon + q.kl + invariance, **elbo_terms(recon, q.kl, q.kl_per_dim), "invariance": invariance}
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        return {
+            **super().term_descriptions(logged),
+            "recon": ("−log p(x|z) with every latent outside the varied factor's group replaced by its batch mean, "
+                      "summed over pixels, batch mean, nats"),
+            "invariance": ("½ Σ over the clamped latents of the batch variance of their samples z (normalised by N), "
+                           "the penalty pulling them to their batch mean; 0 when nothing is clamped"),
+        }

@@ -10,6 +10,7 @@ the covariance of q(z) itself. Covariances are the batch's, normalised by N (dli
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -60,6 +61,8 @@ class DIPVAEI(GaussianVAE):
     name = "dip-vae-i"
     config_class = DIPVAEConfig
     packable_settings = ("lambda_od", "lambda_d_factor")
+    #: what the matrix C of ``dip_covariance`` is, for ``term_descriptions``
+    covariance_description: ClassVar[str] = "Cov[μ(x)], the batch covariance of the posterior means (normalised by N)"
 
     def dip_covariance(self, mean: Tensor, logvar: Tensor) -> Tensor:
         """The ``(D, D)`` matrix pushed towards the identity."""
@@ -76,12 +79,23 @@ class DIPVAEI(GaussianVAE):
             "dip_diagonal": diagonal,
         }
 
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        c = self.covariance_description
+        return {
+            **super().term_descriptions(logged),
+            "dip": ("the penalty the loss adds to kl, λ_od·dip_off_diagonal + λ_d·dip_diagonal, "
+                    "λ_d = lambda_d_factor·λ_od"),
+            "dip_off_diagonal": f"Σ_{{i≠j}} C_ij², unweighted, each pair counted twice, C = {c}",
+            "dip_diagonal": f"Σ_i (C_ii − 1)², unweighted, C = {c}",
+        }
+
 
 class DIPVAEII(DIPVAEI):
     """DIP-VAE-II: the same penalty on C = E[diag σ²] + Cov[μ]."""
 
     name = "dip-vae-ii"
     config_class = DIPVAEIIConfig
+    covariance_description = "E[diag σ²(x)] + Cov[μ(x)], the batch covariance of q(z) (normalised by N)"
 
     def dip_covariance(self, mean: Tensor, logvar: Tensor) -> Tensor:
         return torch.diag(logvar.exp().mean(0)) + covariance(mean)

@@ -122,3 +122,13 @@ class DRAW(Model):
         kl_per_step = gaussian_kl_per_dim(means, logvars).sum(2).mean(1)
         kl = kl_per_step.sum()
         return {"loss": recon + kl, **elbo_terms(recon, kl), "kl_per_step": kl_per_step}
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        return {
+            **super().term_descriptions(logged),
+            "recon": "reconstruction error −log p(x | c_T) of the final canvas, summed over pixels, batch mean, nats",
+            "kl": ("Σ over the T steps of KL(N(μ_t, σ_t²) ‖ N(0, I)) summed over a step's latents, analytic, "
+                   "batch mean, nats"),
+            "kl_per_step": ("the KL of each drawing step (T values: a curve only when T = 1), analytic, batch mean, "
+                            "nats"),
+        }

@@ -146,3 +146,12 @@ class FactorVAE(GaussianVAE):
             "loss_discriminator": discriminator_loss(logits_real, logits_permuted),
             "discriminator_accuracy": discriminator_accuracy(logits_real.detach(), logits_permuted.detach()),
         }
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        return {
+            **super().term_descriptions(logged),
+            "tc": ("total correlation of q(z) as the discriminator estimates it, the batch mean of its "
+                   "logit difference log D(z)₀/D(z)₁, nats (an estimate: negative while the discriminator is poor)"),
+            "loss_discriminator": "the discriminator's cross-entropy on real and permuted codes",
+            "discriminator_accuracy": "share of real and permuted codes the discriminator tells apart",
+        }

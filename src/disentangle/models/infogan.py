@@ -169,3 +169,15 @@ class InfoGAN(Model):
             "gan_generator": gan_generator,
             "gan_discriminator": gan_discriminator,
         }
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        return {
+            **super().term_descriptions(logged),
+            "mi": ("L_I = E[log Q(c|G(c, z))] + H(c), the lower bound on I(c; G(c, z)), summed over codes, batch mean, "
+                   "nats (differential entropies: can be negative; with q_std fixed each continuous code adds at "
+                   "most log 2 − ½ log 2π ≈ −0.23)"),
+            "gan_generator": "the generator's non-saturating GAN loss −log D(G(c, z)), batch mean, nats",
+            "gan_discriminator": ("D's cross-entropy on real (label 1) and generated (label 0) images, the sum of the "
+                                  "two batch means, nats"),
+            "loss_discriminator": "the discriminator's loss, gan_discriminator − λ·mi",
+        }

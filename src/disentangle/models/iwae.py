@@ -60,3 +60,14 @@ class IWAE(GaussianVAE):
         kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
         terms = elbo_terms(-log_px.mean(), kl_per_dim.sum(), kl_per_dim)
         return {"loss": -bound, "iwae_bound": bound, **terms, "elbo": log_w.mean()}
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        return {
+            **super().term_descriptions(logged),
+            "recon": ("−log p(x|z_i) summed over pixels, averaged over the k samples z_i ~ q(z|x) and the batch, "
+                      "nats"),
+            "elbo": ("the ELBO estimated from the same k samples: log w_i averaged over them and the batch, nats "
+                     "(≤ iwae_bound)"),
+            "iwae_bound": ("the k-sample bound L_k = log (1/k) Σ_i w_i, w_i = p(x|z_i) p(z_i) / q(z_i|x), batch mean, "
+                           "nats; the loss is −iwae_bound"),
+        }

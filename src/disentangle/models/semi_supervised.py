@@ -247,6 +247,23 @@ class SemiSupervised:
         return {**terms, "loss": terms["loss"] + gamma * supervised, "supervised": supervised,
                 "gamma_sup": supervised.new_tensor(gamma)}
 
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        kinds = {
+            "l2": "Σ (b·μ_i − y_i)² over the labelled images and the labels, b a learned scale",
+            "xent": ("sigmoid cross-entropy of the logits μ_i against y_i / |V_i|, summed over the labelled images "
+                     "and the labels, nats"),
+            "cov": ("Σ of the squared entries of the batch covariance between μ and y (D × L), latent i with label i "
+                    "left out"),
+            "embed": ("softmax cross-entropy of the embedding logits against each label's value, batch mean, summed "
+                      "over the labels, nats"),
+        }
+        return {
+            **super().term_descriptions(logged),
+            "supervised": ("the supervised loss of the labelled block's posterior means μ, before γ: "
+                           f"{kinds[self.config.supervised_loss]}"),
+            "gamma_sup": f"γ(step), the weight of supervised in the loss ({self.config.gamma_schedule} schedule)",
+        }
+
 
 def _semi_supervised_config(base: type) -> type:
     """``base`` (a frozen config dataclass) with the semi-supervised fields, validated by both."""

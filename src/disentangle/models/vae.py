@@ -145,3 +145,10 @@ class AnnealedVAE(GaussianVAE):
     def regularizer(self, kl, kl_per_dim, mean, logvar, z, step):
         c = capacity(step, self.config.c_max, self.config.iteration_threshold)
         return {"regularizer": self.config.gamma * (kl - c).abs(), "capacity": c if torch.is_tensor(c) else kl.new_tensor(c)}
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        return {
+            **super().term_descriptions(logged),
+            "capacity": ("the capacity C(step) = min(c_max, c_max · step / iteration_threshold), the target the loss's "
+                         "γ·|kl − C| pulls kl towards, nats"),
+        }

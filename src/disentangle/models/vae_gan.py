@@ -96,3 +96,18 @@ class VAEGAN(GaussianVAE):
             "llike": llike,
             "gan": gan,
         }
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        return {
+            **super().term_descriptions(logged),
+            "recon": ("pixel reconstruction error −log p(x|z) of x̃ = Dec(z), z ~ q(z|x), summed over pixels, batch "
+                      "mean, nats; logged for comparison, no player's loss"),
+            "elbo": ("−(recon + kl) with the pixel recon, batch mean, nats: the pixel-space ELBO, which no player "
+                     "maximises"),
+            "llike": ("L_llike = ½‖Dis_l(x) − Dis_l(x̃)‖² summed over the discriminator's features, batch mean: "
+                      "−log N(Dis_l(x); Dis_l(x̃), I) without its constant, nats"),
+            "gan": ("L_GAN, the discriminator's cross-entropy on x (real) and on x̃ and X_p = Dec(z_p) (fake), the sum "
+                    "of the three batch means, nats"),
+            "loss_decoder": "the decoder's loss, γ·llike − gan",
+            "loss_discriminator": "the discriminator's loss, gan",
+        }

@@ -144,3 +144,17 @@ class VQVAE(Model):
             "perplexity": perplexity(counts),
             "codebook_usage": counts.gt(0).float().mean(),
         }
+
+    def term_descriptions(self, logged=()) -> dict[str, str]:
+        codebook = "; the codebook term ‖sg[z_e] − z_q‖², not logged, has the same value"
+        return {
+            **super().term_descriptions(logged),
+            "recon": ("reconstruction error −log p(x|z_q) of the quantised code z_q, summed over pixels, batch mean, "
+                      "nats"),
+            "commitment": ("‖z_e − z_q‖², the squared distance of the encodings to their codebook entries summed over "
+                           "the latent_dim numbers, batch mean, unweighted (the loss weighs it by β)"
+                           + (codebook if self.config.codebook_update == "loss" else "")),
+            "perplexity": ("exp of the entropy (nats) of the codes' distribution over the batch's positions: 1 when "
+                           "one code is used, K when all are used equally"),
+            "codebook_usage": "fraction of the K codebook entries assigned to at least one position of the batch",
+        }

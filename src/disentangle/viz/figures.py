@@ -73,13 +73,20 @@ def kl_per_dimension_curves(log: Sequence[dict]) -> Figure:
     return figure
 
 
-def training_curves(log: Sequence[dict]) -> Figure:
-    """One panel per scalar logged term (``loss``, ``recon``, ``kl``, ...) against the step."""
+def logged_terms(log: Sequence[dict]) -> list[str]:
+    """The scalar terms of a training log (``loss``, ``recon``, ``kl``, ...), in the order
+    they first appear: the panels of ``training_curves``."""
     terms: list[str] = []
     for record in log:
         for key, value in record.items():
             if key not in _NOT_TERMS and isinstance(value, (int, float)) and key not in terms:
                 terms.append(key)
+    return terms
+
+
+def training_curves(log: Sequence[dict]) -> Figure:
+    """One panel per scalar logged term (``loss``, ``recon``, ``kl``, ...) against the step."""
+    terms = logged_terms(log)
     if not terms:
         return _note("No training log yet (log.jsonl is empty or missing).")
     figure, axes = _panels(len(terms), columns=3, panel_size=(3.2, 2.4))

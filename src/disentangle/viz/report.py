@@ -35,6 +35,7 @@ from disentangle.viz.figures import (
     kl_per_dimension_curves,
     latent_factor_mutual_information,
     latents_against_factors,
+    logged_terms,
     metric_comparison,
     training_curves,
 )
@@ -167,6 +168,69 @@ def _metrics(run: Path, baselines: dict[str, dict]) -> str:
     return note + _plot(metric_comparison(named), "scores of this run and the baselines") + _score_table(named)
 
 
+#: the scores of ``elbo_decomposition`` shown beside the training log's minibatch terms
+_FULL_DATA_TERMS = ("index_code_mi", "total_correlation", "dimwise_kl", "average_kl")
+#: what each estimator of ``elbo_decomposition`` gives
+_FULL_DATA_ESTIMATORS = {
+    "exact": "every posterior of the dataset as q(z) (Chen's reference): the values",
+    "mss": "minibatch stratified sampling over sampled batches: biased as the training terms",
+    "mws": "minibatch weighted sampling over sampled batches: offset as the training terms",
+}
+
+
+def _full_data_decomposition(run: Path) -> str:
+    """The ``elbo_decomposition`` scores of ``RUN/metrics.json`` as a table, or a note."""
+    exact = ("<code>elbo_decomposition(..., estimator=\"exact\")</code> "
+             "(<code>disentangle.metrics.elbo_decomposition</code>) computes it with every posterior of the dataset")
+    path = run / METRICS_FILE
+    try:
+        content = json.loads(path.read_text())
+        scores, step = content["summary"]["elbo_decomposition"], content["checkpoint_step"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return f"<p>No estimate of the decomposition over the dataset yet: {exact}.</p>"
+    estimators = [name for name in _FULL_DATA_ESTIMATORS if any(key.endswith(f"_{name}") for key in scores)]
+    header = "".join(f"<th>{html.escape(name)}</th>" for name in _FULL_DATA_TERMS)
+    rows = "".join(
+        f"<tr><td>{html.escape(estimator)}</td>"
+        + "".join(
+            f'<td class="number">{scores[f"{name}_{estimator}"]["mean"]:.3f}</td>'
+            if f"{name}_{estimator}" in scores else "<td>—</td>"
+            for name in _FULL_DATA_TERMS
+        )
+        + f"<td>{html.escape(_FULL_DATA_ESTIMATORS[estimator])}</td></tr>"
+        for estimator in estimators
+    )
+    note = "" if "exact" in estimators else f"<p>Without the exact estimator here: {exact}.</p>"
+    return (
+        f"<p>Over the dataset at step {step:,} (<code>elbo_decomposition</code> in {METRICS_FILE}, "
+        "nats, mean over its seeds):</p>"
+        f"<table><tr><th>estimator</th>{header}<th>what it is</th></tr>{rows}</table>" + note
+    )
+
+
+def _training_curves(model, log: list[dict], run: Path) -> str:
+    """The training log's panels, what each term is, and the full-data decomposition
+    beside a model that logs Chen's terms."""
+    figure = _plot(training_curves(log), "training curves")
+    terms = logged_terms(log)
+    if not terms:
+        return figure
+    described = model.term_descriptions(terms)
+    rows = "".join(
+        f"<tr><th>{html.escape(term)}</th><td>{html.escape(described.get(term, 'a term the model logs'))}</td></tr>"
+        for term in terms
+    )
+    parts = [
+        figure,
+        "<p>Each panel is a term of the training log (<code>log.jsonl</code>); each point is its mean over the "
+        "training batches since the point before: minibatch estimates, not values over the dataset.</p>",
+        f"<table><tr><th>term</th><th>what it is</th></tr>{rows}</table>",
+    ]
+    if model.capabilities.gaussian_posterior and any(term.startswith(("tc", "index_code_mi")) for term in terms):
+        parts.append(_full_data_decomposition(run))
+    return "".join(parts)
+
+
 @torch.no_grad()
 def _encode(model, observations: torch.Tensor, batch_size: int = 500) -> np.ndarray:
     return torch.cat([model.encode(batch) for batch in observations.split(batch_size)]).numpy()
@@ -288,7 +352,7 @@ def write_report(
         reconstructions = _png(reconstruction_grid(model, x))
     bodies = {
         "configuration": _configuration(loaded.config),
-        "training-curves": _plot(training_curves(log), "training curves"),
+        "training-curves": _training_curves(model, log, path),
         "kl-per-dimension": _plot(kl_per_dimension_curves(log), "KL per dimension over training")
         + _kl_bars(score, order, model.capabilities.gaussian_posterior),
         "traversals": _traversals(model, dataset, x, order, codes, factors, seed),
@@ -375,7 +439,7 @@ def write_comparison(
         with torch.no_grad():
             grid = _png(traversal_grid(model, x, values, order))
         caption = f"{name}: {_title(run.config)}"
-        curves.append(f"<h3>{html.escape(caption)}</h3>" + _plot(training_curves(log), "training curves")
+        curves.append(f"<h3>{html.escape(caption)}</h3>" + _training_curves(model, log, run.path)
                       + _plot(kl_per_dimension_curves(log), "KL per dimension"))
         traversals.append(_figure(grid, "png", caption, _pixel_scale(x.shape[-1])))
     sections = {
