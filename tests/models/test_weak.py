@@ -3,6 +3,8 @@ rules, and training from pairs (resume included)."""
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 
 import numpy as np
@@ -28,6 +30,8 @@ from disentangle.train.distributed import Processes
 from disentangle.train.run_folder import latest_checkpoint
 
 SIZES = [3, 6, 40, 32, 32]
+#: the dynamics of exactly k changed factors (the default is dlib's)
+EXACT = "exact-k"
 
 
 def _generator(seed: int = 0) -> torch.Generator:
@@ -36,7 +40,7 @@ def _generator(seed: int = 0) -> torch.Generator:
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
 def test_pairs_differ_in_exactly_k_factors_each_in_its_range(k):
-    first, second, changed = sample_pairs(SIZES, 4000, k, _generator())
+    first, second, changed = sample_pairs(SIZES, 4000, k, _generator(), EXACT)
     assert np.array_equal(first != second, changed)
     assert (changed.sum(1) == k).all()
     assert ((0 <= second) & (second < np.asarray(SIZES))).all()
@@ -51,7 +55,7 @@ FACTOR_GRIDS = {name: cls.factors_num_values for name, cls in DATASETS.items()
 def test_on_every_factor_dataset_pairs_differ_in_exactly_k_or_in_1_to_k_minus_1_factors(name):
     sizes = FACTOR_GRIDS[name]
     for k in (1, len(sizes) - 1, -1):
-        first, second, changed = sample_pairs(sizes, 3000, k, _generator(k + 5))
+        first, second, changed = sample_pairs(sizes, 3000, k, _generator(k + 5), EXACT)
         counts = (first != second).sum(1)
         assert np.array_equal(first != second, changed) and ((0 <= second) & (second < np.asarray(sizes))).all()
         if k > 0:
@@ -63,7 +67,7 @@ def test_on_every_factor_dataset_pairs_differ_in_exactly_k_or_in_1_to_k_minus_1_
 
 def test_pairs_with_k_minus_one_differ_in_1_to_k_minus_1_factors_uniformly():
     num = 40_000
-    _, _, changed = sample_pairs(SIZES, num, -1, _generator(1))
+    _, _, changed = sample_pairs(SIZES, num, -1, _generator(1), EXACT)
     counts = np.bincount(changed.sum(1), minlength=6)
     assert counts[0] == 0 and counts[5] == 0
     # uniform over 1 … 4: each count within 4 standard deviations of num / 4
@@ -73,7 +77,7 @@ def test_pairs_with_k_minus_one_differ_in_1_to_k_minus_1_factors_uniformly():
 
 def test_which_factors_change_and_their_new_values_are_uniform():
     num = 60_000
-    first, second, changed = sample_pairs([4, 3, 5], num, 1, _generator(2))
+    first, second, changed = sample_pairs([4, 3, 5], num, 1, _generator(2), EXACT)
     per_factor = changed.sum(0) / num
     assert np.allclose(per_factor, 1 / 3, atol=0.015)
     rows = changed[:, 0]
@@ -83,20 +87,115 @@ def test_which_factors_change_and_their_new_values_are_uniform():
 
 
 def test_factors_with_a_single_value_never_change():
-    _, _, changed = sample_pairs([1, 5, 1, 4], 2000, -1, _generator())
+    _, _, changed = sample_pairs([1, 5, 1, 4], 2000, -1, _generator(), EXACT)
     assert not changed[:, [0, 2]].any() and (changed.sum(1) == 1).all()
 
 
-def test_pairs_repeat_from_the_same_generator_state():
-    a = sample_pairs(SIZES, 64, -1, _generator(7))
-    b = sample_pairs(SIZES, 64, -1, _generator(7))
+@pytest.mark.parametrize("dynamics", ["dlib", EXACT])
+def test_pairs_repeat_from_the_same_generator_state(dynamics):
+    a = sample_pairs(SIZES, 64, -1, _generator(7), dynamics)
+    b = sample_pairs(SIZES, 64, -1, _generator(7), dynamics)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+@pytest.mark.parametrize("dynamics", ["dlib", EXACT])
 @pytest.mark.parametrize("k", [0, -2, 6])
-def test_a_k_outside_the_factors_that_vary_is_refused(k):
-    with pytest.raises(InputError, match="k:"):
-        sample_pairs(SIZES, 4, k, _generator())
+def test_a_k_outside_the_factors_that_can_be_drawn_is_refused(k, dynamics):
+    with pytest.raises(InputError, match="^k:"):
+        sample_pairs(SIZES, 4, k, _generator(), dynamics)
+
+
+def test_unknown_dynamics_are_refused_naming_the_setting():
+    with pytest.raises(InputError, match="^dynamics: expected one of dlib, exact-k, got 'random'"):
+        sample_pairs(SIZES, 4, -1, _generator(), "random")
+    with pytest.raises(InputError, match="^--dynamics:"):
+        build_model("ada-gvae", (1, 64, 64), dynamics="random")
+
+
+def dlib_pair_distribution(sizes: list[int], k: int) -> tuple[dict[int, float], dict[int, float]]:
+    """dlib's ``simple_dynamics`` written out: the exact probabilities of the number of
+    factors redrawn and of the number whose value changed. k' = k or uniform in
+    1 … K − 1; 1 or k' factors (½ each) drawn uniformly without replacement; each drawn
+    factor i changes with probability 1 − 1/|V_i|."""
+    num = len(sizes)
+    k_values = range(1, num) if k == -1 else [k]
+    redrawn: dict[int, float] = {}
+    for k_observed in k_values:
+        for r in (1, k_observed):
+            redrawn[r] = redrawn.get(r, 0.0) + 0.5 / len(k_values)
+    changed: dict[int, float] = {}
+    for r, p_r in redrawn.items():
+        subsets = list(itertools.combinations(range(num), r))
+        for subset in subsets:
+            for stays in itertools.product([False, True], repeat=r):
+                p = p_r / len(subsets)
+                for factor, same in zip(subset, stays):
+                    p *= 1 / sizes[factor] if same else 1 - 1 / sizes[factor]
+                count = r - sum(stays)
+                changed[count] = changed.get(count, 0.0) + p
+    return redrawn, changed
+
+
+@pytest.mark.parametrize("k", [-1, 1, 3])
+def test_dlib_pairs_change_as_many_factors_as_dlibs_dynamics(k):
+    num = 200_000
+    first, second, labelled = sample_pairs(SIZES, num, k, _generator(11))
+    _, expected = dlib_pair_distribution(SIZES, k)
+    counts = np.bincount((first != second).sum(1), minlength=len(SIZES) + 1) / num
+    for count, p in expected.items():  # each share within 4 standard errors
+        assert abs(counts[count] - p) < 4 * math.sqrt(p * (1 - p) / num) + 1e-12, (count, counts[count], p)
+    assert (labelled.sum(1) == 1).all()  # one label per pair, unchanged pairs included
+
+
+def test_on_dsprites_dlibs_pairs_leave_about_7_5_percent_unchanged_and_change_1_5_factors_on_average():
+    """The analytic values of dlib's dynamics on dSprites' grid (3, 6, 40, 32, 32), k = −1."""
+    redrawn, changed = dlib_pair_distribution(SIZES, -1)
+    assert redrawn == pytest.approx({1: 5 / 8, 2: 1 / 8, 3: 1 / 8, 4: 1 / 8})
+    # by hand: one redrawn factor stays with probability mean(1/|V|) = 0.1175, so
+    # P(none changes) ≈ 5/8 · 0.1175 + (two stay of two) ≈ 0.0748 and P(one) ≈ 0.5821; by
+    # linearity the mean is E[redrawn] · (1 − 0.1175) = 1.75 · 0.8825
+    assert changed[0] == pytest.approx(0.0748, abs=2e-4)
+    assert changed[1] == pytest.approx(0.5821, abs=2e-4)
+    assert sum(count * p for count, p in changed.items()) == pytest.approx(1.75 * 0.8825, rel=1e-12)
+
+
+def test_dlib_pairs_redraw_a_factor_uniformly_over_all_its_values_and_label_the_last_drawn():
+    num = 60_000
+    sizes = [4, 3, 5]
+    first, second, labelled = sample_pairs(sizes, num, 1, _generator(2))  # one factor redrawn per pair
+    assert ((first != second).sum(1) <= 1).all() and (labelled.sum(1) == 1).all()
+    assert not ((first != second) & ~labelled).any()  # only the labelled factor can differ
+    assert np.allclose(labelled.sum(0) / num, 1 / 3, atol=0.015)
+    for factor, size in enumerate(sizes):  # a fresh uniform value: the old one with probability 1/|V|
+        rows = labelled[:, factor]
+        assert np.mean(second[rows, factor] == first[rows, factor]) == pytest.approx(1 / size, abs=0.02)
+        assert np.allclose(np.bincount(second[rows, factor], minlength=size) / rows.sum(), 1 / size, atol=0.02)
+
+
+@pytest.mark.parametrize("k", [-1, 3])
+def test_dlib_pairs_are_dlibs_loop_on_the_same_random_numbers(k):
+    """dlib's ``simple_dynamics`` as its loop runs, pair by pair, on the random numbers
+    ``sample_pairs`` draws (in its order: first values, k', the ½ coin, the draw order,
+    the new values): the same pairs, and the label is the last factor of the loop."""
+    num = 500
+    first, second, labelled = sample_pairs(SIZES, num, k, _generator(9))
+    generator = _generator(9)
+    start = torch.minimum((torch.rand(num, 5, generator=generator) * torch.tensor(SIZES)).long(),
+                          torch.tensor(SIZES) - 1).numpy()
+    k_observed = torch.randint(1, 5, (num,), generator=generator).numpy() if k == -1 else np.full(num, k)
+    coin = torch.rand(num, generator=generator).numpy()
+    order = torch.rand(num, 5, generator=generator).argsort(dim=1).numpy()
+    fresh = torch.minimum((torch.rand(num, 5, generator=generator) * torch.tensor(SIZES)).long(),
+                          torch.tensor(SIZES) - 1).numpy()
+    for i in range(num):
+        z = start[i].copy()
+        index_list = order[i][: 1 if coin[i] < 0.5 else k_observed[i]]
+        idx = -1
+        for index in index_list:
+            z[index] = fresh[i, index]
+            idx = index
+        assert np.array_equal(first[i], start[i]) and np.array_equal(second[i], z)
+        assert labelled[i].tolist() == [j == idx for j in range(5)]
 
 
 def _kl_closed_form(m1, v1, m2, v2):
@@ -208,6 +307,23 @@ def test_resume_after_an_interruption_is_bit_identical(name, tmp_path):
     assert load_run(parts).step == 6
 
 
+@pytest.mark.slow
+def test_a_run_folder_from_before_the_dynamics_setting_resumes_on_the_pairs_it_trained_on(tmp_path):
+    """Its config.json has no ``dynamics``: it ran exact-k pairs, and resumes with them."""
+    settings = dict(steps=6, batch_size=4, architecture="mlp", checkpoint_every=3, keep_checkpoints=5,
+                    log_every=3, progress=False, dynamics=EXACT)
+    whole = train(tmp_path / "whole", "group-vae", "dsprites", **settings)
+    parts = train(tmp_path / "parts", "group-vae", "dsprites", **{**settings, "steps": 3})
+    config = json.loads((parts / "config.json").read_text())
+    del config["model"]["dynamics"]
+    (parts / "config.json").write_text(json.dumps(config))
+    assert load_run(parts).model.config.dynamics == EXACT
+    resume(parts, steps=6, progress=False)
+    a, b = load_file(str(latest_checkpoint(whole))), load_file(str(latest_checkpoint(parts)))
+    assert a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+    assert build_model("group-vae", (1, 64, 64)).config.dynamics == "dlib"  # a new run's default
+
+
 def test_each_process_trains_on_whole_pairs_and_their_rows():
     _, _, batch = _pair_batch("group-vae", k=1)  # 6 pairs
     first, second, changed = batch.observations[:6], batch.observations[6:], batch.rows["changed"]
@@ -221,7 +337,7 @@ def test_each_process_trains_on_whole_pairs_and_their_rows():
 
 def test_pairs_on_a_dataset_with_a_nuisance_factor_draw_it_for_each_image(grid_factors):
     data = grid_factors([3, 5, 4, 6], nuisance=(1,))  # the second axis is a nuisance, as SmallNORB's instance
-    model = build_model("ada-gvae", data.observation_shape, architecture="mlp", latent_dim=3, k=1)
+    model = build_model("ada-gvae", data.observation_shape, architecture="mlp", latent_dim=3, k=1, dynamics=EXACT)
     batch = model.sample_batch(data, 200, _generator(4))
     indices = batch.observations.reshape(-1).long().numpy()
     first, second = data.factors_of(indices[:200]), data.factors_of(indices[200:])

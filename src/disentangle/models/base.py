@@ -52,6 +52,10 @@ class ModelConfig:
 
     #: fields whose ``None`` means "taken from the training data": name -> how, from the dataset
     DATA_DERIVED: ClassVar[Mapping[str, Callable[[ImageDataset], object]]] = {}
+    #: fields added after run folders were written whose default differs from what those
+    #: runs did: name -> the value a ``config.json`` without the field means, so that an
+    #: old run folder resumes and evaluates as it trained
+    BEFORE_THE_FIELD: ClassVar[Mapping[str, object]] = {}
 
     def __post_init__(self):
         require(isinstance(self.latent_dim, int) and self.latent_dim >= 1, "latent_dim", "an integer ≥ 1",

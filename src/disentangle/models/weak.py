@@ -3,10 +3,10 @@
 ``methods/weak``).
 
 Each training example is a pair (x₁, x₂) whose factor vectors agree on all factors but
-k (``sample_pairs``). Both images go through the same encoder. For every latent j that
-the pair is taken to share, both posteriors q(z_j|x₁) and q(z_j|x₂) are replaced by one
-aggregate of the two; the other latents keep their own. Then each image is decoded from
-a sample of its (partly aggregated) posterior, and
+a few (``sample_pairs``: dlib's dynamics by default). Both images go through the same
+encoder. For every latent j that the pair is taken to share, both posteriors q(z_j|x₁)
+and q(z_j|x₂) are replaced by one aggregate of the two; the other latents keep their own.
+Then each image is decoded from a sample of its (partly aggregated) posterior, and
 
     loss = ½ (recon₁ + recon₂) + β · ½ (KL₁ + KL₂),
 
@@ -23,9 +23,11 @@ Aggregations (per latent, of N(μ₁, σ₁²) and N(μ₂, σ₂²)):
 
 Which latents are shared:
 
-- known (``group-vae``, ``ml-vae``; dlib's ``*Labels``): the loop passes which factors
-  changed, and latent j stands for factor j: the latents of the changed factors keep their
-  own posteriors, every other latent is shared (so ``latent_dim`` ≥ the number of factors);
+- known (``group-vae``, ``ml-vae``; dlib's ``*Labels``): the loop passes the pair's
+  labelled factors (with dlib's dynamics the last one redrawn; with ``exact-k`` every one
+  that changed), and latent j stands for factor j: the latents of the labelled factors
+  keep their own posteriors, every other latent is shared (so ``latent_dim`` ≥ the number
+  of factors);
 - adaptive (``ada-gvae``, ``ada-ml-vae``; dlib's ``*Argmax``): with δ_j = KL(q(z_j|x₁) ‖
   q(z_j|x₂)), the latents with δ_j < τ = ½ (max_j δ_j + min_j δ_j) are shared (the
   paper's threshold; dlib's two equal-width bins over [min δ, max δ]). When every δ_j is
@@ -51,40 +53,65 @@ from disentangle.models.gaussian import elbo_terms, gaussian_kl_per_dim, reparam
 from disentangle.models.vae import GaussianVAE
 
 
+#: how a pair's second factor vector is drawn from its first (``PairVAEConfig.dynamics``)
+DYNAMICS = ("dlib", "exact-k")
+
+
 def sample_pairs(
-    factors_num_values: list[int], num_pairs: int, k: int, generator: torch.Generator
+    factors_num_values: list[int], num_pairs: int, k: int, generator: torch.Generator, dynamics: str = "dlib"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``num_pairs`` pairs of factor vectors that differ in exactly k factors each.
+    """``num_pairs`` pairs of factor vectors and, per pair, the factors the known variants
+    are told changed. The first vector of a pair is uniform over the grid.
 
-    The first vector of a pair is uniform over the grid. The number of differing factors
-    is ``k``, or, for ``k = -1`` (the paper's default), drawn per pair uniformly from
-    1 … K − 1, K the number of factors that take more than one value. Which factors
-    differ is uniform among those K; each takes a new value uniform among its other
-    values. Every random number comes from ``generator``, the same count each call, so
-    that a resumed run draws the same pairs.
+    - ``dlib`` (dlib's ``simple_dynamics``, Locatello et al. 2020): k' is ``k`` or, for
+      ``k = -1``, uniform in 1 … K − 1 (K = every factor, as dlib's ``num_factors``); then
+      1 or k' factors, each with probability ½, are drawn without replacement and each
+      takes a fresh uniform value, which may equal the old one. The label is the last
+      factor drawn only (dlib's ``return_index``), whether or not its value changed. On
+      dSprites 7.5 % of pairs differ in no factor, 58 % in one, 1.54 on average.
+    - ``exact-k``: exactly k factors differ (k = -1: uniform in 1 … K − 1 per pair, K the
+      factors that take more than one value), chosen uniformly, each taking one of its
+      other values; every one of them is labelled.
 
-    Returns ``(first, second, changed)``: int64 ``(num_pairs, num_factors)`` twice and a
-    bool mask ``(num_pairs, num_factors)`` of the factors that differ.
+    Every random number comes from ``generator``, the same count each call, so that a
+    resumed run draws the same pairs. Returns ``(first, second, labelled)``: int64
+    ``(num_pairs, num_factors)`` twice and a bool mask of the same shape.
     """
+    if dynamics not in DYNAMICS:
+        raise InputError(f"dynamics: expected one of {', '.join(DYNAMICS)}, got {dynamics!r}")
     sizes = torch.as_tensor(factors_num_values, dtype=torch.int64)
     variable = sizes > 1
-    num_variable = int(variable.sum())
-    if k == -1 and num_variable < 2:
-        raise InputError(f"k: -1 draws 1 … K − 1 changed factors, but only {num_variable} factor(s) vary")
-    if not (k == -1 or 1 <= k <= num_variable):
-        raise InputError(f"k: expected -1 or 1 … {num_variable} (the factors that vary), got {k}")
-    first = (torch.rand(num_pairs, len(sizes), generator=generator) * sizes).long()
+    # dlib counts every factor; exact-k only those that can change
+    num_choosable = len(sizes) if dynamics == "dlib" else int(variable.sum())
+    if k == -1 and num_choosable < 2:
+        raise InputError(f"k: -1 draws 1 … K − 1 factors, but only {num_choosable} factor(s) can be drawn")
+    if not (k == -1 or 1 <= k <= num_choosable):
+        raise InputError(f"k: expected -1 or 1 … {num_choosable} (the factors that can be drawn), got {k}")
+    first = _uniform_values(sizes, num_pairs, generator)
     counts = (
-        torch.randint(1, num_variable, (num_pairs,), generator=generator)
+        torch.randint(1, num_choosable, (num_pairs,), generator=generator)
         if k == -1
         else torch.full((num_pairs,), k, dtype=torch.int64)
     )
-    keys = torch.rand(num_pairs, len(sizes), generator=generator).masked_fill(~variable, 2.0)
-    ranks = keys.argsort(dim=1).argsort(dim=1)
-    changed = ranks < counts[:, None]
+    if dynamics == "dlib":
+        counts = torch.where(torch.rand(num_pairs, generator=generator) < 0.5, 1, counts)
+        keys = torch.rand(num_pairs, len(sizes), generator=generator)
+    else:
+        keys = torch.rand(num_pairs, len(sizes), generator=generator).masked_fill(~variable, 2.0)
+    ranks = keys.argsort(dim=1).argsort(dim=1)  # the order in which the factors are drawn
+    drawn = ranks < counts[:, None]
+    if dynamics == "dlib":
+        second = torch.where(drawn, _uniform_values(sizes, num_pairs, generator), first)
+        return first.numpy(), second.numpy(), (ranks == counts[:, None] - 1).numpy()
     offsets = 1 + (torch.rand(num_pairs, len(sizes), generator=generator) * (sizes - 1).clamp(min=1)).long()
-    second = torch.where(changed, (first + offsets) % sizes, first)
-    return first.numpy(), second.numpy(), changed.numpy()
+    second = torch.where(drawn, (first + offsets) % sizes, first)
+    return first.numpy(), second.numpy(), drawn.numpy()
+
+
+def _uniform_values(sizes: Tensor, num_pairs: int, generator: torch.Generator) -> Tensor:
+    """int64 ``(num_pairs, len(sizes))``: factor values uniform in 0 … size − 1."""
+    values = (torch.rand(num_pairs, len(sizes), generator=generator) * sizes).long()
+    return torch.minimum(values, sizes - 1)  # a float32 product can round up to the size itself
 
 
 def pair_kl_per_dim(mean_1: Tensor, logvar_1: Tensor, mean_2: Tensor, logvar_2: Tensor) -> Tensor:
@@ -129,16 +156,24 @@ AGGREGATIONS: dict[str, Callable[..., tuple[Tensor, Tensor]]] = {
 
 @dataclass(frozen=True)
 class PairVAEConfig(ModelConfig):
-    """``beta`` weighs the KL as in the β-VAE; ``k`` is the number of factors that differ
-    within a pair (−1: drawn uniformly from 1 … K − 1 for each pair, the paper's default)."""
+    """``beta`` weighs the KL as in the β-VAE; ``k`` is the number of factors a pair's
+    second image redraws (−1: drawn uniformly from 1 … K − 1 for each pair, the paper's
+    default); ``dynamics`` how (``sample_pairs``): ``dlib``'s (1 or k factors redrawn,
+    possibly to the same value, the last one labelled) or ``exact-k`` (exactly k differ,
+    all labelled; the only dynamics before it was a setting, so a run folder without it
+    ran with it)."""
 
     beta: float = 1.0
     k: int = -1
+    dynamics: str = "dlib"
+
+    BEFORE_THE_FIELD: ClassVar = {"dynamics": "exact-k"}
 
     def __post_init__(self):
         super().__post_init__()
         require(self.beta > 0, "beta", "> 0", self.beta)
         require(isinstance(self.k, int) and (self.k == -1 or self.k >= 1), "k", "-1 or an integer ≥ 1", self.k)
+        require(self.dynamics in DYNAMICS, "dynamics", f"one of {', '.join(DYNAMICS)}", self.dynamics)
 
 
 class PairVAE(GaussianVAE):
@@ -152,17 +187,19 @@ class PairVAE(GaussianVAE):
     known: ClassVar[bool]
 
     def check_dataset(self, dataset: ImageDataset) -> None:
-        """Pairs need ground-truth factors, at least ``k`` that vary, and, when the changed
-        factors are known, one latent per factor."""
+        """Pairs need ground-truth factors, at least ``k`` that can be drawn, and, when the
+        changed factors are known, one latent per factor."""
         if not isinstance(dataset, FactorDataset):
             raise InputError(
                 f"--data: {self.name} trains on pairs that share factors and needs a dataset with "
                 f"ground-truth factors (e.g. dsprites), got '{dataset.name}'"
             )
-        variable = sum(size > 1 for size in dataset.factors_num_values)
-        if self.config.k > variable or (self.config.k == -1 and variable < 2):
+        sizes = dataset.factors_num_values
+        choosable = len(sizes) if self.config.dynamics == "dlib" else sum(size > 1 for size in sizes)
+        if self.config.k > choosable or (self.config.k == -1 and choosable < 2):
+            kind = "factors" if self.config.dynamics == "dlib" else "factors that vary"
             raise InputError(
-                f"--k: {self.config.k} changed factors per pair, but '{dataset.name}' has {variable} that vary"
+                f"--k: {self.config.k} factors redrawn per pair, but '{dataset.name}' has {choosable} {kind}"
             )
         if self.known and self.latent_dim < dataset.num_factors:
             raise InputError(
@@ -175,9 +212,11 @@ class PairVAE(GaussianVAE):
         the known variants also get ``changed``, ``(batch_size, num_factors)``, per pair.
         Nuisance factors (SmallNORB's instance) are drawn for each image, as dlib does."""
         self.check_dataset(dataset)
-        first, second, changed = sample_pairs(list(dataset.factors_num_values), batch_size, self.config.k, generator)
+        first, second, labelled = sample_pairs(
+            list(dataset.factors_num_values), batch_size, self.config.k, generator, self.config.dynamics
+        )
         indices = np.concatenate([dataset.draw_indices_of(first, generator), dataset.draw_indices_of(second, generator)])
-        rows = {"changed": torch.from_numpy(changed)} if self.known else {}
+        rows = {"changed": torch.from_numpy(labelled)} if self.known else {}
         return Batch(dataset.observations(indices), blocks=2, rows=rows)
 
     def shared_latents(self, delta: Tensor, changed: Tensor | None) -> Tensor:

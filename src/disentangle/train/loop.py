@@ -15,7 +15,7 @@ import torch
 
 from disentangle.data import ImageDataset
 from disentangle.errors import InputError, TrainingDiverged
-from disentangle.models import Model, Player
+from disentangle.models import MODELS, Model, Player
 from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
 from disentangle.train.config import DEFAULT_DATA, DEFAULT_MODEL, RunConfig, TrainConfig
@@ -45,8 +45,13 @@ class Run:
 
 
 def read_run_config(run: Path) -> tuple[dict, RunConfig]:
-    """A run folder's ``config.json`` and the ``RunConfig`` it holds, checked."""
+    """A run folder's ``config.json`` and the ``RunConfig`` it holds, checked; a model field
+    the file lacks takes the value the run trained with (``ModelConfig.BEFORE_THE_FIELD``)."""
     config = run_folder.read_config(run)
+    model_class = MODELS.get(config["model"]["name"])
+    if model_class is not None:
+        before = model_class.config_class.BEFORE_THE_FIELD
+        config = {**config, "model": {**before, **config["model"]}}
     return config, RunConfig.from_dict(config, source=str(Path(run) / run_folder.CONFIG))
 
 
