@@ -5,8 +5,8 @@ sampled points) and Chen et al.'s (posterior densities over the dataset, shape e
 from disentangle.reproduce.common import CPU_RECIPE, CPU_RECIPE_REASON, DLIB_BASE
 from disentangle.reproduce.study import Published, Study, StudyBudget, StudyMethod
 
-#: dlib's β-TCVAE grid (REFERENCES.md), for both objectives; Chen et al.'s own β values
-#: are not recorded there
+#: dlib's β-TCVAE grid (docs/references.md#disentanglement_lib-defaults, D2), for both
+#: objectives; Chen et al.'s own β values are not pinned down (docs/references.md#chen-et-al-2018, C3)
 BETAS = (1.0, 2.0, 4.0, 6.0, 8.0, 10.0)
 METHODS = (
     StudyMethod("beta-vae", "β-VAE", "beta-vae", "beta", BETAS),
@@ -44,11 +44,14 @@ CHEN_2018 = Study(
         ),
     },
     published=(
-        Published("best MIG ≈ 0.3–0.4 (Chen's estimator)", "Chen et al. 2018; REFERENCES.md",
+        Published("best MIG ≈ 0.3–0.4 (Chen's estimator)",
+                  "Chen et al. 2018, source not pinned down; docs/references.md#chen-et-al-2018 (C1)",
                   "mig_chen.mig", "beta-tcvae"),
-        Published("β-TCVAE ≥ β-VAE at matched β: β-TCVAE's mean over β", "Chen et al. 2018; REFERENCES.md",
+        Published("β-TCVAE ≥ β-VAE at matched β: β-TCVAE's mean over β",
+                  "Chen et al. 2018, source not pinned down; docs/references.md#chen-et-al-2018 (C2)",
                   "mig_chen.mig", "beta-tcvae", "mean"),
-        Published("β-TCVAE ≥ β-VAE at matched β: β-VAE's mean over β", "Chen et al. 2018; REFERENCES.md",
+        Published("β-TCVAE ≥ β-VAE at matched β: β-VAE's mean over β",
+                  "Chen et al. 2018, source not pinned down; docs/references.md#chen-et-al-2018 (C2)",
                   "mig_chen.mig", "beta-vae", "mean"),
     ),
     figures=("mig_against_beta", "score_distributions"),

@@ -1,8 +1,9 @@
 """Settings shared by the studies' declarations: dlib's training (the ``full`` budgets)
 and the CPU recipe of the ``cpu-small`` and ``cpu`` budgets."""
 
-#: dlib's training (REFERENCES.md, Locatello et al. 2019): 10 latents, dlib's conv nets,
-#: Bernoulli decoder, batch 64, Adam 1e-4; the base of every study's ``full`` budget
+#: dlib's training (Locatello et al. 2019; docs/references.md#disentanglement_lib-defaults, D1 and D3):
+#: 10 latents, dlib's conv nets, Bernoulli decoder, batch 64, Adam 1e-4; the base of every study's
+#: ``full`` budget
 DLIB_BASE = {
     "model": {"latent_dim": 10, "likelihood": "bernoulli", "architecture": "conv-2x2"},
     "train": {"batch_size": 64, "optimizer": "adam", "learning_rate": 1e-4},

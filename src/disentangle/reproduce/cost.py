@@ -8,7 +8,8 @@ per run (UDR, Chen et al.'s MIG).
 
 GPU-hours for ``full`` use the only GPU throughput the project has: Locatello et al.
 2019 trained and scored 12,600 models of 300,000 steps at batch 64 in about 2.5
-P100-years (REFERENCES.md), i.e. about 3,070 images/s per GPU, evaluation included.
+P100-years (2.52 in the paper; docs/references.md#locatello-et-al-2019, L3), i.e. about 3,070
+images/s per GPU, evaluation included.
 No GPU was available to measure ours.
 """
 

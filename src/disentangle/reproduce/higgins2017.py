@@ -173,12 +173,14 @@ class Method:
         return RunConfig.from_dict(sections, source=f"method {self.key}")
 
 
-#: Higgins et al. 2017's dSprites setting (configs/higgins-beta-vae-dsprites.yaml):
+#: Higgins et al. 2017's dSprites setting (configs/higgins-beta-vae-dsprites.yaml;
+#: docs/references.md#higgins-et-al-2017, H10–H11):
 #: MLP nets 4096-1200-1200-10 and 10-1200-1200-1200-4096, Adagrad at 1e-2, batch 64
 HIGGINS_NETS = {"latent_dim": 10, "likelihood": "bernoulli", "architecture": "mlp"}
 HIGGINS_TRAINING = {"batch_size": 64, "optimizer": "adagrad", "learning_rate": 1e-2}
 
-#: Higgins et al. 2017, Table 1, in the paper's order. The VAE, β-VAE and untrained
+#: Higgins et al. 2017, Table 1, in the paper's order (each published value's row and what it
+#: measures: docs/references.md#higgins-et-al-2017, H1–H9). The VAE, β-VAE and untrained
 #: VAE share Higgins' MLP; DC-IGN and InfoGAN use our conv nets, InfoGAN with Chen et
 #: al.'s Adam rates (1e-3 / 2e-4), DC-IGN with dlib's Adam 1e-4.
 HIGGINS_2017 = (

@@ -41,9 +41,11 @@ KIM_MNIH_2018 = Study(
         ),
     },
     published=(
-        Published("best FactorVAE ≈ 0.8 on the FactorVAE score", "Kim & Mnih 2018; REFERENCES.md",
+        Published("best FactorVAE ≈ 0.8 on the FactorVAE score",
+                  "Kim & Mnih 2018, source not pinned down; docs/references.md#kim--mnih-2018 (K1)",
                   "factor_vae.eval_accuracy", "factor-vae"),
-        Published("best β-VAE ≈ 0.7 on the FactorVAE score", "Kim & Mnih 2018; REFERENCES.md",
+        Published("best β-VAE ≈ 0.7 on the FactorVAE score",
+                  "Kim & Mnih 2018, source not pinned down; docs/references.md#kim--mnih-2018 (K2)",
                   "factor_vae.eval_accuracy", "beta-vae"),
     ),
     figures=("reconstruction_against_factor_vae", "score_distributions"),

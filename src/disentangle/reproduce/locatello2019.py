@@ -1,11 +1,11 @@
 """Locatello et al. 2019, "Challenging Common Assumptions in the Unsupervised Learning of
 Disentangled Representations": six objectives × six hyperparameters × seeds × datasets,
-every dlib metric, UDR; grids from REFERENCES.md."""
+every dlib metric, UDR; grids from dlib (docs/references.md#disentanglement_lib-defaults)."""
 
 from disentangle.reproduce.common import CPU_RECIPE, CPU_RECIPE_REASON, DLIB_BASE, DLIB_DATASETS
 from disentangle.reproduce.study import Published, Study, StudyBudget, StudyMethod
 
-#: the six objectives and dlib's grids (REFERENCES.md, "Training defaults")
+#: the six objectives and dlib's grids (docs/references.md#disentanglement_lib-defaults, D2)
 METHODS = (
     StudyMethod("beta-vae", "β-VAE", "beta-vae", "beta", (1.0, 2.0, 4.0, 6.0, 8.0, 16.0)),
     StudyMethod("annealed-vae", "AnnealedVAE", "annealed-vae", "c_max", (5.0, 10.0, 25.0, 50.0, 75.0, 100.0),
@@ -62,11 +62,14 @@ LOCATELLO_2019 = Study(
     },
     published=(
         Published("No objective is consistently better: the scores of every method overlap widely",
-                  "Locatello et al. 2019; REFERENCES.md", "mig.discrete_mig", None, "mean"),
+                  "Locatello et al. 2019, Section 5.3; docs/references.md#locatello-et-al-2019 (L1)",
+                  "mig.discrete_mig", None, "mean"),
         Published("The seed and the hyperparameters move the scores more than the objective",
-                  "Locatello et al. 2019; REFERENCES.md"),
+                  "Locatello et al. 2019, Section 5.3; docs/references.md#locatello-et-al-2019 (L2)"),
         Published("dlib's released models (ids 0–1799, dsprites_full, 300k steps) are the reference "
-                  "distribution of every score", "disentanglement_lib, unsupervised_study_v1; REFERENCES.md"),
+                  "distribution of every score",
+                  "disentanglement_lib, README and unsupervised_study_v1/sweep.py; "
+                  "docs/references.md#disentanglement_lib-defaults (D6)"),
     ),
     figures=("score_distributions", "metric_rank_correlation", "seed_variance_share", "udr_model_selection",
              "hyperparameter_transfer"),

@@ -13,8 +13,8 @@ effect from β's.
 from disentangle.reproduce.common import CPU_RECIPE, CPU_RECIPE_REASON, DLIB_BASE, DLIB_DATASETS
 from disentangle.reproduce.study import Published, Study, StudyBudget, StudyMethod
 
-#: β-VAE's grid for every method (REFERENCES.md); the paper's own grid for the weak models
-#: is not recorded there
+#: dlib's β-VAE grid for every method (docs/references.md#disentanglement_lib-defaults, D2); the
+#: paper's own grid for the weak models is not pinned down (docs/references.md#locatello-et-al-2020a, W5)
 BETAS = (1.0, 2.0, 4.0, 6.0, 8.0, 16.0)
 METHODS = (
     StudyMethod("beta-vae", "β-VAE", "beta-vae", "beta", BETAS),
@@ -55,14 +55,19 @@ LOCATELLO_2020_WEAK = Study(
         "full": StudyBudget(
             "full", seeds=tuple(range(10)), steps=300_000, datasets=DLIB_DATASETS, preset="dlib",
             supports="dlib's training for 300,000 steps on dlib's seven datasets, 10 seeds (the paper's seed count "
-            "is not recorded in REFERENCES.md), pairs of 32 against batches of 64 images.",
+            "is not pinned down, docs/references.md#locatello-et-al-2020a, W6), pairs of 32 against batches "
+            "of 64 images.",
         ),
     },
     published=(
         Published("Ada-GVAE disentangles dSprites far better than the unsupervised methods",
-                  "Locatello et al. 2020a, Figure 3 (as docs/results.md reads it)", "dci.disentanglement", "ada-gvae"),
+                  "Locatello et al. 2020a, source not pinned down; "
+                  "docs/references.md#locatello-et-al-2020a (W1)",
+                  "dci.disentanglement", "ada-gvae"),
         Published("(the unsupervised β-VAE, for comparison with the row above)",
-                  "Locatello et al. 2020a, Figure 3", "dci.disentanglement", "beta-vae"),
+                  "Locatello et al. 2020a, source not pinned down; "
+                  "docs/references.md#locatello-et-al-2020a (W2)",
+                  "dci.disentanglement", "beta-vae"),
     ),
     figures=("score_distributions", "metric_rank_correlation"),
 )

@@ -92,7 +92,9 @@ class Published:
 
     Attributes:
         claim: what the paper reports, in words with its number (``best FactorVAE score ≈ 0.8``).
-        source: where (``Kim & Mnih 2018, Figure 4; REFERENCES.md``).
+        source: where: the paper and its table, figure or section, then the row of
+            docs/references.md (``Locatello et al. 2019, Section 5.3;
+            docs/references.md#locatello-et-al-2019 (L1)``).
         score: the results column it concerns (``factor_vae.eval_accuracy``), or ``None``
             for a claim no single column measures.
         method: the method key it concerns, or ``None`` for all methods.
