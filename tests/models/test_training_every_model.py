@@ -80,5 +80,5 @@ def test_every_term_a_run_logs_is_described_for_the_report(name, trained_run):
 
     loaded = load_run(trained_run(name))
     terms = logged_terms(read_log(loaded.path))
-    described = loaded.model.term_descriptions(terms)
+    described = loaded.model.term_descriptions()
     assert "loss" in terms and [term for term in terms if not described.get(term)] == []

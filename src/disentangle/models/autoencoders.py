@@ -59,9 +59,9 @@ class DeterministicAutoencoder(Model):
         recon = self.recon(x, self.encode(x))
         return {"loss": recon, "recon": recon}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": ("reconstruction error −log p(x|h) of the deterministic code h, summed over pixels, batch mean, "
                       "nats (Bernoulli: cross-entropy; Gaussian: squared error / 2σ² plus its constant)"),
         }
@@ -128,7 +128,7 @@ class DenoisingAE(DeterministicAutoencoder):
         recon = self.recon(x, self.encode(corrupted))
         return {"loss": recon, "recon": recon, "corruption_level": realised}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         realised = {
             "masking": "the realised fraction of each input's pixels set to 0, round(level · pixels) / pixels",
             "salt-and-pepper": ("the realised fraction of each input's pixels set to 0 or 1 at random (some keep their "
@@ -136,7 +136,7 @@ class DenoisingAE(DeterministicAutoencoder):
             "gaussian": "the realised root mean square of the added N(0, level²) noise over the batch's pixels",
         }
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": ("−log p(x|h(x̃)) of the clean x from the code of a freshly corrupted x̃, summed over pixels, "
                       "batch mean, nats"),
             "corruption_level": realised[self.config.corruption],
@@ -196,9 +196,9 @@ class SparseAE(DeterministicAutoencoder):
             "mean_activation": torch.sigmoid(pre_activation).mean(),
         }
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "sparsity": ("Σ_j KL(ρ ‖ ρ̂_j) over the code units, ρ̂_j the batch mean of unit j's sigmoid activation, "
                          "nats, unweighted (the loss weighs it by β)"),
             "mean_activation": ("ρ̂ averaged over the code units: the batch's mean sigmoid activation, in (0, 1), "
@@ -274,13 +274,13 @@ class KSparseAE(DeterministicAutoencoder):
         recon = self.recon(x, keep_top_k(self.code_layer(self.features(x)), k))
         return {"loss": recon, "recon": recon, "k": x.new_tensor(float(k))}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         c = self.config
         k = ("the number of code units kept in training, constant" if c.k_start is None else
              f"the number of code units kept in training at the step, from {c.k_start} down to {c.k} linearly over "
              f"the first {c.k_anneal_steps} steps, then {c.k}")
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": ("−log p(x|h) of the linear code with all but its k largest units (by value) set to 0, summed "
                       "over pixels, batch mean, nats"),
             "k": k,
@@ -353,13 +353,13 @@ class ContractiveAE(DeterministicAutoencoder):
         recon = self.recon(x, code)
         return {"loss": recon + self.config.lam * contraction, "recon": recon, "contraction": contraction}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         jacobian = {
             "closed-form": "‖∂h/∂f‖_F², with respect to the code layer's input f (not the pixels)",
             "autograd": "‖∂h/∂x‖_F², with respect to the pixels (exact)",
         }
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "contraction": (f"the squared Frobenius norm of the code's Jacobian {jacobian[self.config.jacobian]}, "
                             "per example, batch mean, unweighted (the loss weighs it by λ)"),
         }

@@ -98,9 +98,9 @@ class AVB(Model):
         )
         return {"loss": recon + kl, "loss_adversary": adversary, **elbo_terms(recon, kl)}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "kl": ("the adversary's estimate E[T(x, z)] of KL(q(z|x) ‖ p(z)), z ~ q(z|x), batch mean, nats (exact "
                    "only at the adversary's optimum; it can be negative)"),
             "elbo": "−(recon + kl) with the adversary's kl, batch mean, nats: an estimate, not a guaranteed bound",

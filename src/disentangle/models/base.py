@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -236,8 +236,7 @@ class Model(nn.Module):
         them as further keyword arguments."""
         raise NotImplementedError
 
-    def term_descriptions(self, logged: Collection[str] = ()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         """What each term ``loss`` logs is (estimator, units), for the report's captions;
-        a model adds its own to these. ``logged``: the terms a run's log holds, for a
-        model whose log's names meant something else in older runs."""
+        a model adds its own to these (and says what a renamed term meant in older logs)."""
         return dict(COMMON_TERMS)

@@ -152,9 +152,9 @@ class DCIGN(GaussianVAE):
         recon = self.recon(x, code)
         return {"loss": recon + q.kl + invariance, **elbo_terms(recon, q.kl, q.kl_per_dim), "invariance": invariance}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": ("−log p(x|z) with every latent outside the varied factor's group replaced by its batch mean, "
                       "summed over pixels, batch mean, nats"),
             "invariance": ("½ Σ over the clamped latents of the batch variance of their samples z (normalised by N), "

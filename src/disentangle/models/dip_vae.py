@@ -79,10 +79,10 @@ class DIPVAEI(GaussianVAE):
             "dip_diagonal": diagonal,
         }
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         c = self.covariance_description
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "dip": ("the penalty the loss adds to kl, λ_od·dip_off_diagonal + λ_d·dip_diagonal, "
                     "λ_d = lambda_d_factor·λ_od"),
             "dip_off_diagonal": f"Σ_{{i≠j}} C_ij², unweighted, each pair counted twice, C = {c}",

@@ -123,9 +123,9 @@ class DRAW(Model):
         kl = kl_per_step.sum()
         return {"loss": recon + kl, **elbo_terms(recon, kl), "kl_per_step": kl_per_step}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": "reconstruction error −log p(x | c_T) of the final canvas, summed over pixels, batch mean, nats",
             "kl": ("Σ over the T steps of KL(N(μ_t, σ_t²) ‖ N(0, I)) summed over a step's latents, analytic, "
                    "batch mean, nats"),

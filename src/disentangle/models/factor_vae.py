@@ -147,9 +147,9 @@ class FactorVAE(GaussianVAE):
             "discriminator_accuracy": discriminator_accuracy(logits_real.detach(), logits_permuted.detach()),
         }
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "tc": ("total correlation of q(z) as the discriminator estimates it, the batch mean of its "
                    "logit difference log D(z)₀/D(z)₁, nats (an estimate: negative while the discriminator is poor)"),
             "loss_discriminator": "the discriminator's cross-entropy on real and permuted codes",

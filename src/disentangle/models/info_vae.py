@@ -80,10 +80,10 @@ class InfoVAE(GaussianVAE):
         divergence = mmd(z, torch.randn_like(z), c.kernel, c.kernel_bandwidth)
         return {"regularizer": (1 - c.alpha) * kl + (c.alpha + c.lam - 1) * divergence, "mmd": divergence}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         c = self.config
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "mmd": ("biased (V-statistic) estimate of MMD² between the batch's posterior samples z and as many "
                     f"N(0, I) draws, {c.kernel} kernel of bandwidth {c.kernel_bandwidth:g}, ≥ 0, unweighted (the "
                     "loss weighs it by α + λ − 1)"),

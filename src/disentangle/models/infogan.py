@@ -170,9 +170,9 @@ class InfoGAN(Model):
             "gan_discriminator": gan_discriminator,
         }
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "mi": ("L_I = E[log Q(c|G(c, z))] + H(c), the lower bound on I(c; G(c, z)), summed over codes, batch mean, "
                    "nats (differential entropies: can be negative; with q_std fixed each continuous code adds at "
                    "most log 2 − ½ log 2π ≈ −0.23)"),

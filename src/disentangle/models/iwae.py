@@ -61,9 +61,9 @@ class IWAE(GaussianVAE):
         terms = elbo_terms(-log_px.mean(), kl_per_dim.sum(), kl_per_dim)
         return {"loss": -bound, "iwae_bound": bound, **terms, "elbo": log_w.mean()}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": ("−log p(x|z_i) summed over pixels, averaged over the k samples z_i ~ q(z|x) and the batch, "
                       "nats"),
             "elbo": ("the ELBO estimated from the same k samples: log w_i averaged over them and the batch, nats "

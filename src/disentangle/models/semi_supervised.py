@@ -247,7 +247,7 @@ class SemiSupervised:
         return {**terms, "loss": terms["loss"] + gamma * supervised, "supervised": supervised,
                 "gamma_sup": supervised.new_tensor(gamma)}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         kinds = {
             "l2": "Σ (b·μ_i − y_i)² over the labelled images and the labels, b a learned scale",
             "xent": ("sigmoid cross-entropy of the logits μ_i against y_i / |V_i|, summed over the labelled images "
@@ -258,7 +258,7 @@ class SemiSupervised:
                       "over the labels, nats"),
         }
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "supervised": ("the supervised loss of the labelled block's posterior means μ, before γ: "
                            f"{kinds[self.config.supervised_loss]}"),
             "gamma_sup": f"γ(step), the weight of supervised in the loss ({self.config.gamma_schedule} schedule)",

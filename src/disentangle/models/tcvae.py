@@ -13,8 +13,8 @@ estimates: ``tc_mws`` (with ``mws``: the term the loss weighs) is high by about
 code: q(z) comes out low, the MI high and the TC low, even negative. On the quick-start
 run (step 1,060, batch 256) they were MI 11.2, TC −3.3 where the exact decomposition over
 the whole dataset (``metrics.elbo_decomposition``, ``estimator="exact"``) gives 7.7 and
-0.12 (``docs/metrics.md``). Runs logged before these names (``index_code_mi``, ``tc``, ``dimwise_kl``) hold the
-loss's estimator's estimates under the plain names.
+0.12 (``docs/metrics.md``). Runs logged before these names (``index_code_mi``, ``tc``,
+``dimwise_kl``) hold the loss's estimator's estimates under the plain names.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class BetaTCVAE(GaussianVAE):
                                  "mss"))
         return {"regularizer": regularizer, **logged}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         estimates = {
             "mss": ("minibatch stratified sampling estimate on each batch, nats; biased where the batch holds few "
                     "neighbours of a code in q(z): MI too high, TC too low (even negative)"),
@@ -86,7 +86,7 @@ class BetaTCVAE(GaussianVAE):
             "index_code_mi": "high by between log M and log N", "tc": "high by about (D − 1)·log N",
             "dimwise_kl": "low by about (D − 1)·log N",
         }
-        descriptions = super().term_descriptions(logged)
+        descriptions = super().term_descriptions()
         for term, name in QUANTITIES.items():
             for estimator, estimate in estimates.items():
                 offset = f", {offsets[term]}" if estimator == "mws" else ""

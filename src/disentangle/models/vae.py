@@ -146,9 +146,9 @@ class AnnealedVAE(GaussianVAE):
         c = capacity(step, self.config.c_max, self.config.iteration_threshold)
         return {"regularizer": self.config.gamma * (kl - c).abs(), "capacity": c if torch.is_tensor(c) else kl.new_tensor(c)}
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "capacity": ("the capacity C(step) = min(c_max, c_max · step / iteration_threshold), the target the loss's "
                          "γ·|kl − C| pulls kl towards, nats"),
         }

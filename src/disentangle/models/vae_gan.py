@@ -97,9 +97,9 @@ class VAEGAN(GaussianVAE):
             "gan": gan,
         }
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": ("pixel reconstruction error −log p(x|z) of x̃ = Dec(z), z ~ q(z|x), summed over pixels, batch "
                       "mean, nats; logged for comparison, no player's loss"),
             "elbo": ("−(recon + kl) with the pixel recon, batch mean, nats: the pixel-space ELBO, which no player "

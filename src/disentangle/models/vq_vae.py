@@ -145,10 +145,10 @@ class VQVAE(Model):
             "codebook_usage": counts.gt(0).float().mean(),
         }
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         codebook = "; the codebook term ‖sg[z_e] − z_q‖², not logged, has the same value"
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": ("reconstruction error −log p(x|z_q) of the quantised code z_q, summed over pixels, batch mean, "
                       "nats"),
             "commitment": ("‖z_e − z_q‖², the squared distance of the encodings to their codebook entries summed over "

@@ -249,13 +249,13 @@ class PairVAE(GaussianVAE):
             "shared_latents": shared.sum(1).float().mean(),
         }
 
-    def term_descriptions(self, logged=()) -> dict[str, str]:
+    def term_descriptions(self) -> dict[str, str]:
         shared = ("the number of latents whose posteriors are aggregated, mean over pairs: every latent but those of "
                   "the pair's changed factors (known)" if self.known else
                   "the number of latents whose posteriors are aggregated, mean over pairs: those with "
                   "δ_j = KL(q(z_j|x₁) ‖ q(z_j|x₂)) below ½(max δ + min δ)")
         return {
-            **super().term_descriptions(logged),
+            **super().term_descriptions(),
             "recon": ("½(recon₁ + recon₂), −log p(x_i|z_i) of each image of a pair, z_i from its partly aggregated "
                       "posterior, summed over pixels, batch mean, nats"),
             "kl": ("½(KL₁ + KL₂), KL(q̃(z|x_i) ‖ p(z)) of each image's partly aggregated posterior, summed over "

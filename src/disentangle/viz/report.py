@@ -215,7 +215,7 @@ def _training_curves(model, log: list[dict], run: Path) -> str:
     terms = logged_terms(log)
     if not terms:
         return figure
-    described = model.term_descriptions(terms)
+    described = model.term_descriptions()
     rows = "".join(
         f"<tr><th>{html.escape(term)}</th><td>{html.escape(described.get(term, 'a term the model logs'))}</td></tr>"
         for term in terms
