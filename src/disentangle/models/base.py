@@ -167,6 +167,10 @@ class Model(nn.Module):
     #: buffers set when the model is built and never changed (the semi-supervised models'
     #: labelled set): unlike updated buffers, they allow data-parallel training
     constant_buffers: ClassVar[tuple[str, ...]] = ()
+    #: buffers only ``sample_batch`` changes, the same way in every process (each draws the
+    #: global batch from the run's generator; the semi-supervised models' count of batches
+    #: drawn): they too allow data-parallel training
+    sampling_buffers: ClassVar[tuple[str, ...]] = ()
     #: ``None``: the model trains only alone. A tuple: it can train packed with others of
     #: its kind (``disentangle.train.packed``) — one player, ``Model.sample_batch``'s
     #: batches, noise drawn only through ``models.noise.standard_normal_like`` — and

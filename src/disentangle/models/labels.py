@@ -18,11 +18,19 @@ randomness from the same stream. The labellers model how a person labels:
 
 The draw depends on nothing but the factor sizes and these settings, so that the set is
 the same whenever the run's model is built (training, resume, evaluation); it is also
-kept with the model's weights in every checkpoint.
+kept with the model's weights in every checkpoint. The first ``num_train_labelled`` points
+drawn are trained on and the rest held out, as dlib's ``train_test_split`` splits them.
+
+One departure: dlib draws a nuisance factor's levels (SmallNORB's instance) from this
+stream too, after the factors and before the labeller; here they come from a stream of
+their own (``SemiSupervised.labelled_indices``), so on such data the ``noisy``,
+``permuted`` and ``partial`` labels differ from dlib's. Datasets without one (dSprites,
+whose one-valued colour draws nothing) get dlib's labels.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -104,3 +112,10 @@ def draw_labelled_set(
     options = {"num_bins": num_bins, "prob_random": prob_random, "num_observed_factors": num_observed_factors}
     labels, label_sizes, kept = _LABELLER_FUNCTIONS[labeller](factors.astype(np.float32), sizes, random_state, options)
     return LabelledSet(factors, np.asarray(labels, dtype=np.float32), tuple(int(s) for s in label_sizes), tuple(kept))
+
+
+def num_train_labelled(num_labelled: int, train_percentage: float) -> int:
+    """How many of the ``num_labelled`` points, the first drawn, are trained on: dlib's
+    ``int(math.ceil(num_labelled * train_percentage))``, float rounding included (so
+    100 × 0.07 gives 8, not 7); the other points are held out."""
+    return int(math.ceil(num_labelled * train_percentage))

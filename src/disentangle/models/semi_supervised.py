@@ -2,13 +2,21 @@
 labelled images (Locatello et al. 2020, "Disentangling Factors of Variation Using Few
 Labels"; dlib's ``methods/semi_supervised``).
 
-Every step draws a batch of unlabelled images as the unsupervised model does, and a batch
-of the same size from the labelled subset (:mod:`disentangle.models.labels`; drawn
-uniformly with replacement — dlib cycles through it in order). The loss is the
-unsupervised model's on the unlabelled batch plus γ(step) · a supervised loss between the
-posterior means μ of the labelled images and their labels y (``(n, L)``, L labels; latent
-i is tied to label i, so ``latent_dim`` ≥ L). The supervised losses, as dlib's (sums over
-the batch and the labels, not means, except ``embed``):
+The labelled subset (:mod:`disentangle.models.labels`) is split as dlib's
+``train_test_split`` splits it: the first ⌈``num_labelled`` · ``train_percentage``⌉ points
+drawn are trained on, the rest are held out. Every step draws a batch of unlabelled
+images as the unsupervised model does, and a block of the same size b of the training
+labelled images: with ``labelled_batches: cycle`` (dlib's), step t takes rows
+(t·b + j) mod n_train, j < b — the points in the order drawn, block after block, wrapping
+around from one pass to the next, as dlib's ``Dataset.repeat()`` then ``batch(b)`` does;
+with ``uniform``, rows drawn uniformly with replacement from the run's generator. When
+points are held out, a block of b of them, cycled the same way, follows; it is only
+scored (``supervised_held_out``), as dlib reports its held-out points' supervised loss
+after training. The loss is the unsupervised model's on the unlabelled batch plus
+γ(step) · a supervised loss between the posterior means μ of the labelled images and their
+labels y (``(n, L)``, L labels; latent i is tied to label i, so ``latent_dim`` ≥ L). The
+supervised losses, as dlib's (sums over the batch and the labels, not means, except
+``embed``):
 
 - ``l2``: Σ (b·μ_i − y_i)², b a learned scale (dlib's ``learn_scale``);
 - ``xent``: Σ sigmoid cross-entropy of the logits μ_i against y_i / |V_i|;
@@ -18,8 +26,18 @@ the batch and the labels, not means, except ``embed``):
   −((μ_i − e_v)·σ)² over the values v, softmax cross-entropy with y_i (batch mean), summed
   over labels.
 
-γ(step): ``fixed`` γ; ``annealed`` min(γ, γ·step / ``gamma_threshold``); ``fine-tune`` 0
-before step ``gamma_threshold``, then γ (dlib's annealers).
+γ(step), step the number of updates already made (TensorFlow's global step as dlib's
+loss reads it): ``fixed`` γ; ``annealed`` min(γ, γ·step / ``gamma_threshold``);
+``fine-tune`` γ·min(1, max(0, step − ``gamma_threshold``)): 0 up to step
+``gamma_threshold``, γ from the step after it (dlib's ``fixed``, ``anneal`` and
+``fine_tune`` annealers).
+
+Where this departs from dlib: the unlabelled images come from the run's torch generator
+(dlib: one NumPy stream of ``unsupervised_data_seed``); dlib's evaluation averages the
+held-out loss over ``num_labelled`` blocks once training ends, here it is logged at every
+step, at that step's weights; dlib's ``S2FactorVAE`` steps both its optimizers with the
+global step, which so advances by 2 per update (its γ(step) sees 2·update), here a step is
+one update for every model.
 
 ``supervised-vae`` is dlib's fully supervised baseline: its encoder learns from the
 supervised loss alone, its decoder reconstructs the unlabelled batch from codes whose
@@ -43,12 +61,13 @@ from disentangle.models.base import Batch, Capabilities, ModelConfig, Player, re
 from disentangle.models.dip_vae import DIPVAEI, DIPVAEII, DIPVAEConfig, DIPVAEIIConfig
 from disentangle.models.factor_vae import FactorVAE, FactorVAEConfig
 from disentangle.models.gaussian import reparameterize
-from disentangle.models.labels import LABELLERS, LabelledSet, draw_labelled_set
+from disentangle.models.labels import LABELLERS, LabelledSet, draw_labelled_set, num_train_labelled
 from disentangle.models.tcvae import BetaTCVAE, BetaTCVAEConfig
 from disentangle.models.vae import BetaVAE, BetaVAEConfig, GaussianVAE
 
 SUPERVISED_LOSSES = ("l2", "xent", "cov", "embed")
 GAMMA_SCHEDULES = ("fixed", "annealed", "fine-tune")
+LABELLED_BATCHES = ("cycle", "uniform")
 
 
 def supervision_weight(gamma: float, schedule: str, step: int, threshold: int) -> float:
@@ -56,8 +75,15 @@ def supervision_weight(gamma: float, schedule: str, step: int, threshold: int) -
     if schedule == "annealed":
         return min(gamma, gamma * step / threshold)
     if schedule == "fine-tune":
-        return gamma if step >= threshold else 0.0
+        return gamma * min(1, max(0, step - threshold))
     return gamma
+
+
+def cycled_rows(batch: int, batch_size: int, size: int) -> Tensor:
+    """The rows of a set of ``size`` points that its ``batch``-th block of ``batch_size``
+    takes when the set is repeated in order and cut into blocks (dlib's
+    ``repeat().batch(batch_size)``): (batch·batch_size + j) mod size, int64 ``(batch_size,)``."""
+    return (batch * batch_size + torch.arange(batch_size)) % size
 
 
 class SupervisedLoss(nn.Module):
@@ -104,7 +130,13 @@ class SemiSupervisedFields:
         supervised_loss: ``l2``, ``xent``, ``cov`` or ``embed``.
         labeller: ``perfect``, ``bin``, ``noisy``, ``permuted`` or ``partial``.
         label_seed: seeds the draw of the labelled set (dlib's ``supervised_data_seed``).
-        gamma_schedule: ``fixed``, ``annealed`` or ``fine-tune``; ``gamma_threshold`` its step.
+        train_percentage: the fraction of the labelled set trained on, the first points drawn
+            (dlib's ``train_percentage``, which it requires; 0.9 in its README and tests);
+            the others are held out and scored.
+        labelled_batches: ``cycle`` (the training points in order, block after block,
+            dlib's) or ``uniform`` (drawn with replacement from the run's generator).
+        gamma_schedule: ``fixed``, ``annealed`` or ``fine-tune``; ``gamma_threshold`` its step
+            (dlib's ``iteration_threshold``: fine-tune's γ is on from the step after it).
         num_bins, prob_random, num_observed_factors: the ``bin``, ``noisy`` and ``partial``
             labellers' settings (dlib's defaults).
         embed_sigma: σ of the ``embed`` loss (a temperature; dlib leaves it to the config).
@@ -123,11 +155,15 @@ class SemiSupervisedFields:
     prob_random: float = 0.1
     num_observed_factors: int = 2
     embed_sigma: float = 1.0
+    train_percentage: float = 0.9
+    labelled_batches: str = "cycle"
     factors_num_values: list[int] | None = None
 
     DATA_DERIVED: ClassVar = {
         "factors_num_values": lambda data: list(data.factors_num_values) if isinstance(data, FactorDataset) else None,
     }
+    #: before these settings every labelled point was trained on, drawn with replacement
+    BEFORE_THE_FIELD: ClassVar = {"train_percentage": 1.0, "labelled_batches": "uniform"}
 
     def check_semi_supervised(self) -> None:
         require(self.gamma_sup >= 0, "gamma_sup", "≥ 0", self.gamma_sup)
@@ -147,6 +183,10 @@ class SemiSupervisedFields:
         require(isinstance(self.num_observed_factors, int) and self.num_observed_factors >= 1,
                 "num_observed_factors", "an integer ≥ 1", self.num_observed_factors)
         require(self.embed_sigma > 0, "embed_sigma", "> 0", self.embed_sigma)
+        require(isinstance(self.train_percentage, (int, float)) and 0 < self.train_percentage <= 1,
+                "train_percentage", "in (0, 1]", self.train_percentage)
+        require(self.labelled_batches in LABELLED_BATCHES, "labelled_batches",
+                f"one of {', '.join(LABELLED_BATCHES)}", self.labelled_batches)
         sizes = self.factors_num_values
         require(sizes is None or (isinstance(sizes, (list, tuple)) and all(isinstance(s, int) and s >= 1 for s in sizes)),
                 "factors_num_values", "a list of factor sizes ≥ 1", sizes)
@@ -154,15 +194,19 @@ class SemiSupervisedFields:
 
 class SemiSupervised:
     """Mixin over an unsupervised Gaussian-posterior model (listed first among the bases):
-    adds the labelled block to its batches and γ·the supervised loss to its ``loss``."""
+    adds the labelled blocks to its batches and γ·the supervised loss to its ``loss``.
+    ``num_train`` and ``num_held_out`` count the labelled points trained on and held out."""
 
     config: SemiSupervisedFields
     constant_buffers = ("labelled_factors", "labels", "supervision.label_sizes")
+    sampling_buffers = ("batches_drawn",)
     packable_settings = None  # its labelled block is a structured batch: it trains alone
 
     def __init__(self, config, observation_shape: tuple[int, int, int]):
         super().__init__(config, observation_shape)
         sizes = config.factors_num_values
+        self.num_train = num_train_labelled(config.num_labelled, config.train_percentage)
+        self.num_held_out = config.num_labelled - self.num_train
         self.labelled: LabelledSet | None = None
         self._labelled_indices: Tensor | None = None
         if sizes is None:
@@ -178,7 +222,15 @@ class SemiSupervised:
         # Kept with the weights in every checkpoint, so that the run folder records its labelled set.
         self.register_buffer("labelled_factors", torch.from_numpy(self.labelled.factors))
         self.register_buffer("labels", torch.from_numpy(self.labelled.labels))
+        if self.counts_batches:
+            # The blocks' place in their cycles; in checkpoints, so that a resumed run goes on from it.
+            self.register_buffer("batches_drawn", torch.zeros((), dtype=torch.int64))
         self.supervision = SupervisedLoss(config.supervised_loss, self.labelled.label_sizes, config.embed_sigma)
+
+    @property
+    def counts_batches(self) -> bool:
+        """Whether a block is cycled, so that the model counts the batches drawn (``batches_drawn``)."""
+        return self.config.labelled_batches == "cycle" or self.num_held_out > 0
 
     def check_dataset(self, dataset: ImageDataset) -> None:
         if not isinstance(dataset, FactorDataset):
@@ -215,14 +267,26 @@ class SemiSupervised:
         return players
 
     def sample_batch(self, dataset: ImageDataset, batch_size: int, generator: torch.Generator) -> Batch:
-        """The unsupervised model's batch followed by one block of ``batch_size`` labelled
-        images, drawn with replacement; their labels go to ``loss`` as ``labels``."""
+        """The unsupervised model's batch, then a block of ``batch_size`` training labelled
+        images (``labelled_batches``) and, when points are held out, a block of as many
+        held-out ones, cycled; their labels go to ``loss`` as ``labels`` and ``held_out_labels``."""
         self.check_dataset(dataset)
         batch = super().sample_batch(dataset, batch_size, generator)
-        rows = torch.randint(self.config.num_labelled, (batch_size,), generator=generator)
-        labelled = dataset.observations(self.labelled_indices(dataset)[rows])
-        return Batch(torch.cat([batch.observations, labelled]), blocks=batch.blocks + 1, context=batch.context,
-                     rows={**batch.rows, "labels": self.labels[rows]})
+        drawn = int(self.batches_drawn) if self.counts_batches else 0
+        if self.config.labelled_batches == "cycle":
+            rows = cycled_rows(drawn, batch_size, self.num_train)
+        else:
+            rows = torch.randint(self.num_train, (batch_size,), generator=generator)
+        blocks, labels = [rows], {"labels": self.labels[rows]}
+        if self.num_held_out:
+            held_out = self.num_train + cycled_rows(drawn, batch_size, self.num_held_out)
+            blocks.append(held_out)
+            labels["held_out_labels"] = self.labels[held_out]
+        if self.counts_batches:
+            self.batches_drawn.add_(1)
+        labelled = dataset.observations(self.labelled_indices(dataset)[torch.cat(blocks)])
+        return Batch(torch.cat([batch.observations, labelled]), blocks=batch.blocks + len(blocks),
+                     context=batch.context, rows={**batch.rows, **labels})
 
     def labelled_indices(self, dataset: FactorDataset) -> Tensor:
         """The dataset indices of the labelled images, int64 ``(num_labelled,)``: fixed, any
@@ -236,16 +300,24 @@ class SemiSupervised:
         """The supervised loss of the labelled images' posterior means (before γ)."""
         return self.supervision(self.posterior(x_labelled)[0], labels.to(x_labelled.device))
 
-    def loss(self, x: Tensor, step: int, labels: Tensor | None = None, **batch) -> dict[str, Tensor]:
-        """``x``: the unsupervised model's blocks, then the labelled block (``labels`` its labels)."""
+    def loss(self, x: Tensor, step: int, labels: Tensor | None = None, held_out_labels: Tensor | None = None,
+             **batch) -> dict[str, Tensor]:
+        """``x``: the unsupervised model's blocks, the labelled block (``labels`` its labels),
+        then the held-out block if any (``held_out_labels``), which is only scored."""
         if labels is None:
             raise InputError(f"{self.name}: the loss needs a labelled block (batches from sample_batch)")
-        x_unlabelled, x_labelled = x[: -labels.shape[0]], x[-labels.shape[0]:]
+        held = 0 if held_out_labels is None else held_out_labels.shape[0]
+        end = x.shape[0] - held
+        x_unlabelled, x_labelled = x[: end - labels.shape[0]], x[end - labels.shape[0]: end]
         terms = super().loss(x_unlabelled, step, **batch)
         supervised = self.supervised_loss(x_labelled, labels)
         gamma = supervision_weight(self.config.gamma_sup, self.config.gamma_schedule, step, self.config.gamma_threshold)
-        return {**terms, "loss": terms["loss"] + gamma * supervised, "supervised": supervised,
-                "gamma_sup": supervised.new_tensor(gamma)}
+        terms = {**terms, "loss": terms["loss"] + gamma * supervised, "supervised": supervised,
+                 "gamma_sup": supervised.new_tensor(gamma)}
+        if held_out_labels is not None:
+            with torch.no_grad():
+                terms["supervised_held_out"] = self.supervised_loss(x[end:], held_out_labels)
+        return terms
 
     def term_descriptions(self) -> dict[str, str]:
         kinds = {
@@ -257,12 +329,17 @@ class SemiSupervised:
             "embed": ("softmax cross-entropy of the embedding logits against each label's value, batch mean, summed "
                       "over the labels, nats"),
         }
-        return {
+        terms = {
             **super().term_descriptions(),
             "supervised": ("the supervised loss of the labelled block's posterior means μ, before γ: "
                            f"{kinds[self.config.supervised_loss]}"),
             "gamma_sup": f"γ(step), the weight of supervised in the loss ({self.config.gamma_schedule} schedule)",
         }
+        if self.num_held_out:
+            terms["supervised_held_out"] = (
+                f"supervised on a block of the {self.num_held_out} held-out labelled images (never trained "
+                "on), cycled in order, at the step's weights; no gradient")
+        return terms
 
 
 def _semi_supervised_config(base: type) -> type:
@@ -271,6 +348,7 @@ def _semi_supervised_config(base: type) -> type:
     @dataclass(frozen=True)
     class Config(SemiSupervisedFields, base):
         DATA_DERIVED: ClassVar = {**base.DATA_DERIVED, **SemiSupervisedFields.DATA_DERIVED}
+        BEFORE_THE_FIELD: ClassVar = {**base.BEFORE_THE_FIELD, **SemiSupervisedFields.BEFORE_THE_FIELD}
 
         def __post_init__(self):
             base.__post_init__(self)
@@ -337,6 +415,7 @@ class SupervisedVAE(SemiSupervised, _Unsupervised):
 
 
 __all__ = [
-    "GAMMA_SCHEDULES", "SUPERVISED_LOSSES", "S2BetaTCVAE", "S2BetaVAE", "S2DIPVAEI", "S2DIPVAEII", "S2FactorVAE",
-    "SemiSupervised", "SemiSupervisedFields", "SupervisedLoss", "SupervisedVAE", "supervision_weight",
+    "GAMMA_SCHEDULES", "LABELLED_BATCHES", "SUPERVISED_LOSSES", "S2BetaTCVAE", "S2BetaVAE", "S2DIPVAEI",
+    "S2DIPVAEII", "S2FactorVAE", "SemiSupervised", "SemiSupervisedFields", "SupervisedLoss", "SupervisedVAE",
+    "cycled_rows", "supervision_weight",
 ]

@@ -121,7 +121,8 @@ class Processes:
         """Raise ``InputError`` unless ``model`` can train data-parallel on global batches
         of ``batch_size``: the batch must split equally, and the model must have no
         buffers (state changed outside the gradient, such as VQ-VAE's EMA codebook,
-        which would drift apart between the processes)."""
+        which would drift apart between the processes) but its ``constant_buffers`` and
+        ``sampling_buffers``, which stay equal."""
         if self.world_size == 1:
             return
         if batch_size % self.world_size:
@@ -129,7 +130,8 @@ class Processes:
                 f"--batch-size {batch_size}: must be divisible by the {self.world_size} processes "
                 "(it is the global batch, split equally among them)"
             )
-        buffers = [name for name, _ in model.named_buffers() if name not in model.constant_buffers]
+        kept_equal = (*model.constant_buffers, *model.sampling_buffers)
+        buffers = [name for name, _ in model.named_buffers() if name not in kept_equal]
         if buffers:
             raise InputError(
                 f"--model {model.name}: its buffers ({', '.join(buffers)}) change outside the gradient and "
