@@ -2,7 +2,8 @@
 
 Every subcommand calls a library function a Python user can call too. Bad input
 (``InputError``) and diverged training print one line on stderr and exit with code 2;
-a sweep in which some run failed exits with code 1.
+a sweep in which some run failed exits with code 1. A ``DataChanged`` warning (a run's
+data file changed since it was trained) is one line on stderr, and the command goes on.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import dataclasses
 import os
 import re
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from disentangle import __version__
 from disentangle.data import DATASETS
-from disentangle.errors import InputError, TrainingDiverged
+from disentangle.errors import DataChanged, InputError, TrainingDiverged
 from disentangle.models import MODELS
 from disentangle.train import RunConfig, TrainConfig
 from disentangle.train.config import Setting, flag, read_config_file, sections_to_settings
@@ -643,10 +646,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warnings(command: str) -> Callable:
+    """``warnings.showwarning`` that prints a ``DataChanged`` as one line naming the command,
+    and any other warning as Python does."""
+    shown_by_python = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DataChanged):
+            print(f"disentangle {command}: warning: {message}", file=sys.stderr)
+        else:
+            shown_by_python(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_glue_negative_numbers(sys.argv[1:] if argv is None else list(argv)))
     try:
-        code = args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command)
+            code = args.handler(args)
     except (InputError, TrainingDiverged) as error:
         print(f"disentangle {args.command}: error: {error}", file=sys.stderr)
         return 2

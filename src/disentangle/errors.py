@@ -1,4 +1,4 @@
-"""Errors that mean "the user's input was wrong", as opposed to a bug.
+"""Errors that mean "the user's input was wrong", as opposed to a bug, and warnings about it.
 
 The command line turns an ``InputError`` into one line on stderr and exit code 2;
 Python callers catch it like any ``ValueError``.
@@ -36,6 +36,12 @@ class SettingError(InputError):
     def __init__(self, setting: str, expected: str, value):
         self.setting, self.expected, self.value = setting, expected, value
         super().__init__(f"--{setting.replace('_', '-')}: must be {expected}, got {shown(value, quote=False)}")
+
+
+class DataChanged(UserWarning):
+    """A run's data files differ from those its ``config.json`` records (``data_files``): the
+    run is read with the data as it is now. The message names the file and what changed,
+    in one line; the command line shows it as one line on stderr."""
 
 
 class TrainingDiverged(RuntimeError):

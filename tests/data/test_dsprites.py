@@ -244,7 +244,7 @@ def test_second_construction_reads_the_cache_instead_of_rendering(dsprites, cach
     def no_render():
         raise AssertionError("rendered although the cache was valid")
 
-    monkeypatch.setattr(dsprites_module, "render_packed", no_render)
+    monkeypatch.setitem(dsprites_module.RENDERS, RENDER_VERSION, no_render)
     assert np.array_equal(DSprites(cache_dir=cache_dir).packed(), dsprites.packed())
     assert np.array_equal(get_dataset("dsprites").packed(), dsprites.packed())  # via $DISENTANGLE_CACHE
 
@@ -272,7 +272,7 @@ def test_damaged_cache_file_is_rendered_again_and_replaced(
         renders.append(1)
         return dsprites.packed().copy()
 
-    monkeypatch.setattr(dsprites_module, "render_packed", render)
+    monkeypatch.setitem(dsprites_module.RENDERS, RENDER_VERSION, render)
     cache_file = tmp_path / f"dsprites-procedural-v{RENDER_VERSION}.npy"
     damage(cache_file, cache_dir / cache_file.name)
     assert np.array_equal(DSprites(cache_dir=tmp_path).packed(), dsprites.packed())

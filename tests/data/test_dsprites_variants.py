@@ -177,12 +177,14 @@ def test_uint8_images_are_the_observations_rounded(variants, name):
 
 
 def test_describe_rebuilds_each_variant_with_its_seed(variants, background_path, tmp_path, monkeypatch):
-    assert variants["color-dsprites"].describe() == {"name": "color-dsprites", "path": None, "nuisance_seed": 0}
+    assert variants["color-dsprites"].describe() == {
+        "name": "color-dsprites", "path": None, "nuisance_seed": 0, "render_version": 3
+    }
     monkeypatch.chdir(background_path.parent)
     scream = get_dataset("scream-dsprites", path=background_path.name, nuisance_seed=5)
     description = scream.describe()
     assert description == {"name": "scream-dsprites", "path": str(background_path.resolve()),
-                           "dsprites_path": None, "nuisance_seed": 5}
+                           "dsprites_path": None, "nuisance_seed": 5, "render_version": 3}
     monkeypatch.chdir(tmp_path)
     assert torch.equal(get_dataset(**description).images(SAMPLE[:8]), scream.images(SAMPLE[:8]))
 

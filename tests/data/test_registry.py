@@ -21,7 +21,9 @@ from disentangle.errors import InputError
 #: (dataset, options) -> the whole error message
 MISFITS = {
     ("mnist", (("path", "x"), ("splt", "t"))): "--data mnist: unknown option 'splt' (accepted: path, split)",
-    ("dsprites", (("cache", "c"),)): "--data dsprites: unknown option 'cache' (accepted: path, cache_dir)",
+    ("dsprites", (("cache", "c"),)): (
+        "--data dsprites: unknown option 'cache' (accepted: path, cache_dir, render_version)"
+    ),
     ("array", (("path", "x"), ("a", 1), ("b", 2))): (
         "--data array: unknown options 'a', 'b' (accepted: path, key)"
     ),
@@ -104,10 +106,11 @@ def test_describe_resolves_symbolic_links(tmp_path):
 
 
 def test_dsprites_describe_stores_an_absolute_path_and_no_cache_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(dsprites_module, "_load_or_render", lambda cache_dir: np.zeros((1, 512), np.uint8))
+    monkeypatch.setattr(dsprites_module, "_load_or_render", lambda cache_dir, version: np.zeros((1, 512), np.uint8))
     monkeypatch.setattr(dsprites_module, "read_official_npz", lambda path: np.zeros((1, 512), np.uint8))
-    assert DSprites(cache_dir=tmp_path / "cache").describe() == {"name": "dsprites", "path": None}
+    rendered = DSprites(cache_dir=tmp_path / "cache").describe()
+    assert rendered == {"name": "dsprites", "path": None, "render_version": 3}
     monkeypatch.chdir(tmp_path)
     official = DSprites(path=Path("files") / dsprites_module.OFFICIAL_FILENAME, cache_dir="cache")
     expected = str(tmp_path.resolve() / "files" / dsprites_module.OFFICIAL_FILENAME)
-    assert official.describe() == {"name": "dsprites", "path": expected}
+    assert official.describe() == {"name": "dsprites", "path": expected, "render_version": None}

@@ -135,7 +135,7 @@ def test_observations_are_the_uint8_images_over_255_and_identical_across_instanc
     factors = shapes3d.factors_of(index)
     assert np.array_equal(shapes3d.sample_observations_from_factors(factors, np.random.RandomState(0)),
                           shapes3d.observations(index).numpy())
-    assert shapes3d.describe() == {"name": "shapes3d-procedural"}
+    assert shapes3d.describe() == {"name": "shapes3d-procedural", "render_version": 1}
 
 
 def test_the_render_is_cached_and_a_damaged_cache_is_rendered_again(tmp_path, monkeypatch):
@@ -146,7 +146,7 @@ def test_the_render_is_cached_and_a_damaged_cache_is_rendered_again(tmp_path, mo
         rendered.append(1)
         return layers
 
-    monkeypatch.setattr(module, "render_layers", render)
+    monkeypatch.setitem(module.RENDERS, module.RENDER_VERSION, render)
     first = Shapes3DProcedural(cache_dir=tmp_path)
     second = Shapes3DProcedural(cache_dir=tmp_path)
     assert len(rendered) == 1 and torch.equal(first.images(range(100)), second.images(range(100)))

@@ -19,14 +19,15 @@ import math
 import zipfile
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import torch
 
-from disentangle.errors import InputError
+from disentangle.errors import InputError, shown
 from disentangle.resources import available_memory, gibibytes
 
 
@@ -52,6 +53,10 @@ class ImageDataset(ABC):
     name: str = "images"
     #: the files it reads; ``None``: it needs none (generated, or bundled with a library)
     data_files: DataFiles | None = None
+    #: the files its images were read from, by the file or folder an option names (absolute
+    #: path -> the files read there); a run folder records their sizes and digests
+    #: (``disentangle.data.identity``). Empty for data made without files.
+    source_files: Mapping[str, Sequence[Path]] = MappingProxyType({})
 
     @property
     @abstractmethod
@@ -82,6 +87,13 @@ class ImageDataset(ABC):
     def describe(self) -> dict:
         """JSON-serialisable options that rebuild this dataset with ``get_dataset``."""
         return {"name": self.name}
+
+    @classmethod
+    def unrecorded_options(cls, options: Mapping) -> dict:
+        """The options that a run folder's ``config.json`` with data ``options`` lacks because
+        it was written before they existed, each with the value that run was trained with
+        where today's default differs (dSprites' ``render_version``: 2). Default: none."""
+        return {}
 
 
 class FactorDataset(ImageDataset):
@@ -223,6 +235,17 @@ def as_index_tensor(indices: np.ndarray | torch.Tensor | Sequence[int], size: in
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= size):
         raise InputError(f"index: expected values in [0, {size})")
     return index
+
+
+def chosen_render(version, versions: Sequence[int], dataset: str) -> int:
+    """The render a procedural dataset draws: ``version``, or the latest of ``versions`` for
+    ``None``; ``InputError`` naming ``dataset``, the option and the versions otherwise."""
+    if version is None:
+        return max(versions)
+    if isinstance(version, bool) or version not in versions:
+        allowed = ", ".join(map(str, versions))
+        raise InputError(f"--data {dataset}: option 'render_version' must be one of {allowed}, got {shown(version)}")
+    return int(version)
 
 
 def absolute_path(path: str | Path) -> str:

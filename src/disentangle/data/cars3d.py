@@ -94,6 +94,7 @@ class Cars3D(MappedFactorDataset):
         self.path = absolute_path(folder)
         files = object_files(folder)
         listing = [folder / "list.txt"] if (folder / "list.txt").is_file() else []
+        self.source_files = {self.path: files + listing}
         cache = cache_path(self.name, READER_VERSION, {}, files + listing, cache_dir)
         self._pixels = load_or_convert(cache, (len(self), 3, 64, 64), lambda out: _convert(files, out))
         self.mapped_file = cache

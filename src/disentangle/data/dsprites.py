@@ -20,6 +20,9 @@ The images come from the official ``.npz`` file when a user has it
 (:mod:`disentangle.data.dsprites_render`), which draws the official geometry (sprite
 sizes, the range of positions, the centre of rotation) but is not pixel-identical to
 the official file; the grid, the order and the factor semantics are the official ones.
+Every released render stays selectable (option ``render_version``, ``RENDER_VERSIONS``):
+version 3 is the default, version 2 (:mod:`disentangle.data.dsprites_render_v2`) is the
+one that runs whose ``config.json`` records no version were trained on.
 
 Images are held bit-packed (512 bytes each, 377 MB for the whole set), and procedural
 renders are cached on disk so that a second start only reads the file.
@@ -35,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from disentangle.data.base import DataFiles, FactorDataset, absolute_path, as_index_tensor
+from disentangle.data import dsprites_render_v2
+from disentangle.data.base import DataFiles, FactorDataset, absolute_path, as_index_tensor, chosen_render
 from disentangle.data.dsprites_render import (
     FACTOR_NAMES,
     FACTORS_NUM_VALUES,
@@ -52,9 +56,19 @@ from disentangle.errors import InputError
 
 OFFICIAL_FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 
+#: the released procedural renders, each kept bit for bit: version -> its renderer
+RENDERS: dict[int, Callable[[], np.ndarray]] = {
+    dsprites_render_v2.RENDER_VERSION: dsprites_render_v2.render_packed,
+    RENDER_VERSION: render_packed,
+}
+RENDER_VERSIONS = tuple(RENDERS)
+#: the render of a run whose config.json records no ``render_version`` (written before version 3)
+UNRECORDED_RENDER_VERSION = 2
+
 __all__ = [
-    "FACTORS_NUM_VALUES", "FACTOR_NAMES", "IMAGE_SIZE", "NUM_IMAGES", "OFFICIAL_FILENAME", "RENDER_VERSION",
-    "SHAPE_NAMES", "DSprites", "default_cache_dir", "factor_values", "read_factor_npz", "read_official_npz",
+    "FACTORS_NUM_VALUES", "FACTOR_NAMES", "IMAGE_SIZE", "NUM_IMAGES", "OFFICIAL_FILENAME", "RENDERS",
+    "RENDER_VERSION", "RENDER_VERSIONS", "SHAPE_NAMES", "DSprites", "check_render_version", "default_cache_dir",
+    "factor_values", "read_factor_npz", "read_official_npz", "unrecorded_render",
 ]
 
 
@@ -85,10 +99,33 @@ def cached_render(path: Path, shape: tuple[int, ...], dtype, render: Callable[[]
     return array
 
 
-def _load_or_render(cache_dir: Path | None) -> np.ndarray:
+def _load_or_render(cache_dir: Path | None, version: int) -> np.ndarray:
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"dsprites-procedural-v{RENDER_VERSION}.npy"
-    return cached_render(path, (NUM_IMAGES, PACKED_BYTES), np.uint8, render_packed)
+    path = cache / f"dsprites-procedural-v{version}.npy"
+    return cached_render(path, (NUM_IMAGES, PACKED_BYTES), np.uint8, RENDERS[version])
+
+
+def check_render_version(version, path, dataset: str, path_option: str = "path") -> int | None:
+    """The render a dSprites-based dataset draws: ``version`` (``None``: the latest,
+    ``RENDER_VERSION``), or ``None`` when its sprites come from the official file ``path``.
+    ``InputError`` naming ``dataset`` and the option for a version that is not one of
+    ``RENDER_VERSIONS``, or one given together with ``path_option``."""
+    if path is not None:
+        if version is not None:
+            raise InputError(
+                f"--data {dataset}: option 'render_version' selects a procedural render; "
+                f"it does not apply with '{path_option}' (the official file)"
+            )
+        return None
+    return chosen_render(version, RENDER_VERSIONS, dataset)
+
+
+def unrecorded_render(options, path_option: str) -> dict:
+    """``{"render_version": 2}`` for the data options of a ``config.json`` written before
+    version 3 that render the sprites (no ``render_version`` and no ``path_option``); else ``{}``."""
+    if "render_version" in options or options.get(path_option) is not None:
+        return {}
+    return {"render_version": UNRECORDED_RENDER_VERSION}
 
 
 def read_official_npz(path: str | Path) -> np.ndarray:
@@ -108,6 +145,8 @@ class DSprites(FactorDataset):
     Args:
         path: the official ``.npz`` file; ``None`` renders the images procedurally.
         cache_dir: where procedural renders are cached (default ``default_cache_dir()``).
+        render_version: which released render draws them, one of ``RENDER_VERSIONS``
+            (default: the latest, ``RENDER_VERSION``); only without ``path``.
     """
 
     name = "dsprites"
@@ -115,12 +154,23 @@ class DSprites(FactorDataset):
     factors_num_values = FACTORS_NUM_VALUES
     data_files = DataFiles(f"the official {OFFICIAL_FILENAME}", optional=True)
 
-    def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None):
+    def __init__(
+        self, path: str | Path | None = None, cache_dir: str | Path | None = None, render_version: int | None = None
+    ):
+        self.render_version = check_render_version(render_version, path, self.name)
         #: the official file as an absolute path, so that ``describe()`` works from any folder
         self.path = None if path is None else absolute_path(path)
         self.cache_dir = None if cache_dir is None else str(cache_dir)
-        packed = read_official_npz(path) if path is not None else _load_or_render(cache_dir)
+        if path is None:
+            packed = _load_or_render(cache_dir, self.render_version)
+        else:
+            packed = read_official_npz(path)
+            self.source_files = {self.path: [Path(self.path)]}
         self._packed = torch.from_numpy(packed)
+
+    @classmethod
+    def unrecorded_options(cls, options) -> dict:
+        return unrecorded_render(options, "path")
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
@@ -153,6 +203,7 @@ class DSprites(FactorDataset):
         return self.packed()
 
     def describe(self) -> dict:
-        """``name`` and ``path`` (absolute, or ``None`` when rendered). ``cache_dir`` is
-        left out: it is where this machine keeps its render, not what the data is."""
-        return {"name": self.name, "path": self.path}
+        """``name``, ``path`` (absolute, or ``None`` when rendered) and ``render_version``
+        (``None`` for the official file). ``cache_dir`` is left out: it is where this
+        machine keeps its render, not what the data is."""
+        return {"name": self.name, "path": self.path, "render_version": self.render_version}

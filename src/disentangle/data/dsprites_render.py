@@ -1,5 +1,8 @@
 """The procedural dSprites renderer: the official factor grid drawn on a pixel lattice.
 
+This is render version 3 (``RENDER_VERSION``), the default; version 2, the geometry of
+the releases before it, is kept in :mod:`disentangle.data.dsprites_render_v2`.
+
 The geometry is that of the official file, measured on the 320 official frames of
 DeepMind's ``dsprites.gif`` (``benchmarks/dsprites_geometry.py`` prints the agreement):
 
@@ -34,6 +37,8 @@ about their vertical axis).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 
 FACTOR_NAMES = ["shape", "scale", "orientation", "posX", "posY"]
@@ -42,7 +47,8 @@ SHAPE_NAMES = ["square", "ellipse", "heart"]
 IMAGE_SIZE = 64
 NUM_IMAGES = int(np.prod(FACTORS_NUM_VALUES))
 PACKED_BYTES = IMAGE_SIZE * IMAGE_SIZE // 8
-#: bump whenever the rendering changes, so stale caches are never reused
+#: the version of this render (``dsprites_render_v2`` keeps version 2); a new geometry is a
+#: new version, so that a run keeps the images it was trained on and stale caches are never reused
 RENDER_VERSION = 3
 
 
@@ -152,30 +158,44 @@ def render_sprite(shape: int, scale: float, orientation: int) -> np.ndarray:
     return sprite
 
 
-def _positions_view(sprite: np.ndarray) -> np.ndarray:
-    """uint8 view ``(32 posX, 32 posY, 64, 64)`` of one lattice sprite at every position."""
+def lattice_positions(sprite: np.ndarray, centre: int, pixel_stride: int, position_stride: int) -> np.ndarray:
+    """uint8 view ``(32 posX, 32 posY, 64, 64)`` of one sprite (a C-contiguous bool lattice
+    render) at every position: on each axis, pixel ``j`` at position level ``k`` reads the
+    lattice index ``centre + pixel_stride · j − position_stride · k``."""
     sprite = sprite.view(np.uint8)
     row, col = sprite.strides
-    start = sprite[_LATTICE_CENTRE:, _LATTICE_CENTRE:]
+    start = sprite[centre:, centre:]
     return np.lib.stride_tricks.as_strided(
         start,
         shape=(_NUM_POSITIONS, _NUM_POSITIONS, IMAGE_SIZE, IMAGE_SIZE),
-        strides=(-_POSITION_STRIDE * col, -_POSITION_STRIDE * row, _PIXEL_STRIDE * row, _PIXEL_STRIDE * col),
+        strides=(-position_stride * col, -position_stride * row, pixel_stride * row, pixel_stride * col),
         writeable=False,
     )
 
 
+def pack_sprites(sprites: Iterable[np.ndarray], positions: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """All 737,280 images bit-packed, uint8 ``(737280, 512)`` with row-major bits, from the
+    720 lattice sprites in index order (shape, scale, orientation); ``positions(sprite)``
+    views one sprite at every position (``lattice_positions``)."""
+    packed = np.empty((NUM_IMAGES, PACKED_BYTES), dtype=np.uint8)
+    per_sprite = _NUM_POSITIONS * _NUM_POSITIONS
+    for index, sprite in enumerate(sprites):
+        images = positions(sprite).reshape(per_sprite, -1)
+        packed[index * per_sprite : (index + 1) * per_sprite] = np.packbits(images, axis=1)
+    return packed
+
+
+def _positions_view(sprite: np.ndarray) -> np.ndarray:
+    """uint8 view ``(32 posX, 32 posY, 64, 64)`` of one lattice sprite at every position."""
+    return lattice_positions(sprite, _LATTICE_CENTRE, _PIXEL_STRIDE, _POSITION_STRIDE)
+
+
 def render_packed() -> np.ndarray:
     """Render all 737,280 images, bit-packed: uint8 ``(737280, 512)``, row-major bits."""
-    packed = np.empty((NUM_IMAGES, PACKED_BYTES), dtype=np.uint8)
-    per_orientation = _NUM_POSITIONS * _NUM_POSITIONS
-    scales = factor_values()[1]
-    index = 0
-    for shape in range(len(SHAPE_NAMES)):
-        for scale in scales:
-            for orientation in range(_NUM_ORIENTATIONS):
-                sprite = render_sprite(shape, float(scale), orientation)
-                images = _positions_view(sprite).reshape(per_orientation, -1)
-                packed[index : index + per_orientation] = np.packbits(images, axis=1)
-                index += per_orientation
-    return packed
+    sprites = (
+        render_sprite(shape, float(scale), orientation)
+        for shape in range(len(SHAPE_NAMES))
+        for scale in factor_values()[1]
+        for orientation in range(_NUM_ORIENTATIONS)
+    )
+    return pack_sprites(sprites, _positions_view)

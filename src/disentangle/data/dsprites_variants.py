@@ -42,7 +42,16 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from disentangle.data.base import FactorDataset, absolute_path, as_index_tensor
-from disentangle.data.dsprites import FACTOR_NAMES, FACTORS_NUM_VALUES, IMAGE_SIZE, NUM_IMAGES, DSprites, factor_values
+from disentangle.data.dsprites import (
+    FACTOR_NAMES,
+    FACTORS_NUM_VALUES,
+    IMAGE_SIZE,
+    NUM_IMAGES,
+    DSprites,
+    check_render_version,
+    factor_values,
+    unrecorded_render,
+)
 from disentangle.data.nuisance import image_keys, numba_compiled, uniform_streams
 from disentangle.errors import InputError
 
@@ -59,18 +68,38 @@ class NuisanceDSprites(FactorDataset):
         dsprites_path: the official dSprites ``.npz``; ``None`` renders the sprites.
         cache_dir: where procedural sprites are cached (see ``DSprites``).
         nuisance_seed: selects every image's nuisance (colour, noise, crop); any integer.
+        render_version: the render of the sprites (see ``DSprites``); only without ``dsprites_path``.
     """
 
     factor_names = FACTOR_NAMES
     factors_num_values = FACTORS_NUM_VALUES
     #: how many uniforms in [0, 1) ``compose`` takes per image
     uniforms_per_image: int
+    #: the option naming the official dSprites file
+    sprites_option = "path"
 
-    def __init__(self, dsprites_path: str | Path | None, cache_dir: str | Path | None, nuisance_seed: int):
+    def __init__(
+        self, dsprites_path: str | Path | None, cache_dir: str | Path | None, nuisance_seed: int,
+        render_version: int | None,
+    ):
         if isinstance(nuisance_seed, bool) or not isinstance(nuisance_seed, (int, np.integer)):
             raise InputError(f"--data {self.name}: option 'nuisance_seed' must be an integer, got {nuisance_seed!r}")
         self.nuisance_seed = int(nuisance_seed)
-        self.sprites = DSprites(dsprites_path, cache_dir)
+        # Checked here first, so that an error names this dataset and its option for the file.
+        check_render_version(render_version, dsprites_path, self.name, self.sprites_option)
+        self.sprites = DSprites(dsprites_path, cache_dir, render_version)
+
+    @classmethod
+    def unrecorded_options(cls, options) -> dict:
+        return unrecorded_render(options, cls.sprites_option)
+
+    @property
+    def render_version(self) -> int | None:
+        return self.sprites.render_version
+
+    @property
+    def source_files(self) -> dict[str, list[Path]]:
+        return self.sprites.source_files
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
@@ -95,8 +124,12 @@ class NuisanceDSprites(FactorDataset):
         return torch.from_numpy(np.rint(pixels).astype(np.uint8))
 
     def describe(self) -> dict:
-        """``name``, the official dSprites file (``path``, or ``None`` when rendered) and ``nuisance_seed``."""
-        return {"name": self.name, "path": self.sprites.path, "nuisance_seed": self.nuisance_seed}
+        """``name``, the official dSprites file (``path``, or ``None`` when rendered),
+        ``nuisance_seed`` and ``render_version`` (``None`` for the official file)."""
+        return {
+            "name": self.name, "path": self.sprites.path, "nuisance_seed": self.nuisance_seed,
+            "render_version": self.render_version,
+        }
 
 
 class ColorDSprites(NuisanceDSprites):
@@ -104,14 +137,17 @@ class ColorDSprites(NuisanceDSprites):
 
     Args:
         path: the official dSprites ``.npz``; ``None`` renders the sprites.
-        cache_dir, nuisance_seed: as in ``NuisanceDSprites``.
+        cache_dir, nuisance_seed, render_version: as in ``NuisanceDSprites``.
     """
 
     name = "color-dsprites"
     uniforms_per_image = _CHANNELS
 
-    def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None, nuisance_seed: int = 0):
-        super().__init__(path, cache_dir, nuisance_seed)
+    def __init__(
+        self, path: str | Path | None = None, cache_dir: str | Path | None = None, nuisance_seed: int = 0,
+        render_version: int | None = None,
+    ):
+        super().__init__(path, cache_dir, nuisance_seed, render_version)
 
     def compose(self, masks: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         colours = np.float32(0.5) + np.float32(0.5) * uniforms
@@ -123,14 +159,17 @@ class NoisyDSprites(NuisanceDSprites):
 
     Args:
         path: the official dSprites ``.npz``; ``None`` renders the sprites.
-        cache_dir, nuisance_seed: as in ``NuisanceDSprites``.
+        cache_dir, nuisance_seed, render_version: as in ``NuisanceDSprites``.
     """
 
     name = "noisy-dsprites"
     uniforms_per_image = _CHANNELS * IMAGE_SIZE * IMAGE_SIZE
 
-    def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None, nuisance_seed: int = 0):
-        super().__init__(path, cache_dir, nuisance_seed)
+    def __init__(
+        self, path: str | Path | None = None, cache_dir: str | Path | None = None, nuisance_seed: int = 0,
+        render_version: int | None = None,
+    ):
+        super().__init__(path, cache_dir, nuisance_seed, render_version)
 
     def compose(self, masks: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         noise = uniforms.reshape(len(uniforms), _CHANNELS, IMAGE_SIZE, IMAGE_SIZE)
@@ -150,12 +189,13 @@ class ScreamDSprites(NuisanceDSprites):
         path: the background image (dlib: Munch's *The Scream*, ``scream.jpg``); any
             image PIL reads, converted to RGB and thumbnailed to fit 350×274. Required.
         dsprites_path: the official dSprites ``.npz``; ``None`` renders the sprites.
-        cache_dir, nuisance_seed: as in ``NuisanceDSprites``.
+        cache_dir, nuisance_seed, render_version: as in ``NuisanceDSprites``.
     """
 
     name = "scream-dsprites"
     #: crop row, crop column, then the colour's three channels
     uniforms_per_image = 2 + _CHANNELS
+    sprites_option = "dsprites_path"
 
     def __init__(
         self,
@@ -163,6 +203,7 @@ class ScreamDSprites(NuisanceDSprites):
         dsprites_path: str | Path | None = None,
         cache_dir: str | Path | None = None,
         nuisance_seed: int = 0,
+        render_version: int | None = None,
     ):
         if path is None:
             raise InputError(
@@ -172,7 +213,7 @@ class ScreamDSprites(NuisanceDSprites):
         #: float32 ``(3, H, W)`` in [0, 1]
         self.background = read_background(path)
         self.background_path = absolute_path(path)
-        super().__init__(dsprites_path, cache_dir, nuisance_seed)
+        super().__init__(dsprites_path, cache_dir, nuisance_seed, render_version)
 
     def compose(self, masks: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
         _, height, width = self.background.shape
@@ -180,10 +221,17 @@ class ScreamDSprites(NuisanceDSprites):
         columns = (uniforms[:, 1].astype(np.float64) * (width - IMAGE_SIZE)).astype(np.int64)
         return _invert_under_sprites(self.background, masks, rows, columns, np.ascontiguousarray(uniforms[:, 2:]))
 
+    @property
+    def source_files(self) -> dict[str, list[Path]]:
+        return {self.background_path: [Path(self.background_path)], **self.sprites.source_files}
+
     def describe(self) -> dict:
         """``name``, the background image (``path``, absolute), the official dSprites file
-        (``dsprites_path``, or ``None`` when rendered) and ``nuisance_seed``."""
-        return {"name": self.name, "path": self.background_path, "dsprites_path": self.sprites.path, "nuisance_seed": self.nuisance_seed}
+        (``dsprites_path``, or ``None`` when rendered), ``nuisance_seed`` and ``render_version``."""
+        return {
+            "name": self.name, "path": self.background_path, "dsprites_path": self.sprites.path,
+            "nuisance_seed": self.nuisance_seed, "render_version": self.render_version,
+        }
 
 
 @numba_compiled

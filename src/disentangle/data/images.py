@@ -173,6 +173,7 @@ class MNIST(InMemoryImages):
             files = [location]
         else:
             raise InputError(f"{path}: no such file or folder (expected the {self.title} IDX files)")
+        self.source_files = {self.path: files}
         arrays = [read_idx_images(file, image_size=(28, 28), title=self.title) for file in files]
         super().__init__(torch.from_numpy(np.concatenate(arrays)).unsqueeze(1))
 
@@ -246,6 +247,7 @@ class ArrayImages(InMemoryImages):
     def __init__(self, path: str | Path, key: str | None = None):
         #: absolute and resolved, so that ``describe()`` rebuilds it from any working folder
         self.path = absolute_path(path)
+        self.source_files = {self.path: [Path(self.path)]}
         loaded = load_numpy_file(path, ".npy or .npz file", "a .npy or .npz array of images")
         if isinstance(loaded, np.ndarray):
             if key is not None:
@@ -338,6 +340,7 @@ class ImageFolder(InMemoryImages):
                     f"size: {len(files):,} images of {self.size[0]}×{self.size[1]} need up to {gibibytes(needed)}, "
                     f"more than the {gibibytes(available)} of memory available"
                 )
+        self.source_files = {self.path: files}
         pixels = [self._read(file) for file in files]
         first = pixels[0].shape[:2]
         for file, array in zip(files, pixels):

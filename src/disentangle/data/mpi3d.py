@@ -71,6 +71,7 @@ class MPI3D(MappedFactorDataset):
         self.factors_num_values = RELEASES[release]
         file_path = locate(path, self.filename, f"the official {self.filename}")
         self.path = absolute_path(file_path)
+        self.source_files = {self.path: [Path(self.path)]}
         shape = (int(np.prod(self.factors_num_values)), *IMAGE_SHAPE)
         self._channels_last, self._pixels, self.mapped_file = _map_images(
             file_path, shape, cache_dir, self.name, self._expected()

@@ -107,6 +107,7 @@ class Shapes3D(MappedFactorDataset):
     def __init__(self, path: str | Path | None = None, cache_dir: str | Path | None = None):
         file_path = locate(path, FILENAME, f"the official {FILENAME}")
         self.path = absolute_path(file_path)
+        self.source_files = {self.path: [Path(self.path)]}
         try:
             with h5py.File(file_path, "r") as file:
                 check_shapes3d(file)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from disentangle.data.base import FactorDataset, as_index_tensor
+from disentangle.data.base import FactorDataset, as_index_tensor, chosen_render
 from disentangle.data.dsprites import cached_render, default_cache_dir
 from disentangle.data.nuisance import numba_compiled
 from disentangle.data.shapes3d import FACTOR_NAMES, FACTORS_NUM_VALUES, NUM_IMAGES, factor_values
@@ -50,7 +50,8 @@ from disentangle.data.shapes3d_render import (
     render_layers,
 )
 
-#: bump whenever the rendering changes, so stale caches are never reused
+#: the version of this render; a new scene is a new version, kept beside the old ones
+#: (``RENDERS``) so that a run keeps the images it was trained on
 RENDER_VERSION = 1
 _LAYERS_SHAPE = (len(SHAPE_NAMES), NUM_SCALES, NUM_ORIENTATIONS, len(SURFACES), IMAGE_SIZE, IMAGE_SIZE)
 
@@ -65,11 +66,16 @@ def hue_colours() -> np.ndarray:
     return np.array([colorsys.hsv_to_rgb(hue, 1.0, 1.0) for hue in hues()], dtype=np.float32)
 
 
-def _load_or_render(cache_dir: Path | None) -> np.ndarray:
-    """Every layer, ``_LAYERS_SHAPE`` float32: read from the cache, else rendered and cached."""
+#: the released renders, each selectable with the option ``render_version``: version -> its renderer
+RENDERS = {RENDER_VERSION: render_layers}
+
+
+def _load_or_render(cache_dir: Path | None, version: int) -> np.ndarray:
+    """Every layer of render ``version``, ``_LAYERS_SHAPE`` float32: read from the cache, else
+    rendered and cached."""
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"shapes3d-procedural-v{RENDER_VERSION}.npy"
-    return cached_render(path, _LAYERS_SHAPE, np.float32, render_layers)
+    path = cache / f"shapes3d-procedural-v{version}.npy"
+    return cached_render(path, _LAYERS_SHAPE, np.float32, RENDERS[version])
 
 
 @numba_compiled
@@ -98,18 +104,27 @@ class Shapes3DProcedural(FactorDataset):
 
     Args:
         cache_dir: where the rendered layers are cached (default ``default_cache_dir()``).
+        render_version: which released render draws the scenes, one of ``RENDERS``
+            (default: the latest, ``RENDER_VERSION``).
     """
 
     name = "shapes3d-procedural"
     factor_names = FACTOR_NAMES
     factors_num_values = FACTORS_NUM_VALUES
 
-    def __init__(self, cache_dir: str | Path | None = None):
+    def __init__(self, cache_dir: str | Path | None = None, render_version: int | None = None):
+        self.render_version = chosen_render(render_version, tuple(RENDERS), self.name)
         self.cache_dir = None if cache_dir is None else str(cache_dir)
         #: float32 ``(480 scenes, 3 surfaces, 4096 pixels)``, scene = (shape·8 + scale)·15 + orientation
-        self.layers = _load_or_render(cache_dir).reshape(-1, len(SURFACES), IMAGE_SIZE * IMAGE_SIZE)
+        layers = _load_or_render(cache_dir, self.render_version)
+        self.layers = layers.reshape(-1, len(SURFACES), IMAGE_SIZE * IMAGE_SIZE)
         #: float32 ``(10 hues, 3)``: each hue's RGB colour in [0, 255]
         self._colours = hue_colours() * np.float32(255)
+
+    @classmethod
+    def unrecorded_options(cls, options) -> dict:
+        """A ``config.json`` without ``render_version`` was written when version 1 was the only one."""
+        return {} if "render_version" in options else {"render_version": 1}
 
     @property
     def observation_shape(self) -> tuple[int, int, int]:
@@ -134,5 +149,6 @@ class Shapes3DProcedural(FactorDataset):
         return torch.from_numpy(self._pixels(indices, 1).astype(np.uint8))
 
     def describe(self) -> dict:
-        """``name`` only: ``cache_dir`` is where this machine keeps the render, not what the data is."""
-        return {"name": self.name}
+        """``name`` and ``render_version``: ``cache_dir`` is where this machine keeps the
+        render, not what the data is."""
+        return {"name": self.name, "render_version": self.render_version}

@@ -184,6 +184,7 @@ class SmallNORB(MappedFactorDataset):
             raise InputError(f"{folder}: is a file, expected the folder holding the six SmallNORB .mat files")
         self.path = absolute_path(folder)
         files = {(chunk, kind): _find(folder, f"{chunk}-{kind}.mat") for chunk in CHUNKS for kind in ("dat", "cat", "info")}
+        self.source_files = {self.path: list(files.values())}
         options = {"size": size, "cameras": cameras}
         cache = cache_path(self.name, READER_VERSION, options, list(files.values()), cache_dir)
         try:

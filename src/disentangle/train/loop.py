@@ -2,19 +2,27 @@
 
 ``train`` starts a run folder, ``resume`` continues one, ``load_run`` rebuilds a
 trained model and its dataset from nothing but the folder's path.
+
+A run folder is read with the data it was trained on: its ``config.json``'s data options
+(an option it lacks, being older, takes the value the run had:
+``ImageDataset.unrecorded_options``) and, where recorded, the size and digest of each
+data file (``data_files``, ``disentangle.data.identity``). Where a file changed,
+``resume`` refuses and leaves the folder as it was; ``load_run`` (``evaluate``,
+``report``, ...) warns (``DataChanged``) and goes on.
 """
 
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from disentangle.data import ImageDataset
-from disentangle.errors import InputError, TrainingDiverged
+from disentangle.data import DATASETS, ImageDataset, identity
+from disentangle.errors import DataChanged, InputError, TrainingDiverged
 from disentangle.models import MODELS, Model, Player
 from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
@@ -46,13 +54,46 @@ class Run:
 
 def read_run_config(run: Path) -> tuple[dict, RunConfig]:
     """A run folder's ``config.json`` and the ``RunConfig`` it holds, checked; a model field
-    the file lacks takes the value the run trained with (``ModelConfig.BEFORE_THE_FIELD``)."""
+    or data option the file lacks takes the value the run trained with
+    (``ModelConfig.BEFORE_THE_FIELD``, ``ImageDataset.unrecorded_options``)."""
     config = run_folder.read_config(run)
     model_class = MODELS.get(config["model"]["name"])
     if model_class is not None:
         before = model_class.config_class.BEFORE_THE_FIELD
         config = {**config, "model": {**before, **config["model"]}}
+    data_class = DATASETS.get(config["data"]["name"])
+    if data_class is not None:
+        config = {**config, "data": {**config["data"], **data_class.unrecorded_options(config["data"])}}
     return config, RunConfig.from_dict(config, source=str(Path(run) / run_folder.CONFIG))
+
+
+def new_run_config(config: RunConfig, dataset: ImageDataset, world_size: int, precision: str) -> dict:
+    """The ``config.json`` of a new run of ``config`` (as ``RunConfig.for_dataset`` records
+    it) on ``dataset``: the layout's version, the settings, the data files' sizes and
+    digests (``data_files``) and the environment."""
+    return {
+        "format_version": run_folder.FORMAT_VERSION,
+        **config.to_dict(),
+        "data_files": identity.file_records(dataset),
+        "environment": {**run_folder.environment(), "world_size": world_size, "precision": precision},
+    }
+
+
+def data_changes(written: Mapping, dataset: ImageDataset) -> list[str]:
+    """How the files ``dataset`` reads differ from those that a run folder's ``config.json``
+    ``written`` records (``identity.changes``); none for a folder that records no
+    ``data_files`` (written before they were recorded)."""
+    if "data_files" not in written:
+        return []
+    return identity.changes(written["data_files"], identity.file_records(dataset))
+
+
+def refuse_other_data(where: str, written: Mapping, dataset: ImageDataset) -> None:
+    """``InputError`` starting with ``where`` when ``data_changes`` finds any: resuming
+    would continue the run on other data than it was trained on."""
+    changed = data_changes(written, dataset)
+    if changed:
+        raise InputError(f"{where}: {'; '.join(changed)}; resuming would train it on other data")
 
 
 def _build(
@@ -220,18 +261,18 @@ def _ready(config: RunConfig, source: str | None) -> tuple[RunConfig, Processes,
     return config, processes, dataset, network
 
 
-def _train_from_step_0(out: Path, config: RunConfig, progress: bool, restart: bool) -> Path:
+def _train_from_step_0(out: Path, config: RunConfig, progress: bool, restarted: Mapping | None = None) -> Path:
     """Train ``config`` into ``out`` from step 0. A new run writes ``config.json`` first; a
-    restarted one (a folder without a checkpoint) clears what its earlier attempt wrote and
-    writes ``config.json`` only once its first step has succeeded."""
+    restarted one (a folder without a checkpoint, whose ``config.json`` is ``restarted``)
+    is refused if its data files changed (``refuse_other_data``), else clears what its
+    earlier attempt wrote and writes ``config.json`` only once its first step has succeeded."""
+    restart = restarted is not None
     config, processes, dataset, network = _ready(config, str(out / run_folder.CONFIG) if restart else None)
+    if restart:
+        refuse_other_data(f"--resume {out}", restarted, dataset)
     settings = config.train
-    written = {
-        "format_version": run_folder.FORMAT_VERSION,
-        **config.to_dict(),
-        "environment": {**run_folder.environment(), "world_size": processes.world_size,
-                        "precision": resolve_precision(settings.precision, processes.device)},
-    }
+    precision = resolve_precision(settings.precision, processes.device)
+    written = new_run_config(config, dataset, processes.world_size, precision)
 
     def start_writing() -> None:
         if restart:
@@ -273,15 +314,16 @@ def train(
     config = as_run_config(model, data, data_options, settings)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputError(f"--out {out}: exists and is not an empty folder (use --resume {out} to continue a run)")
-    return _train_from_step_0(out, config, progress, restart=False)
+    return _train_from_step_0(out, config, progress)
 
 
 def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> Path:
     """Continue the run in folder ``run`` from its last checkpoint up to ``steps`` in total.
 
-    The result is the same as a run trained for ``steps`` without interruption. A run
-    folder without a checkpoint (stopped before its first one) is trained from step 0
-    with the settings of its ``config.json`` — only if it holds nothing but what
+    The result is the same as a run trained for ``steps`` without interruption, on the
+    data it was trained on: a data file that changed since (``data_changes``) is refused.
+    A run folder without a checkpoint (stopped before its first one) is trained from
+    step 0 with the settings of its ``config.json`` — only if it holds nothing but what
     training writes. Everything is checked before the folder is changed, and the new
     settings are written once the first step has succeeded, so a resume that fails
     leaves the folder as it was.
@@ -293,12 +335,13 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
     if run_folder.last_checkpoint_step(run) == 0:
         if not run_folder.holds_only_run_files(run):
             raise InputError(f"--resume {run}: has no checkpoint and holds files that training does not write")
-        return _train_from_step_0(run, config, progress, restart=True)
+        return _train_from_step_0(run, config, progress, restarted=written)
     settings = config.train
     processes = Processes.launched(settings.device)
     _prepare_process(settings, processes)
     checkpoint = run_folder.latest_checkpoint(run)
     model, dataset = _build(config, run, processes.device, training=True)
+    refuse_other_data(f"--resume {run}", written, dataset)
     processes.check(model, settings.batch_size)
     _place(model, processes.device)
     optimizers = _optimizers(model, settings)
@@ -357,11 +400,15 @@ def load_run(
     """The trained model (eval mode, on ``device``) and dataset of a run folder.
 
     ``dataset``: the run's data, already built (by the caller, who checked that the run's
-    ``data`` settings are those it was built from), instead of building it again.
+    ``data`` settings are those it was built from), instead of building it again. A data
+    file that changed since the run was trained is named in a ``DataChanged`` warning.
     """
     run = Path(run)
     written, config = read_run_config(run)
     model, dataset = _build(config, run, device, training=False, dataset=dataset)
+    changed = data_changes(written, dataset)
+    if changed:
+        warnings.warn(f"{run}: {'; '.join(changed)}; going on with the data as it is now", DataChanged, stacklevel=2)
     path = Path(checkpoint) if checkpoint else run_folder.latest_checkpoint(run)
     step = load_model_weights(path, model)
     model.to(device).eval()

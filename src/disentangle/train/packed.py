@@ -47,8 +47,10 @@ from disentangle.train.loop import (
     _place,
     _prepare_process,
     _prune_checkpoints,
+    new_run_config,
     player_optimizer,
     read_run_config,
+    refuse_other_data,
 )
 from disentangle.train.precision import autocast, configure_matmuls, resolve_precision
 from disentangle.train.run_log import RunLogger, TermMeter
@@ -142,12 +144,7 @@ def _new_member(out: Path, config: RunConfig, dataset: ImageDataset, device: str
     noise = torch.Generator()
     noise.set_state(torch.get_rng_state())
     state = TrainingState(0, torch.Generator().manual_seed(config.train.seed), noise)
-    written = {
-        "format_version": run_folder.FORMAT_VERSION,
-        **config.to_dict(),
-        "environment": {**run_folder.environment(), "world_size": 1,
-                        "precision": resolve_precision(config.train.precision, device)},
-    }
+    written = new_run_config(config, dataset, 1, resolve_precision(config.train.precision, device))
 
     def start_writing() -> None:
         if restart:
@@ -160,10 +157,12 @@ def _new_member(out: Path, config: RunConfig, dataset: ImageDataset, device: str
 
 
 def _resumed_member(out: Path, steps: int, dataset: ImageDataset, device: str) -> _Member:
-    """A run continued from its last checkpoint up to ``steps``, as ``resume`` continues it."""
+    """A run continued from its last checkpoint up to ``steps``, as ``resume`` continues it
+    (refused if its data files changed)."""
     written, config = read_run_config(out)
     config = config.with_train(steps=steps)
     model, _ = _build(config, out, device, training=True, dataset=dataset)
+    refuse_other_data(str(out), written, dataset)
     _place(model, device)
     optimizer = player_optimizer(model.players()[0], model.parameters(), config.train)
     state = load_checkpoint(run_folder.latest_checkpoint(out), model, {"optimizer": optimizer}, torch.Generator())
@@ -311,11 +310,12 @@ def train_packed(
         raise InputError("--pack: a packed group trains in one process (not under torchrun)")
     _prepare_process(settings, processes)
     device = processes.device
-    dataset = configs[0].data.build()
-    check_memory(configs[0].for_dataset(dataset), dataset.observation_shape, device, training=True)
     steps = [run_folder.last_checkpoint_step(out) for out in outs]
     if len(set(steps)) > 1:
         raise InputError(f"{outs[0]}: a group resumes from one step; its runs' last checkpoints are at steps {steps}")
+    # A resumed group trains on its folders' data (as recorded, ``read_run_config``).
+    dataset = (read_run_config(outs[0])[1] if steps[0] else configs[0]).data.build()
+    check_memory(configs[0].for_dataset(dataset), dataset.observation_shape, device, training=True)
     if steps[0]:
         members = [_resumed_member(out, config.train.steps, dataset, device) for out, config in zip(outs, configs)]
     else:

@@ -2,7 +2,8 @@
 
 ::
 
-    RUN/config.json        every setting (model, data, train), seed, library versions
+    RUN/config.json        every setting (model, data, train), seed, library versions, and
+                           the size and SHA-256 of each data file read (data_files)
     RUN/checkpoints/       step-<8-digit step>.safetensors, written atomically
     RUN/log.jsonl          one line per logging step: step, time, every loss term
     RUN/events.*           TensorBoard scalars
@@ -143,9 +144,11 @@ def read_config(run: Path) -> dict:
         raise InputError(f"{path}: not valid JSON ({error})") from None
     if not isinstance(config, dict) or not {"model", "data", "train"} <= config.keys():
         raise InputError(f"{path}: expected the keys model, data and train")
-    for section in ("model", "data", "train", "environment"):
+    for section in ("model", "data", "train", "environment", "data_files"):
         if not isinstance(config.get(section, {}), dict):
             raise InputError(f"{path}: '{section}' must be a mapping, got {type(config[section]).__name__}")
+    if not all(isinstance(record, dict) for record in config.get("data_files", {}).values()):
+        raise InputError(f"{path}: each entry of 'data_files' must be a mapping (size, sha256), as 'train' writes it")
     for section in ("model", "data"):
         if not isinstance(config[section].get("name"), str):
             raise InputError(
