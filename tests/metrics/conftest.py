@@ -57,3 +57,48 @@ def noise():
 @pytest.fixture(scope="session")
 def factors_as_codes():
     return identity
+
+
+@pytest.fixture(scope="session")
+def zaidi():
+    """``zaidi_reference.py`` beside this file: Zaidi et al.'s reference arithmetic."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("zaidi_reference", Path(__file__).with_name("zaidi_reference.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def dlib():
+    """``dlib_reference.py`` beside this file: disentanglement_lib's arithmetic, written out."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).with_name("dlib_reference.py")
+    spec = importlib.util.spec_from_file_location("dlib_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class NoisyMixing:
+    """Codes ``observations @ mixing`` plus ``scale`` times Gaussian noise from the
+    representation's own generator, drawn row after row: the same codes whether the points
+    come 16 at a time (dlib) or all at once."""
+
+    def __init__(self, mixing, scale, seed=7):
+        self.mixing, self.scale = np.asarray(mixing, dtype=np.float64), scale
+        self.rng = np.random.RandomState(seed)
+
+    def __call__(self, observations):
+        codes = np.asarray(observations, dtype=np.float64) @ self.mixing
+        return codes + self.scale * self.rng.randn(*codes.shape)
+
+
+@pytest.fixture(scope="session")
+def noisy_mixing():
+    """``noisy_mixing(mixing, scale, seed=7)``: a fresh ``NoisyMixing`` representation."""
+    return NoisyMixing

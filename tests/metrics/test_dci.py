@@ -2,6 +2,7 @@ import importlib
 
 import numpy as np
 import pytest
+from sklearn.ensemble import GradientBoostingClassifier
 
 from disentangle.errors import InputError
 from disentangle.metrics import dci
@@ -156,3 +157,35 @@ def test_an_importance_matrix_asked_for_again_is_not_refitted(monkeypatch):
     module.importance_gbt(x, y, x, y, np.random.RandomState(2), settings)  # other seeds: fitted anew
     module.importance_gbt(x + 1e-9, y, x, y, np.random.RandomState(1), settings)  # other codes: fitted anew
     assert len(fits) == 6
+
+
+@pytest.mark.parametrize("classifier", ["gbt", "sklearn"])
+def test_dci_is_dlibs_arithmetic_on_a_fixed_input(toy_data, noisy_mixing, dlib, classifier):
+    # dlib's sampling (train, then test points, 16 at a time), one 100-stage boosted-trees
+    # classifier per factor, |feature_importances_|, accuracies, and the entropy-weighted
+    # disentanglement and completeness, written out. dlib leaves the classifiers' random_state
+    # unset (any seed is dlib's); here each gets the seed ours draws from random_state after
+    # the points, so the classifier is the same and the scores agree to rounding.
+    from disentangle.metrics.gbt import fit_gradient_boosting
+
+    data = toy_data([3, 4])
+    mixing = [[1.0, 0.1, 0.5], [0.2, 0.8, -0.5]]
+    random_state = np.random.RandomState(0)
+    representation = noisy_mixing(mixing, 0.4)
+    codes, factors = dlib.sample(data, representation, 500, random_state)
+    codes_test, factors_test = dlib.sample(data, representation, 200, random_state)
+    seeds = random_state.randint(np.iinfo(np.int32).max, size=2)
+
+    def fit(x, y, k):
+        if classifier == "sklearn":
+            return GradientBoostingClassifier(random_state=seeds[k]).fit(x, y)
+        model = fit_gradient_boosting(x, y, np.random.RandomState(seeds[k]))
+        model.feature_importances_ = model.feature_importances
+        return model
+
+    expected = dlib.dci(codes, factors, codes_test, factors_test, fit)
+    result = dci(data, noisy_mixing(mixing, 0.4), np.random.RandomState(0), num_train=500, num_test=200,
+                 classifier=classifier)
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value, rel=1e-12, abs=1e-14), key
+    assert 0.2 < expected["disentanglement"] < 0.9 and 0.2 < expected["completeness"] < 0.9

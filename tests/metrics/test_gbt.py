@@ -273,3 +273,75 @@ def test_a_stages_trees_grown_in_groups_in_threads_give_the_same_model():
     for name in ("init_raw", "feature", "threshold", "value", "feature_importances"):
         np.testing.assert_array_equal(getattr(grouped, name), getattr(alone, name))
     np.testing.assert_array_equal(grouped.decision_function(x), alone.decision_function(x))
+
+
+def boosted_by_hand(x, y, feature, threshold):
+    """scikit-learn's boosting arithmetic (as dlib's ``GradientBoostingClassifier()`` runs it),
+    written out on the given tree structure ``(stages, T, 16)`` (heap-indexed, -1 at leaves; go
+    left when the float32 value is at most the threshold): per stage and tree, the negative
+    gradient of the log loss at the stage's raw predictions, the samples' leaves, each leaf's
+    Newton step (mean gradient over mean p(1 - p), times (C - 1) / C for C > 2 classes), and
+    each split's impurity decrease n·var − n_l·var_l − n_r·var_r over n of the root.
+
+    Returns ``(leaf values (stages, T, 16), raw predictions (N, T), importances (D,))``: the
+    importances are the mean over trees with a split of their decreases, normalised to sum 1.
+    """
+    classes, encoded = np.unique(y, return_inverse=True)
+    num_classes, (num_stages, num_trees, _) = len(classes), feature.shape
+    prior = np.bincount(encoded) / len(y)
+    raw = (np.tile(np.log(prior[1] / prior[0]), (len(y), 1)) if num_classes == 2
+           else np.tile(np.log(prior) - np.mean(np.log(prior)), (len(y), 1)))
+    targets = (encoded[:, None] == np.arange(num_classes)).astype(np.float64)[:, -num_trees:]
+    x32 = x.astype(np.float32)
+    values, decreases = np.zeros(feature.shape), []
+    for stage in range(num_stages):
+        if num_classes == 2:
+            probability = 1 / (1 + np.exp(-raw))
+        else:
+            probability = np.exp(raw - raw.max(axis=1, keepdims=True))
+            probability /= probability.sum(axis=1, keepdims=True)
+        step = np.zeros_like(raw)
+        for k in range(num_trees):
+            gradient, p = targets[:, k] - probability[:, k], probability[:, k]
+            node, tree_decrease = np.ones(len(y), dtype=np.int64), np.zeros(x.shape[1])
+            for _ in range(3):
+                for n in np.unique(node):
+                    f = feature[stage, k, n]
+                    if f < 0:
+                        continue
+                    here = node == n
+                    right = here & (x32[:, f] > np.float32(threshold[stage, k, n]))
+                    left = here & ~right
+                    tree_decrease[f] += (here.sum() * gradient[here].var() - left.sum() * gradient[left].var()
+                                         - right.sum() * gradient[right].var()) / len(y)
+                    node[left], node[right] = 2 * n, 2 * n + 1
+            for n in np.unique(node):
+                leaf = node == n
+                newton = np.mean(gradient[leaf]) / np.mean(p[leaf] * (1 - p[leaf]))
+                values[stage, k, n] = newton * ((num_classes - 1) / num_classes if num_classes > 2 else 1)
+            step[:, k] = values[stage, k, node]
+            if feature[stage, k, 1] >= 0:
+                decreases.append(tree_decrease)
+        raw = raw + 0.1 * step
+    importances = np.mean(decreases, axis=0)
+    return values, raw, importances / importances.sum()
+
+
+@pytest.mark.parametrize("num_classes", [2, 4])
+def test_the_full_model_is_boosting_written_out_by_hand_on_its_trees_and_predicts_as_sklearn(num_classes):
+    # All 100 stages: every leaf value, raw prediction and the impurity importances follow from
+    # the trees' splits by scikit-learn's (dlib's) arithmetic; and on this fixed input, where
+    # scikit-learn's own seeds agree, the model predicts the training points as scikit-learn's.
+    x, y = problem(1000, 3, num_classes, seed=20 + num_classes)
+    ours = fit_gradient_boosting(x, y, np.random.RandomState(0))
+    values, raw, importances = boosted_by_hand(x, y, ours.feature, ours.threshold)
+    leaves = ours.feature < 0
+    np.testing.assert_allclose(ours.value[leaves], values[leaves], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ours.decision_function(x), raw, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(ours.feature_importances, importances, rtol=1e-9, atol=1e-12)
+
+    reference, other_seed = (GradientBoostingClassifier(random_state=seed).fit(x, y) for seed in (0, 1))
+    sklearn_raw = reference.decision_function(x).reshape(len(x), -1)
+    np.testing.assert_allclose(other_seed.decision_function(x).reshape(len(x), -1), sklearn_raw, atol=1e-9)
+    np.testing.assert_allclose(ours.decision_function(x), sklearn_raw, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(ours.predict(x), reference.predict(x))

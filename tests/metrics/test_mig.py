@@ -115,3 +115,18 @@ def test_chen_estimator_without_posterior_function_raises_input_error(toy_data, 
 def test_unknown_estimator_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="estimator"):
         mig(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), estimator="kl")
+
+
+def test_mig_is_dlibs_arithmetic_on_a_fixed_input(toy_data, noisy_mixing, dlib):
+    # 1,000 points drawn 16 at a time (the last batch of 8), noisy mixed codes, a factor of
+    # 30 values (more than the 20 bins) and one of 2: dlib's sampling, histogram bins, plug-in
+    # mutual information, entropies and gap, written out, to rounding.
+    data = toy_data([2, 5, 30])
+    mixing = [[1.0, 0.0, 0.3, 0.0], [0.2, 1.0, 0.0, 0.5], [0.0, 0.1, 1.0, 0.05]]
+    codes, factors = dlib.sample(data, noisy_mixing(mixing, 0.5), 1000, np.random.RandomState(0))
+    expected = dlib.mig(codes, factors)
+    result = mig(data, noisy_mixing(mixing, 0.5), np.random.RandomState(0), num_train=1000)
+    assert result["discrete_mig"] == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    assert 0.1 < expected < 0.9  # neither extreme: bins, gaps and entropies all count
+    coarse = mig(data, noisy_mixing(mixing, 0.5), np.random.RandomState(0), num_train=1000, num_bins=7)
+    assert coarse["discrete_mig"] == pytest.approx(dlib.mig(codes, factors, num_bins=7), rel=1e-12, abs=1e-14)

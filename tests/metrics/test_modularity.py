@@ -57,3 +57,25 @@ def test_a_single_factor_raises_input_error(toy_data, factors_as_codes):
         modularity_explicitness(
             toy_data([3]), factors_as_codes, np.random.RandomState(0), num_train=50, num_test=20
         )
+
+
+def test_modularity_and_explicitness_are_dlibs_arithmetic_on_a_fixed_input(toy_data, noisy_mixing, dlib):
+    # dlib's sampling (train, then test points, 16 at a time); modularity of the binned training
+    # codes' mutual information; explicitness, the macro ROC AUC of LogisticRegression() on the
+    # codes standardised by the training statistics, one-hot labels by MultiLabelBinarizer;
+    # written out, with a two-valued factor among them.
+    from threadpoolctl import threadpool_limits
+
+    data = toy_data([2, 4, 5])
+    mixing = [[1.0, 0.0, 0.3, 0.2], [0.4, 1.0, 0.0, 0.0], [0.0, 0.3, 1.0, 0.5]]
+    random_state = np.random.RandomState(0)
+    representation = noisy_mixing(mixing, 0.8)
+    codes, factors = dlib.sample(data, representation, 800, random_state)
+    codes_test, factors_test = dlib.sample(data, representation, 400, random_state)
+    with threadpool_limits(1, user_api="blas"):
+        expected = dlib.modularity_explicitness(codes, factors, codes_test, factors_test)
+    result = modularity_explicitness(data, noisy_mixing(mixing, 0.8), np.random.RandomState(0), num_train=800,
+                                     num_test=400)
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value, rel=1e-12, abs=1e-14), key
+    assert 0.3 < expected["modularity_score"] < 0.95 and expected["explicitness_score_test"] < 0.95

@@ -54,3 +54,29 @@ def test_average_gap_between_the_two_best_codes_of_a_hand_made_matrix():
 def test_a_single_code_raises_input_error(toy_data):
     with pytest.raises(InputError, match="at least 2 code dimensions"):
         sap(toy_data([2, 3]), lambda x: x[:, :1], np.random.RandomState(0), num_train=50, num_test=20)
+
+
+@pytest.mark.parametrize("continuous_factors", [False, True])
+def test_sap_is_dlibs_arithmetic_on_a_fixed_input(toy_data, noisy_mixing, dlib, continuous_factors):
+    # dlib's sampling (train, then test points, 16 at a time), the score of every (code,
+    # factor) pair — a balanced linear SVM's test accuracy on the code alone, or the squared
+    # correlation — and the mean gap between the two best codes, written out; a constant code
+    # (scored 0 when continuous) among them.
+    data = toy_data([2, 3, 5])
+    mixing = [[1.0, 0.0, 0.4, 0.0], [0.3, 1.0, 0.0, 0.0], [0.0, 0.5, 1.0, 0.0]]
+    random_state = np.random.RandomState(0)
+    representation = noisy_mixing(mixing, 0.6)
+    codes, factors = dlib.sample(data, representation, 600, random_state)
+    codes_test, factors_test = dlib.sample(data, representation, 300, random_state)
+    codes[:, 3] = codes_test[:, 3] = 2.0
+    expected = dlib.sap(codes, factors, codes_test, factors_test, continuous_factors)
+
+    def constant_last(x, represent=noisy_mixing(mixing, 0.6)):
+        codes = represent(x)
+        codes[:, 3] = 2.0
+        return codes
+
+    result = sap(data, constant_last, np.random.RandomState(0), num_train=600, num_test=300,
+                 continuous_factors=continuous_factors)
+    assert result["SAP_score"] == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    assert 0.05 < expected < 0.8

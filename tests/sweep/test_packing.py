@@ -1,6 +1,7 @@
 """Sweeps with ``--pack K``: which runs are grouped, that a packed sweep gives the runs
-an unpacked one gives (within the packing tolerance), and that a failing model of a
-group fails alone."""
+an unpacked one gives (within the packing tolerance), that a failing model of a
+group fails alone, and that runs left at different checkpoint steps resume in groups
+by step."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import re
 
 import pytest
+import torch
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,3 +115,71 @@ def test_a_model_of_a_group_that_diverges_fails_alone_and_the_others_finish(tmp_
     assert re.match(r"step [12]: loss term 'loss' is (inf|nan) \(expected finite\)", results[1].error)
     status = json.loads((tmp_path / "status" / f"{results[1].name}.json").read_text())
     assert status["state"] == "failed"
+
+
+def _regrouping_spec(small_mlp, betas, seeds):
+    """β-TCVAE runs of ``betas`` × ``seeds`` on 'small-mlp' nets and the digits, six steps, a
+    checkpoint every two (all kept), trained only."""
+    return {"model": {"name": "beta-tcvae", "architecture": small_mlp, "latent_dim": 4},
+            "data": {"name": "digits"},
+            "train": {"batch_size": 8, "checkpoint_every": 2, "keep_checkpoints": 5, "log_every": 2},
+            "steps": 6, "grid": {"model.beta": betas}, "seeds": seeds, "evaluate": False}
+
+
+@pytest.mark.parametrize("betas, seeds, dies_at, packed, alone", [
+    # four runs, killed in the step-4 checkpoints after runs 0 and 1 wrote theirs: two groups of two
+    ([2.0, 6.0], [0, 1], 7, [[0, 1], [2, 3]], []),
+    # three runs, killed after run 0 wrote its step-4 checkpoint: run 0 alone, runs 1 and 2 packed
+    ([2.0, 6.0, 9.0], [0], 5, [[1, 2]], [0]),
+], ids=["two-groups-of-two", "one-alone-two-packed"])
+def test_runs_left_at_different_checkpoint_steps_resume_in_groups_by_step_bit_for_bit(
+        tmp_path, monkeypatch, small_mlp, betas, seeds, dies_at, packed, alone):
+    # One model after the other ("loop"): a packed MLP run is then bit for bit its run alone,
+    # so that a run regrouped with fewer others, or resumed alone, must end exactly as in the group.
+    import disentangle.sweep.execute as execute
+    import disentangle.train.packed as packed_module
+    from disentangle.sweep.execute import run_group
+    from disentangle.train.run_folder import last_checkpoint_step, read_log
+
+    runs = expand_sweep(_regrouping_spec(small_mlp, betas, seeds))
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert [r.state for r in run_group(runs, straight, batching="loop")] == ["done"] * len(runs)
+
+    save, saves = packed_module.save_checkpoint, []
+
+    def dies_in_a_checkpoint(*args, **kwargs):
+        saves.append(1)
+        if len(saves) == dies_at:
+            raise KeyboardInterrupt  # not an Exception: run_group does not catch it
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(packed_module, "save_checkpoint", dies_in_a_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        run_group(runs, killed, batching="loop")
+    monkeypatch.setattr(packed_module, "save_checkpoint", save)
+    steps = [last_checkpoint_step(run_path(killed, run)) for run in runs]
+    assert sorted(set(steps)) == [2, 4] and len(steps) == len(runs)
+
+    number = {run_path(killed, run): run.number for run in runs}
+    packed_calls, alone_calls = [], []
+    train_packed, train_or_resume = execute.train_packed, execute.train_or_resume
+
+    def packed_group(outs, configs, **options):
+        packed_calls.append([number[out] for out in outs])
+        return train_packed(outs, configs, **options)
+
+    def one_run(out, config, **options):
+        alone_calls.append(number[out])
+        return train_or_resume(out, config, **options)
+
+    monkeypatch.setattr(execute, "train_packed", packed_group)
+    monkeypatch.setattr(execute, "train_or_resume", one_run)
+    assert [r.state for r in run_group(runs, killed, batching="loop")] == ["done"] * len(runs)
+    assert packed_calls == packed and alone_calls == alone
+    assert all(steps[k] == steps[group[0]] for group in packed for k in group)
+    for run in runs:
+        a, b = (load_file(str(checkpoint_paths(run_path(out, run))[-1])) for out in (straight, killed))
+        assert checkpoint_paths(run_path(killed, run))[-1].name == "step-00000006.safetensors"
+        assert a.keys() == b.keys()
+        assert [key for key in a if not torch.equal(a[key], b[key])] == [], run.name
+        assert [line["step"] for line in read_log(run_path(killed, run))] == [2, 4, 6]

@@ -1,6 +1,6 @@
 """A packed group against each of its runs trained alone: the same weights within the
 stated tolerance, the same random streams exactly, ordinary run folders, and a resumed
-group bit for bit the uninterrupted one.
+group bit for bit the uninterrupted one, also after SIGKILLs at any moment.
 
 The tolerance (docs/packing.md, the ``assert_packed_as_alone`` fixture): every weight
 and optimizer-moment tensor of a packed model within rms(Δ) ≤ 1e-4·rms(w) + 0.01·lr·steps
@@ -12,6 +12,14 @@ rate while the tensor as a whole agrees far closer."""
 from __future__ import annotations
 
 import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +31,7 @@ from disentangle.models import MODELS
 from disentangle.train import RunConfig, load_run, resume, train
 from disentangle.train import packed as packed_module
 from disentangle.train.packed import packing_key, train_packed
-from disentangle.train.run_folder import checkpoint_paths, read_log
+from disentangle.train.run_folder import checkpoint_paths, last_checkpoint_step, read_log
 
 #: for each packable model, two runs differing in the seed and in every packable setting
 GROUPS = {
@@ -175,3 +183,127 @@ def test_a_model_whose_loss_turns_non_finite_is_named(tmp_path):
     configs = [_config("annealed-vae", 0, 3, **{**diverging, "gamma": 1.0}), _config("annealed-vae", 1, 3, **diverging)]
     with pytest.raises(TrainingDiverged, match=r"diverge-1: step [12]: loss term 'loss' is (inf|nan) \(expected finite\)"):
         train_packed([tmp_path / "diverge-0", tmp_path / "diverge-1"], configs)
+
+
+#: what the killed process runs: a three-run packed group of a sweep (``run_group``, as ``sweep
+#: --pack 3`` runs it) on this suite's 'small-mlp' nets, a checkpoint every step (so that kills
+#: often land inside a checkpoint write, or between the runs' writes of one step), one thread;
+#: one model after the other, so that a run regrouped or resumed alone ends bit for bit as in the group
+KILLED_GROUP = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("suite_conftest", sys.argv[1])
+conftest = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(conftest)
+from disentangle import nets
+nets.register_architecture("small-mlp", conftest._small_encoder, conftest._small_decoder)
+from disentangle.sweep import expand_sweep
+from disentangle.sweep.execute import run_group
+results = run_group(expand_sweep(json.loads(sys.argv[3])), sys.argv[2], batching="loop")
+sys.exit(0 if all(result.state == "done" for result in results) else 1)
+"""
+KILLED_STEPS = 100
+KILLED_SPEC = {
+    "model": {"name": "beta-tcvae", "architecture": "small-mlp", "latent_dim": 4}, "data": {"name": "digits"},
+    "train": {"batch_size": 8, "checkpoint_every": 1, "keep_checkpoints": 2, "log_every": 2, "threads": 1},
+    "steps": KILLED_STEPS, "grid": {"model.beta": [2.0, 6.0, 9.0]}, "seeds": [0], "evaluate": False,
+}
+
+
+def _group_command(out) -> list[str]:
+    conftest = Path(__file__).resolve().parents[1] / "conftest.py"
+    return [sys.executable, "-c", KILLED_GROUP, str(conftest), str(out), json.dumps(KILLED_SPEC)]
+
+
+def _kill(command: list[str], ready, delay: float = 0.0) -> None:
+    """Start ``command``, wait until ``ready()`` holds, then SIGKILL it ``delay`` seconds later."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    while not ready() and process.poll() is None and time.monotonic() - started < 120:
+        time.sleep(0.002)
+    time.sleep(delay)
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, f"the group ended before the kill: {process.stderr.read()}"
+
+
+def _temporaries(run) -> list[str]:
+    return [path.name for folder in (run, run / "checkpoints") if folder.is_dir()
+            for path in folder.iterdir() if path.name.endswith(".tmp")]
+
+
+def _check_consistent(folders) -> None:
+    """Every checkpoint of every run folder reads as one (format, step, checksums, random
+    states), and a folder with checkpoints holds a config.json and loads as a run."""
+    from disentangle.train.checkpoint import read_checkpoint
+
+    for folder in folders:
+        for path in checkpoint_paths(folder):
+            assert read_checkpoint(path).step == int(path.stem.removeprefix("step-")), path
+        if checkpoint_paths(folder):
+            assert load_run(folder).step == last_checkpoint_step(folder)
+
+
+@pytest.mark.slow
+def test_a_group_killed_with_sigkill_at_any_moment_ends_each_run_as_the_uninterrupted_group(tmp_path):
+    from disentangle.sweep import expand_sweep
+    from disentangle.sweep.execute import run_path
+
+    runs = expand_sweep(KILLED_SPEC)
+    reference, out = tmp_path / "reference", tmp_path / "killed"
+    finished = subprocess.run(_group_command(reference), capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    folders = [run_path(out, run) for run in runs]
+
+    def steps():
+        return [last_checkpoint_step(folder) for folder in folders]
+
+    def cut_checkpoint_writes():
+        return [path.name for folder in folders if (folder / "checkpoints").is_dir()
+                for path in (folder / "checkpoints").iterdir() if path.name.endswith(".tmp")]
+
+    # killed once every run wrote its config.json, before the first checkpoint (if the process
+    # outran the poll and checkpointed already, the case was not reached: start it again)
+    for _ in range(10):
+        shutil.rmtree(out, ignore_errors=True)
+        _kill(_group_command(out), lambda: all((folder / "config.json").exists() for folder in folders))
+        if not any(checkpoint_paths(folder) for folder in folders):
+            break
+    assert all((f / "config.json").exists() for f in folders), "never killed after the runs wrote config.json"
+    assert steps() == [0, 0, 0], "never killed before the first checkpoint"
+    # killed inside a checkpoint write of the three runs packed, the moment its temporary file is
+    # seen, a few steps on (at one step, the runs train packed in the next attempt)
+    for _ in range(20):
+        if cut_checkpoint_writes() or len(set(steps())) > 1:
+            break
+        five_on = max(steps()) + 5
+        _kill(_group_command(out), lambda at=five_on: min(steps()) >= at and bool(cut_checkpoint_writes()))
+        _check_consistent(folders)
+    assert cut_checkpoint_writes(), "no kill landed inside a checkpoint write of the packed group"
+    # killed between the runs' checkpoints of one step (as the kill above is, unless it cut the first
+    # run's write): the runs are left at different steps, and the next attempt regroups them by step
+    for _ in range(20):
+        if len(set(steps())) > 1:
+            break
+        _kill(_group_command(out), lambda: len(set(steps())) > 1)
+    assert len(set(steps())) > 1, f"no kill landed between the runs' checkpoint writes: {steps()}"
+    _check_consistent(folders)
+    # killed in the regrouped attempt, a few steps on, at a random moment of a step
+    rng = random.Random(0)
+    target = max(steps()) + rng.randint(1, 12)
+    _kill(_group_command(out), lambda: max(steps()) >= target, rng.uniform(0, 0.03))
+    assert len(set(steps())) > 1
+    assert max(steps()) < KILLED_STEPS
+    _check_consistent(folders)
+    finished = subprocess.run(_group_command(out), capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+
+    _check_consistent(folders)
+    for run, folder in zip(runs, folders):
+        mine, theirs = load_file(str(checkpoint_paths(folder)[-1])), _final(run_path(reference, run))
+        assert checkpoint_paths(folder)[-1].name == f"step-{KILLED_STEPS:08d}.safetensors"
+        assert mine.keys() == theirs.keys()
+        different = [key for key in mine if not torch.equal(mine[key], theirs[key])]
+        assert not different, f"{run.name}: tensors that differ from the uninterrupted group: {different}"
+        assert [line["step"] for line in read_log(folder)] == list(range(2, KILLED_STEPS + 1, 2))
+        assert not _temporaries(folder)
