@@ -56,6 +56,7 @@ class FactorValues:
 
     factors_num_values = [3, 6, 40, 32, 32]
     factor_names = ["shape", "scale", "orientation", "posX", "posY"]
+    categorical_factors = (0,)  # shape, as dSprites declares it
     num_factors = 5
     observation_shape = (5,)
 

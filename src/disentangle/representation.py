@@ -33,6 +33,7 @@ class IndexedFactorData:
         self.num_factors = dataset.num_factors
         self.factors_num_values = list(dataset.factors_num_values)
         self.factor_names = list(getattr(dataset, "factor_names", []))
+        self.categorical_factors = getattr(dataset, "categorical_factors", None)
         self.observation_shape = dataset.observation_shape
 
     def __len__(self) -> int:

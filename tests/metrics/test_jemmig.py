@@ -9,6 +9,7 @@ from disentangle.errors import InputError
 from disentangle.metrics import jemmig
 from disentangle.metrics.jemmig import jemmig_per_factor
 from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info
+from disentangle.metrics.sampling import sample_factor_codes
 
 
 def test_a_hand_computed_example():
@@ -49,23 +50,24 @@ def test_factors_as_codes_score_one_and_noise_low(toy_data, factors_as_codes, no
 
 def test_a_factor_split_over_two_codes(toy_data):
     # Factor 0 = two bits: H(v0, z*) - I(v0; z*) + I(v0; z°) = log 4 - log 2 + log 2, out of
-    # log 4 + log 20; factor 1 (code 2) is perfect.
+    # log 4 + log 10 (10 bins); factor 1 (code 2) is perfect.
     def split(x):
         return np.stack([x[:, 0] // 2, x[:, 0] % 2, x[:, 1]], axis=1)
 
     result = jemmig(toy_data([4, 4]), split, np.random.RandomState(0), num_train=5000)
-    expected = 1 - 0.5 * np.log(4) / (np.log(4) + np.log(20))
+    expected = 1 - 0.5 * np.log(4) / (np.log(4) + np.log(10))
     assert result["normalized_jemmig"] == pytest.approx(expected, abs=0.01)
     assert result["jemmig"] == pytest.approx(np.log(4) / 2, abs=0.01)
 
 
 def test_two_factors_in_one_code_are_penalised_for_the_other_factor(toy_data, noise):
-    # z0 = 4 v0 + v1 determines both: per factor H(z0 | v) = log 4 stays.
+    # z0 = 3 v0 + v1 (9 values, each in its own of the 10 bins) determines both: per
+    # factor H(z0 | v) = log 3 stays.
     def both_in_one(x):
-        return np.hstack([x[:, :1] * 4 + x[:, 1:], noise(1)(x)])
+        return np.hstack([x[:, :1] * 3 + x[:, 1:], noise(1)(x)])
 
-    result = jemmig(toy_data([4, 4]), both_in_one, np.random.RandomState(0), num_train=5000)
-    assert result["jemmig"] == pytest.approx(np.log(4), abs=0.02)
+    result = jemmig(toy_data([3, 3]), both_in_one, np.random.RandomState(0), num_train=5000)
+    assert result["jemmig"] == pytest.approx(np.log(3), abs=0.02)
 
 
 @settings(max_examples=10, deadline=None)
@@ -97,4 +99,19 @@ def test_rotated_codes(toy_data):
 
     result = jemmig(toy_data([2, 2]), rotated, np.random.RandomState(0), num_train=4000)
     assert result["jemmig"] == pytest.approx(2 * np.log(2), abs=0.01)
-    assert result["normalized_jemmig"] == pytest.approx(1 - 2 * np.log(2) / (np.log(2) + np.log(20)), abs=0.01)
+    assert result["normalized_jemmig"] == pytest.approx(1 - 2 * np.log(2) / (np.log(2) + np.log(10)), abs=0.01)
+
+
+def _mixed_codes(x):
+    """A fixed entangled representation: a linear mix of the factors plus noise."""
+    mixing = np.random.RandomState(7).randn(x.shape[1], 4)
+    return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 4)
+
+
+@pytest.mark.parametrize("settings", [{}, {"num_bins": 7}, {"factor_bins": 3}])
+def test_equals_zaidi_et_als_reference_arithmetic(toy_data, zaidi, settings):
+    data = toy_data([3, 5, 8])
+    codes, factors = sample_factor_codes(data, _mixed_codes, 2000, np.random.RandomState(0), 16)
+    expected = zaidi.reference_jemmig(factors, codes, settings.get("num_bins", 10), settings.get("factor_bins"))
+    result = jemmig(data, _mixed_codes, np.random.RandomState(0), num_train=2000, **settings)
+    assert result["normalized_jemmig"] == pytest.approx(expected, abs=1e-12)

@@ -7,6 +7,7 @@ from hypothesis.extra.numpy import arrays
 from disentangle.errors import InputError
 from disentangle.metrics import mig, mig_sup
 from disentangle.metrics.mig_sup import code_gaps
+from disentangle.metrics.sampling import sample_factor_codes
 
 
 def test_code_gaps_of_a_hand_made_matrix():
@@ -33,19 +34,24 @@ def split_and_duplicated(x):
 
 
 def test_a_factor_split_over_two_codes_and_a_duplicated_factor(toy_data):
-    # Each bit carries half of factor 0's log 4 nats and nothing of factor 1: gap 1/2.
-    # The two copies of factor 1 each carry it whole: gap 1 (MIG, per factor, gives them 0).
+    # Each bit is all about factor 0 (its log 2 nats, of its own log 2) and nothing about
+    # factor 1: gap 1 by the code's entropy; by factor 0's entropy (log 4) half, gap 1/2.
+    # The two copies of factor 1 each carry it whole: gap 1 both ways (MIG, per factor,
+    # gives them 0).
     data = toy_data([4, 4])
     result = mig_sup(data, split_and_duplicated, np.random.RandomState(0), num_train=5000)
-    assert result["mig_sup"] == pytest.approx((0.5 + 0.5 + 1 + 1) / 4, abs=0.01)
+    assert result["mig_sup"] == pytest.approx(1.0, abs=0.01)
+    by_factor = mig_sup(data, split_and_duplicated, np.random.RandomState(0), num_train=5000, normalise_by="factor")
+    assert by_factor["mig_sup"] == pytest.approx((0.5 + 0.5 + 1 + 1) / 4, abs=0.01)
     assert mig(data, split_and_duplicated, np.random.RandomState(0), num_train=5000)["discrete_mig"] < 0.26
 
 
 def test_two_factors_in_one_code_score_zero(toy_data, noise):
+    # 3 v0 + v1 (9 values, each in its own of the 10 bins) is half about each factor.
     def both_in_one(x):
-        return np.hstack([x[:, :1] * 4 + x[:, 1:], noise(1)(x)])
+        return np.hstack([x[:, :1] * 3 + x[:, 1:], noise(1)(x)])
 
-    result = mig_sup(toy_data([4, 4]), both_in_one, np.random.RandomState(0), num_train=5000)
+    result = mig_sup(toy_data([3, 3]), both_in_one, np.random.RandomState(0), num_train=5000)
     assert result["mig_sup"] == pytest.approx(0.0, abs=0.02)
 
 
@@ -82,3 +88,35 @@ def test_rotated_codes_carry_half_of_each_factor_and_score_zero(toy_data):
     # v0 + v1 = 1 leaves v0 a coin flip, otherwise determines it: I = log 2 / 2 for each
     # (code, factor), so every code's gap is 0.
     assert mig_sup(toy_data([2, 2]), rotated, np.random.RandomState(0), num_train=4000)["mig_sup"] < 0.01
+
+
+def _mixed_codes(x):
+    """A fixed entangled representation: a linear mix of the factors plus noise."""
+    mixing = np.random.RandomState(7).randn(x.shape[1], 4)
+    return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 4)
+
+
+@pytest.mark.parametrize("settings", [{}, {"num_bins": 7}, {"factor_bins": 3}])
+def test_equals_zaidi_et_als_reference_arithmetic(toy_data, zaidi, settings):
+    data = toy_data([3, 5, 8])
+    codes, factors = sample_factor_codes(data, _mixed_codes, 2000, np.random.RandomState(0), 16)
+    expected = zaidi.reference_mig_sup(factors, codes, settings.get("num_bins", 10), settings.get("factor_bins"))
+    result = mig_sup(data, _mixed_codes, np.random.RandomState(0), num_train=2000, **settings)
+    assert result["mig_sup"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_a_constant_code_carries_nothing(toy_data, factors_as_codes):
+    def with_constant(x):
+        return np.hstack([x, np.ones((len(x), 1))])
+
+    result = mig_sup(toy_data([3, 4]), with_constant, np.random.RandomState(0), num_train=2000)
+    assert result["mig_sup"] == pytest.approx(2 / 3, abs=0.01)
+
+
+def test_unknown_normalisation_and_bad_bins_raise_input_error(toy_data, factors_as_codes):
+    with pytest.raises(InputError, match="normalise_by"):
+        mig_sup(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), normalise_by="joint")
+    with pytest.raises(InputError, match="factor_bins"):
+        mig_sup(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), factor_bins=1)
+    with pytest.raises(InputError, match="num_bins"):
+        mig_sup(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), num_bins=1)

@@ -4,12 +4,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import mutual_info_score
+from sklearn.preprocessing import minmax_scale
 
 from disentangle.errors import InputError
 from disentangle.metrics.mutual_information import (
     discrete_entropy,
     discrete_mutual_info,
     histogram_discretize,
+    minmax_discretize,
     main_factors,
     normalised_mutual_info,
 )
@@ -115,3 +117,17 @@ def test_main_factors_names_the_largest_share_unless_every_share_is_small():
     shares = np.array([[0.1, 0.7, 0.0], [0.15, 0.1, 0.19], [0.3, 0.3, 0.2]])
     assert main_factors(shares) == [1, None, 0]
     assert main_factors(shares, threshold=0.1) == [1, 2, 0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(np.int64, st.tuples(st.integers(2, 80), st.integers(1, 3)), elements=st.integers(0, 40)),
+    st.floats(1e-3, 1e3),
+    st.floats(-1e3, 1e3),
+    st.integers(2, 25),
+)
+def test_minmax_discretize_is_zaidi_et_als_bins_of_minmax_scale(values, scale, shift, num_bins):
+    # Evenly spaced values land on bin edges, where the order of the arithmetic decides.
+    values = values * scale + shift
+    expected = np.digitize(minmax_scale(values), np.linspace(0, 1, num_bins + 1)[:-1], right=False)
+    np.testing.assert_array_equal(minmax_discretize(values, num_bins), expected)

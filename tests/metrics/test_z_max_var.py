@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from disentangle.errors import InputError
 from disentangle.metrics import z_max_var
-from disentangle.metrics.z_max_var import majority_vote_accuracy, vote_counts
+from disentangle.metrics.z_max_var import Z_MAX_VAR, majority_vote_accuracy, vote_counts
 
 SMALL = {"num_train": 300, "num_eval": 200, "num_variance_estimate": 1000, "batch_size": 16}
 
@@ -67,3 +67,41 @@ def test_no_active_code_scores_zero(toy_data):
 def test_a_batch_of_one_raises_input_error(toy_data, factors_as_codes):
     with pytest.raises(InputError, match="batch_size must be at least 2"):
         z_max_var(toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), batch_size=1)
+
+
+def test_the_vote_arithmetic_is_zaidi_et_als(toy_data):
+    # The reference's _compute_votes, classifier and rescaled accuracy, written out on
+    # fixed (winning code, varied factor) pairs; its vote matrix is (codes, factors).
+    rng = np.random.RandomState(3)
+    num_codes, num_factors = 5, 3
+    train = rng.randint([0, 0], [num_codes, num_factors], size=(800, 2))
+    evaluation = rng.randint([0, 0], [num_codes, num_factors], size=(800, 2))
+
+    def reference_votes(pairs):
+        votes = np.zeros((num_codes, num_factors), dtype=np.int64)
+        for code, factor in pairs:
+            votes[code, factor] += 1
+        return votes
+
+    classifier = np.argmax(reference_votes(train), axis=1)
+    eval_votes = reference_votes(evaluation)
+    accuracy = np.sum(eval_votes[np.arange(num_codes), classifier]) / np.sum(eval_votes)
+    rescaled = (accuracy - 1 / num_factors) / (1 - 1 / num_factors)
+
+    ours = vote_counts(train[:, 1], train[:, 0], num_factors, num_codes)
+    ours_classifier = np.argmax(ours, axis=0)
+    np.testing.assert_array_equal(ours_classifier, classifier)
+    ours_accuracy = majority_vote_accuracy(vote_counts(evaluation[:, 1], evaluation[:, 0], num_factors, num_codes),
+                                           ours_classifier)
+    assert ours_accuracy == accuracy
+    assert (ours_accuracy - 1 / num_factors) / (1 - 1 / num_factors) == pytest.approx(rescaled, abs=1e-15)
+
+
+def test_defaults_and_headline_are_the_references(toy_data, noise):
+    assert {k: Z_MAX_VAR.settings[k] for k in ("batch_size", "num_train", "num_eval", "num_variance_estimate")} == {
+        "batch_size": 200, "num_train": 800, "num_eval": 800, "num_variance_estimate": 10_000,
+    }
+    assert Z_MAX_VAR.headline == ("eval_accuracy_above_chance",)
+    result = z_max_var(toy_data([3, 4]), noise(2), np.random.RandomState(0), num_variance_estimate=2000)
+    chance = 1 / 2
+    assert result["eval_accuracy_above_chance"] == pytest.approx((result["eval_accuracy"] - chance) / (1 - chance))

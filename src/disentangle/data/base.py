@@ -114,6 +114,9 @@ class FactorDataset(ImageDataset):
     factors_num_values: list[int]
     #: the papers' names of the factors, in the same order
     factor_names: list[str]
+    #: indices of the factors whose values have no order (a shape, an object's identity),
+    #: which metrics that regress the others classify (DCI-ES); ``None``: not declared
+    categorical_factors: tuple[int, ...] | None = None
 
     @property
     def num_factors(self) -> int:

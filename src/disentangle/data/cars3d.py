@@ -84,6 +84,7 @@ class Cars3D(MappedFactorDataset):
 
     name = "cars3d"
     factor_names = FACTOR_NAMES
+    categorical_factors = (2,)  # the car model (DCI-ES's reference)
     factors_num_values = FACTORS_NUM_VALUES
     data_files = DataFiles("the official cars/*.mat files (Reed et al. 2015)", "cars")
 

@@ -151,6 +151,7 @@ class DSprites(FactorDataset):
 
     name = "dsprites"
     factor_names = FACTOR_NAMES
+    categorical_factors = (0,)  # shape, as DCI-ES's reference declares it
     factors_num_values = FACTORS_NUM_VALUES
     data_files = DataFiles(f"the official {OFFICIAL_FILENAME}", optional=True)
 

@@ -72,6 +72,7 @@ class NuisanceDSprites(FactorDataset):
     """
 
     factor_names = FACTOR_NAMES
+    categorical_factors = (0,)  # shape, as DCI-ES's reference declares it for dSprites
     factors_num_values = FACTORS_NUM_VALUES
     #: how many uniforms in [0, 1) ``compose`` takes per image
     uniforms_per_image: int

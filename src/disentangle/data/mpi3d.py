@@ -60,6 +60,7 @@ class MPI3D(MappedFactorDataset):
     """One MPI3D variant (see the module's description); subclasses name the variant."""
 
     factor_names = FACTOR_NAMES
+    categorical_factors = (0, 1, 4)  # object colour and shape, background colour (DCI-ES's reference)
     factors_num_values = RELEASES["final"]
     #: the official file name of the final release
     filename: str

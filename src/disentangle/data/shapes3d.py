@@ -98,6 +98,7 @@ class Shapes3D(MappedFactorDataset):
 
     name = "shapes3d"
     factor_names = FACTOR_NAMES
+    categorical_factors = (4,)  # shape, as DCI-ES's reference declares it (hues, scale and angle are ordered)
     factors_num_values = FACTORS_NUM_VALUES
     data_files = DataFiles(
         "the official 3dshapes.h5 (DeepMind)", FILENAME,

@@ -110,6 +110,7 @@ class Shapes3DProcedural(FactorDataset):
 
     name = "shapes3d-procedural"
     factor_names = FACTOR_NAMES
+    categorical_factors = (4,)  # shape, as Shapes3D
     factors_num_values = FACTORS_NUM_VALUES
 
     def __init__(self, cache_dir: str | Path | None = None, render_version: int | None = None):

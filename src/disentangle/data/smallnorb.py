@@ -159,6 +159,9 @@ class SmallNORB(MappedFactorDataset):
 
     name = "smallnorb"
     factor_names = ["category", "elevation", "azimuth", "lighting"]
+    #: the toy's category and the lighting condition (six setups of lamps, not an intensity
+    #: scale); DCI-ES's reference does not cover SmallNORB, so this is ours
+    categorical_factors = (0, 3)
     factors_num_values = [5, 9, 18, 6]
     data_files = DataFiles(
         "the six official smallnorb-5x…-{training,testing}-{dat,cat,info}.mat[.gz]", "smallnorb",

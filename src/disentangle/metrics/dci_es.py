@@ -3,22 +3,35 @@ Connections to Identifiability"; reference code andreinicolicioiu/DCI-ES).
 
 Probes of growing capacity learn each factor from the codes; the loss-capacity curve of
 each factor says how easily the information can be read out. As the reference's
-random-forest probes: per factor k and per capacity c in ``max_depths``, a scikit-learn
-``RandomForestClassifier(n_estimators=num_trees, max_depth=c, max_leaf_nodes=200)``
-fitted on ``num_train`` points, its loss the test error 1 - accuracy on ``num_test``
-points, the capacity c itself on the x axis (the reference plots forests by depth,
-MLPs by log parameter count). Then:
+random-forest probes (``train_model_random_forest.py``, ``configs/random_forest``): per
+factor k and per capacity c in ``max_depths``, a scikit-learn forest of ``num_trees``
+trees of depth at most c with no limit on their leaves (``max_leaf_nodes=None``),
+fitted on ``num_train`` points and scored on ``num_test``:
+
+- a categorical factor (``categorical_factors``: shape, object identity) is classified
+  (``RandomForestClassifier``), its loss the error 1 - accuracy, its baseline loss
+  l_b = 1 - 1/|V_k| (a uniform guess's error);
+- an ordinal factor (position, scale, angle, hue) is regressed on its values scaled to
+  [0, 1] (``RandomForestRegressor``), its loss 1 - R^2, its baseline loss l_b = 1
+  (a constant prediction's).
+
+For dSprites that is the reference's table ``[2/3, 1, 1, 1, 1]``: only the shape is
+classified. ``categorical_factors=None`` takes the dataset's declaration
+(``FactorDataset.categorical_factors``); a dataset that declares none has every factor
+classified (and the result says so under ``"settings"``). The capacity c itself is the
+x axis (the reference plots forests by depth, MLPs by log parameter count). Then:
 
 - the curve is made monotone: the loss at c is the lowest loss of any capacity <= c;
 - explicitness E_k = 1 - AULCC_k / Z_k, where AULCC_k is the area (trapezoids) between
   the curve and its lowest loss and Z_k = (c_max - c_min) l_b / 2, half the rectangle
-  of the capacity range and the baseline loss l_b = 1 - 1/|V_k| (a uniform guess's
-  error; the reference's per-dataset table holds the same values). E = 1: the smallest
-  probe already reaches the lowest loss; E = 0: the loss falls linearly from l_b to 0
-  over the capacity range; E is at least -1. E = mean_k E_k (``explicitness``).
-- D, C and I (``disentanglement``, ``completeness``, ``informativeness_test``/``_train``,
-  mean accuracies) as in :mod:`disentangle.metrics.dci`, from the forests' impurity
-  importances at the capacity with the best mean test accuracy (the reference's choice).
+  of the capacity range and the baseline loss. E = 1: the smallest probe already
+  reaches the lowest loss; E = 0: the loss falls linearly from l_b to 0 over the
+  capacity range; E is at least -1 for classified factors (a regressed factor's loss
+  can exceed l_b = 1 where R^2 < 0). E = mean_k E_k (``explicitness``).
+- D and C (``disentanglement``, ``completeness``) as in :mod:`disentangle.metrics.dci`,
+  from the forests' impurity importances at the capacity with the best mean test score,
+  and I (``informativeness_test``/``_train``) that mean score: accuracy for the
+  classified factors, R^2 for the regressed ones, as the reference averages them.
 - size S = K / L, the number of factors over the number of codes (1: the code is as
   small as the ground truth; smaller: it is larger), the paper's "size relative to the
   ground truth" (the reference code does not compute it).
@@ -27,8 +40,9 @@ As in the reference code, the area is measured above each curve's own lowest los
 (``loss_floor="curve"``): E measures how fast a probe reaches what can be read out at
 all, not how much that is (that is I), so codes that carry nothing, whose curves stay
 flat at l_b, score E near 1. ``loss_floor="zero"`` measures the area above 0, the
-paper's l* = 0 (then the same codes score E near -1). Settings without a reference
-value (``num_train``, ``num_test``: dlib's DCI) are ours; forests are seeded from
+paper's l* = 0 (then the same codes score E near -1). The reference probes a fixed
+dataset split; ours draws ``num_train`` and ``num_test`` points as dlib's DCI does.
+It seeds every forest with one seed; ours draws a seed per forest from
 ``random_state``, so results do not depend on ``n_jobs``. Invariant to permuting codes
 and to monotone maps of each (trees), up to the forests' random feature draws.
 """
@@ -36,7 +50,7 @@ and to monotone maps of each (trees), up to the forests' random feature draws.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from disentangle.errors import InputError
 from disentangle.metrics.dci import _available_cpus as available_cpus
@@ -51,7 +65,8 @@ def dci_es(
     ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
 ) -> dict:
     """DCI-ES: ``{"explicitness", "size", "disentanglement", "completeness",
-    "informativeness_train", "informativeness_test", "best_max_depth", "settings"}``.
+    "informativeness_train", "informativeness_test", "best_max_depth", "settings"}``;
+    ``settings["categorical_factors"]`` holds the factors that were classified.
 
     ``settings`` override the preset's (``DCI_ES.settings``).
     """
@@ -73,7 +88,12 @@ def dci_es(
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise InputError(f"dci_es: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
     settings["n_jobs"] = n_jobs
+    leaves = settings["max_leaf_nodes"]
+    if leaves is not None and (isinstance(leaves, bool) or not isinstance(leaves, (int, np.integer)) or leaves < 2):
+        raise InputError(f"dci_es: max_leaf_nodes must be None or an integer of at least 2, got {leaves!r}")
     sizes = factor_sizes(ground_truth_data)
+    categorical = categorical_factor_mask(ground_truth_data, settings["categorical_factors"], len(sizes))
+    settings["categorical_factors"] = [int(k) for k in np.flatnonzero(categorical)]
     codes_train, factors_train, codes_test, factors_test = train_test_codes(
         ground_truth_data, representation_function, random_state, settings
     )
@@ -82,47 +102,82 @@ def dci_es(
             "dci_es: expected at least 2 codes and 2 factors, "
             f"got {codes_train.shape[1]} and {factors_train.shape[1]}"
         )
-    importance, train_accuracy, test_accuracy = probe_forests(
-        codes_train, factors_train, codes_test, factors_test, random_state, settings
+    importance, train_score, test_score = probe_forests(
+        codes_train, factors_train, codes_test, factors_test, sizes, categorical, random_state, settings
     )
-    capacities, baseline = np.asarray(depths, dtype=np.float64), 1.0 - 1.0 / sizes
+    capacities, baseline = np.asarray(depths, dtype=np.float64), baseline_losses(sizes, categorical)
     explicitness = [
-        explicitness_from_curve(capacities, 1.0 - test_accuracy[:, k], baseline[k], settings["loss_floor"])
+        explicitness_from_curve(capacities, 1.0 - test_score[:, k], baseline[k], settings["loss_floor"])
         for k in range(len(sizes))
     ]
-    best = int(np.argmax(test_accuracy.mean(axis=1)))
+    best = int(np.argmax(test_score.mean(axis=1)))
     return {
         "explicitness": float(np.mean(explicitness)),
         "size": len(sizes) / codes_train.shape[1],
         "disentanglement": disentanglement(importance[best]),
         "completeness": completeness(importance[best]),
-        "informativeness_train": float(train_accuracy[best].mean()),
-        "informativeness_test": float(test_accuracy[best].mean()),
+        "informativeness_train": float(train_score[best].mean()),
+        "informativeness_test": float(test_score[best].mean()),
         "best_max_depth": int(depths[best]),
         "settings": settings,
     }
 
 
-def probe_forests(x_train, y_train, x_test, y_test, random_state, settings):
-    """The reference's random-forest probes, one per factor and depth in ``settings["max_depths"]``,
-    on codes ``(N, D)`` and integer factors ``(N, K)``.
+def categorical_factor_mask(ground_truth_data, categorical_factors, num_factors: int) -> np.ndarray:
+    """``(num_factors,)`` bool: which factors are classified. ``categorical_factors`` is a
+    list of factor indices, or ``None`` for the dataset's ``categorical_factors`` (every
+    factor where the dataset declares none)."""
+    if categorical_factors is None:
+        categorical_factors = getattr(ground_truth_data, "categorical_factors", None)
+        if categorical_factors is None:
+            return np.ones(num_factors, dtype=bool)
+    try:
+        indices = list(categorical_factors)
+    except TypeError:
+        indices = [None]
+    if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 0 <= k < num_factors for k in indices):
+        raise InputError(
+            f"dci_es: categorical_factors must be None or factor indices in [0, {num_factors}), "
+            f"got {categorical_factors!r}"
+        )
+    mask = np.zeros(num_factors, dtype=bool)
+    mask[np.asarray(indices, dtype=np.int64)] = True
+    return mask
 
-    Returns ``(importance (P, D, K), train accuracy (P, K), test accuracy (P, K))`` for the P depths.
+
+def baseline_losses(sizes: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+    """The reference's l_b per factor ``(K,)``: 1 - 1/|V_k| for a classified factor (a
+    uniform guess's error), 1 for a regressed one (a constant's 1 - R^2)."""
+    return np.where(categorical, 1.0 - 1.0 / np.asarray(sizes, dtype=np.float64), 1.0)
+
+
+def probe_forests(x_train, y_train, x_test, y_test, sizes, categorical, random_state, settings):
+    """The reference's random-forest probes, one per factor and depth in ``settings["max_depths"]``,
+    on codes ``(N, D)`` and integer factors ``(N, K)`` of ``sizes`` values: classifiers for
+    the ``categorical`` factors ``(K,)`` bool, regressors on values scaled to [0, 1] for the rest.
+
+    Returns ``(importance (P, D, K), train score (P, K), test score (P, K))`` for the P
+    depths; a score is an accuracy (classified) or R^2 (regressed).
     """
     depths, num_factors = settings["max_depths"], y_train.shape[1]
     importance = np.zeros((len(depths), x_train.shape[1], num_factors))
-    train_accuracy, test_accuracy = np.zeros((len(depths), num_factors)), np.zeros((len(depths), num_factors))
+    train_score, test_score = np.zeros((len(depths), num_factors)), np.zeros((len(depths), num_factors))
+    scale = np.maximum(np.asarray(sizes, dtype=np.float64) - 1.0, 1.0)
     for d, depth in enumerate(depths):
         for k in range(num_factors):
-            forest = RandomForestClassifier(
+            forest_class = RandomForestClassifier if categorical[k] else RandomForestRegressor
+            train_target, test_target = (
+                (y_train[:, k], y_test[:, k]) if categorical[k] else (y_train[:, k] / scale[k], y_test[:, k] / scale[k])
+            )
+            forest = forest_class(
                 n_estimators=settings["num_trees"], max_depth=int(depth),
                 max_leaf_nodes=settings["max_leaf_nodes"], n_jobs=settings["n_jobs"],
                 random_state=random_state.randint(np.iinfo(np.int32).max),
-            ).fit(x_train, y_train[:, k])
+            ).fit(x_train, train_target)
             importance[d, :, k] = forest.feature_importances_
-            train_accuracy[d, k] = np.mean(forest.predict(x_train) == y_train[:, k])
-            test_accuracy[d, k] = np.mean(forest.predict(x_test) == y_test[:, k])
-    return importance, train_accuracy, test_accuracy
+            train_score[d, k] = forest.score(x_train, train_target)
+            test_score[d, k] = forest.score(x_test, test_target)
+    return importance, train_score, test_score
 
 
 def explicitness_from_curve(
@@ -151,7 +206,8 @@ DCI_ES = Metric(
         "batch_size": 16,  # points drawn at a time (dlib)
         "max_depths": (1, 2, 3, 4, 8, 10, 12, 14, 16, 18, 20, 32),  # probe capacities (the reference's)
         "num_trees": 100,  # trees per forest (the reference's)
-        "max_leaf_nodes": 200,  # leaves per tree at most (the reference's)
+        "max_leaf_nodes": None,  # leaves per tree at most; None: no limit (the reference's)
+        "categorical_factors": None,  # factors to classify; None: the dataset's declaration (all if none)
         "loss_floor": "curve",  # area above the curve's lowest loss (reference code) or "zero" (l* = 0)
         "n_jobs": None,  # threads per forest; None: the CPUs available (results do not depend on it)
     },

@@ -2,19 +2,25 @@
 Representations"): the mutual information gap taken per code instead of per factor.
 
 MIG asks that each factor live in one code; MIG-sup asks that each code carry one
-factor. With I_n(z_j; v_k) = I(z_j; v_k) / H(v_k), the share of factor k's entropy
-that code j carries,
+factor. Per code j, with v_a and v_b the two factors it shares most information with,
 
-    MIG-sup = mean over codes j of (I_n(z_j; v_a) - I_n(z_j; v_b)),
+    MIG-sup = mean over codes j of (I_n(z_j; v_a) - I_n(z_j; v_b)).
 
-v_a and v_b the two factors code j shares most information with. A code that carries
-nothing scores 0 and so pulls the mean down: with more codes than factors the score
-is at most K / D (the paper's representations have as many codes as factors).
+As Zaidi et al.'s reference (ubisoft-laforge-disentanglement-metrics, ``mig_sup``)
+computes it, I_n(z_j; v_k) = I(z_j; v_k) / H(z_j), the share of the *code's* entropy
+that is about factor k (pyitlib's ``information_mutual_normalised(factor, code,
+norm_factor='Y')`` divides by the entropy of its second argument, the code):
+``normalise_by="code"``. ``normalise_by="factor"`` divides by H(v_k) instead, the
+share of the factor's entropy that the code carries, as MIG normalises. A constant
+code (H(z_j) = 0, where the reference divides by zero) carries nothing and scores 0.
+With more codes than factors, codes that carry nothing pull the mean down.
 
-Estimated as dlib's MIG is (``num_train`` points drawn 16 at a time, each code cut
-into ``num_bins`` equal-width bins, plug-in discrete mutual information, H(v_k) the
-entropy of the sampled factor); those settings are dlib's MIG's, Li et al. give none.
-Invariant to permuting codes and to positive affine maps of each.
+Codes are min-max scaled and cut into ``num_bins`` = 10 equal-width bins as the
+reference cuts them (``mutual_information.minmax_discretize``); factors are used as
+their integer values (the reference's ``continuous_factors=False``) unless
+``factor_bins`` bins them. The reference scores a given set of points; ours are
+``num_train`` points drawn 16 at a time as dlib's MIG draws them. Invariant to
+permuting codes and to positive affine maps of each.
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.mutual_information import normalised_mutual_info
+from disentangle.metrics.mutual_information import binned_for_zaidi, discrete_entropy, discrete_mutual_info
 from disentangle.metrics.sampling import sample_factor_codes
+
+NORMALISATIONS = ("code", "factor")
 
 
 def mig_sup(
@@ -35,14 +43,31 @@ def mig_sup(
     ``settings`` override the preset's (``MIG_SUP.settings``).
     """
     settings = MIG_SUP.resolve(preset, settings)
+    if settings["normalise_by"] not in NORMALISATIONS:
+        raise InputError(
+            f"mig_sup: normalise_by must be one of {', '.join(NORMALISATIONS)}, got {settings['normalise_by']!r}"
+        )
     codes, factors = sample_factor_codes(
         ground_truth_data, representation_function, settings["num_train"], random_state,
         settings["batch_size"],
     )
     if factors.shape[1] < 2:
         raise InputError(f"mig_sup: expected at least 2 factors, got {factors.shape[1]}")
-    normalised = normalised_mutual_info(codes, factors, settings["num_bins"])
+    codes, factors = binned_for_zaidi(codes, factors, settings, "mig_sup")
+    normalised = normalised_shares(discrete_mutual_info(codes, factors), codes, factors, settings["normalise_by"])
     return {"mig_sup": float(np.mean(code_gaps(normalised))), "settings": settings}
+
+
+def normalised_shares(mutual_info: np.ndarray, codes: np.ndarray, factors: np.ndarray, normalise_by: str) -> np.ndarray:
+    """I(z_j; v_k) ``(num_codes, num_factors)`` divided by H(z_j) (``"code"``) or by H(v_k)
+    (``"factor"``) of the labels ``codes`` ``(N, D)`` and ``factors`` ``(N, K)``; 0 where
+    that entropy is 0."""
+    if normalise_by == "code":
+        entropy = discrete_entropy(codes)[:, None]
+    else:
+        entropy = discrete_entropy(factors)[None, :]
+    entropy = np.broadcast_to(entropy, mutual_info.shape)
+    return np.divide(mutual_info, entropy, out=np.zeros_like(mutual_info), where=entropy > 0)
 
 
 def code_gaps(normalised: np.ndarray) -> np.ndarray:
@@ -58,7 +83,9 @@ MIG_SUP = Metric(
     settings={
         "num_train": 10_000,  # sampled points (dlib's MIG)
         "batch_size": 16,  # points drawn at a time (dlib's MIG)
-        "num_bins": 20,  # equal-width bins per code (dlib's MIG)
+        "num_bins": 10,  # equal-width bins per code (Zaidi et al.'s reference)
+        "factor_bins": None,  # None: factors as their values; a number: bins per factor (the reference's continuous_factors)
+        "normalise_by": "code",  # "code": I / H(z_j), the reference's norm_factor='Y'; "factor": I / H(v_k)
     },
     headline=("mig_sup",),
 )

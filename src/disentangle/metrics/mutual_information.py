@@ -1,4 +1,4 @@
-"""Discrete entropy and mutual information, and dlib's histogram discretiser.
+"""Discrete entropy and mutual information, and the discretisers of dlib and of Zaidi et al.
 
 Arrays are ``(num_points, num_variables)``: one row per point, one column per
 variable (dlib stores the transpose). Entropies and mutual information are in nats.
@@ -29,6 +29,40 @@ def histogram_discretize(codes: np.ndarray, num_bins: int = 20) -> np.ndarray:
         edges = np.histogram_bin_edges(codes[:, j], num_bins)
         labels[:, j] = np.digitize(codes[:, j], edges[:-1])
     return labels
+
+
+def minmax_discretize(values: np.ndarray, num_bins: int = 10) -> np.ndarray:
+    """Each column scaled to [0, 1] over its own [min, max], then cut into ``num_bins``
+    equal-width bins.
+
+    Zaidi et al.'s ``get_bin_index(minmax_scale(x), num_bins)``: ``np.digitize`` of the
+    scaled values on ``linspace(0, 1, num_bins + 1)[:-1]``, so labels run from 1 to
+    ``num_bins`` (the maximum lands in the last bin) and a constant column is all 1.
+    The same bins as ``histogram_discretize`` up to rounding at bin edges.
+    Returns int64 ``(num_points, num_columns)``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    low, span = values.min(axis=0), np.ptp(values, axis=0)
+    scale = 1.0 / np.where(span == 0, 1.0, span)
+    scaled = values * scale - low * scale  # minmax_scale's arithmetic, so bin edges round as there
+    return np.digitize(scaled, np.linspace(0.0, 1.0, num_bins + 1)[:-1]).astype(np.int64)
+
+
+def binned_for_zaidi(codes: np.ndarray, factors: np.ndarray, settings: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(code labels, factor labels)`` as Zaidi et al.'s reference bins them: codes by
+    ``minmax_discretize`` into ``settings["num_bins"]``; factors kept as their integer
+    values (the reference's ``continuous_factors=False``) unless ``settings["factor_bins"]``
+    is a number of bins (``continuous_factors=True``, which bins them as the codes).
+    Bad bin counts raise ``InputError`` naming ``metric``."""
+    num_bins, factor_bins = settings["num_bins"], settings["factor_bins"]
+    if num_bins < 2:
+        raise InputError(f"{metric}: num_bins must be at least 2, got {num_bins}")
+    if factor_bins is not None and (
+        isinstance(factor_bins, bool) or not isinstance(factor_bins, (int, np.integer)) or factor_bins < 2
+    ):
+        raise InputError(f"{metric}: factor_bins must be None or an integer of at least 2, got {factor_bins!r}")
+    binned_factors = factors if factor_bins is None else minmax_discretize(factors, int(factor_bins))
+    return minmax_discretize(codes, num_bins), binned_factors
 
 
 def _dense_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
