@@ -1,6 +1,7 @@
 """Chen et al. 2018, "Isolating Sources of Disentanglement in VAEs": MIG against β for
-β-VAE and β-TCVAE on dSprites (their Figures 4–5), with dlib's MIG (20-bin histograms of
-sampled points) and Chen et al.'s (posterior densities over the dataset, shape excluded)."""
+β-VAE and β-TCVAE on dSprites (the paper plots it; figure not pinned down, see
+docs/references.md#chen-et-al-2018, C1–C2), with dlib's MIG (20-bin histograms of sampled
+points) and Chen et al.'s (posterior densities over the dataset, shape excluded)."""
 
 from disentangle.reproduce.common import CPU_RECIPE, CPU_RECIPE_REASON, DLIB_BASE
 from disentangle.reproduce.study import Published, Study, StudyBudget, StudyMethod

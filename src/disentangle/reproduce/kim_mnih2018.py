@@ -1,11 +1,14 @@
 """Kim & Mnih 2018, "Disentangling by Factorising": FactorVAE against β-VAE, the
-reconstruction error against the FactorVAE score as γ and β vary (their Figure 4), and
-the score per γ. FactorVAE draws its permuted codes from a second batch, as the paper
-does (dlib uses the same batch)."""
+reconstruction error against the FactorVAE score as γ and β vary (a plot of the paper's;
+figure not pinned down, see docs/references.md#kim--mnih-2018, K1–K2), and the score per
+γ. FactorVAE draws its permuted codes from a second batch, the paper's procedure as the
+project's notes record it (not pinned down, K4); dlib uses the same batch (K5)."""
 
 from disentangle.reproduce.common import CPU_RECIPE, CPU_RECIPE_REASON, DLIB_BASE
 from disentangle.reproduce.study import Published, Study, StudyBudget, StudyMethod
 
+#: dlib's grids (docs/references.md#disentanglement_lib-defaults, D2); whether they are the
+#: paper's own is not pinned down (docs/references.md#kim--mnih-2018, K6)
 METHODS = (
     StudyMethod("factor-vae", "FactorVAE", "factor-vae", "gamma", (10.0, 20.0, 30.0, 40.0, 50.0, 100.0),
                 fixed={"tc_batch": "second"}, images_per_row=2),
