@@ -206,7 +206,8 @@ def test_the_dry_run_lists_each_method_seed_and_the_estimated_cost():
 
 
 def test_the_estimated_cost_counts_the_trained_images_at_the_measured_rates():
-    """cpu-small was measured at 19.7 min here (docs/results.md); the estimate is of the same order."""
+    """cpu-small was measured at 10.4 min here (2026-12-03, docs/results.md); the estimate is of
+    the same order."""
     totals = planned_cost(BUDGETS["cpu-small"])
     assert 10 * 60 <= totals["cpu_seconds"] <= 25 * 60
     full = planned_cost(BUDGETS["full"])  # 4 trained methods x 5 seeds x 300,000 steps of 64 images

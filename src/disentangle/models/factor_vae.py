@@ -33,7 +33,8 @@ from disentangle.models.vae import GaussianVAE
 from disentangle.nets import CodeDiscriminator
 
 TC_BATCHES = ("same", "second")
-#: the discriminator's Adam (β1, β2) (Kim & Mnih 2018, Appendix A; dlib)
+#: the discriminator's Adam (β1, β2): dlib's shared.gin (docs/references.md, D1); Kim &
+#: Mnih 2018's Appendix A is cited there for the discriminator's layers only (K3)
 DISCRIMINATOR_BETAS = (0.5, 0.9)
 #: dlib clips the discriminator's probabilities to [PROBABILITY_CLIP, 1 − PROBABILITY_CLIP]
 PROBABILITY_CLIP = 1e-6

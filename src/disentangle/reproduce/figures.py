@@ -138,7 +138,8 @@ def _against_value(table: pd.DataFrame, score: str, axes, xlabel: str) -> None:
 
 
 def mig_against_beta(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
-    """MIG against β per method, dlib's estimator and Chen et al.'s (Chen et al. 2018, Figures 4–5)."""
+    """MIG against β per method, dlib's estimator and Chen et al.'s (Chen et al. 2018 plot MIG
+    against β; the figure is not pinned down: docs/references.md, C1–C2)."""
     columns = [column for column in (MIG_DLIB, MIG_CHEN) if column in table.columns and table[column].notna().any()]
     if not columns:
         return [Exhibit("mig-against-beta", "MIG against β: no run has a MIG")]
@@ -151,7 +152,8 @@ def mig_against_beta(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
 
 def reconstruction_against_factor_vae(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
     """The reconstruction error against the FactorVAE score, every run, and the score per
-    hyperparameter value (Kim & Mnih 2018, Figure 4)."""
+    hyperparameter value (a plot of Kim & Mnih 2018's; the figure is not pinned down:
+    docs/references.md, K1–K2)."""
     columns = [FACTOR_VAE, RECONSTRUCTION]
     if any(column not in table.columns for column in columns) or table[columns].dropna().empty:
         return [Exhibit("reconstruction-against-score", "reconstruction against the FactorVAE score: no run has both")]

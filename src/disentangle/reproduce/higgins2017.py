@@ -175,7 +175,8 @@ class Method:
 
 #: Higgins et al. 2017's dSprites setting (configs/higgins-beta-vae-dsprites.yaml;
 #: docs/references.md#higgins-et-al-2017, H10–H11):
-#: MLP nets 4096-1200-1200-10 and 10-1200-1200-1200-4096, Adagrad at 1e-2, batch 64
+#: MLP nets 4096-1200-1200-10 and 10-1200-1200-1200-4096 (H10), Adagrad at 1e-2 (H11: source
+#: not pinned down), batch 64
 HIGGINS_NETS = {"latent_dim": 10, "likelihood": "bernoulli", "architecture": "mlp"}
 HIGGINS_TRAINING = {"batch_size": 64, "optimizer": "adagrad", "learning_rate": 1e-2}
 
