@@ -25,7 +25,8 @@ image). The estimators differ in how they evaluate log q(z) and log q(z_j):
     Against the mixture of all N posteriors, streamed over blocks of components with a
     running log-sum-exp in float64: N · num_samples · D density evaluations, each 10–20 ns
     on one CPU core, most of it in ``exp`` (dSprites, 10 latents, 10,000 samples: 7.4e10
-    evaluations, 15–25 minutes; the time is linear in ``num_samples``).
+    evaluations; the time is linear in ``num_samples``: 30.4 s for 500 samples on 2 cores,
+    so about 10 minutes, ``benchmarks/decomposition_estimators.py``, docs/benchmarks.md).
 ``"mws"``
     Minibatch-weighted sampling, as β-TCVAE trains: the samples are split into batches of
     ``batch_size`` distinct observations (B) and log q(z_i) ≈ logsumexp_j log q(z_i|n_j)
@@ -299,7 +300,7 @@ ELBO_DECOMPOSITION = Metric(
     name="elbo_decomposition",
     function=elbo_decomposition,
     settings={
-        "estimators": ("mws", "mss"),  # each gives its own scores; "exact" takes 15-25 minutes on dSprites
+        "estimators": ("mws", "mss"),  # each gives its own scores; "exact" takes about 10 minutes on dSprites
         "num_samples": 10_000,  # (n, z) pairs
         "batch_size": 64,  # B of the minibatch estimators
     },
