@@ -8,7 +8,6 @@ from disentangle.errors import InputError
 from disentangle.metrics import dcimig
 from disentangle.metrics.dcimig import dcimig_score
 from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info
-from disentangle.metrics.sampling import sample_factor_codes
 
 
 def test_a_hand_computed_matrix():
@@ -81,18 +80,3 @@ def test_rotated_codes_credit_no_factor(toy_data):
         return np.stack([x[:, 0] + x[:, 1], x[:, 0] - x[:, 1]], axis=1)
 
     assert dcimig(toy_data([2, 2]), rotated, np.random.RandomState(0), num_train=4000)["dcimig"] < 0.01
-
-
-def _mixed_codes(x):
-    """A fixed entangled representation: a linear mix of the factors plus noise."""
-    mixing = np.random.RandomState(7).randn(x.shape[1], 4)
-    return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 4)
-
-
-@pytest.mark.parametrize("settings", [{}, {"num_bins": 7}, {"factor_bins": 3}])
-def test_equals_zaidi_et_als_reference_arithmetic(toy_data, zaidi, settings):
-    data = toy_data([3, 5, 8])
-    codes, factors = sample_factor_codes(data, _mixed_codes, 2000, np.random.RandomState(0), 16)
-    expected = zaidi.reference_dcimig(factors, codes, settings.get("num_bins", 10), settings.get("factor_bins"))
-    result = dcimig(data, _mixed_codes, np.random.RandomState(0), num_train=2000, **settings)
-    assert result["dcimig"] == pytest.approx(expected, abs=1e-12)

@@ -9,7 +9,6 @@ from disentangle.errors import InputError
 from disentangle.metrics import jemmig
 from disentangle.metrics.jemmig import jemmig_per_factor
 from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info
-from disentangle.metrics.sampling import sample_factor_codes
 
 
 def test_a_hand_computed_example():
@@ -100,18 +99,3 @@ def test_rotated_codes(toy_data):
     result = jemmig(toy_data([2, 2]), rotated, np.random.RandomState(0), num_train=4000)
     assert result["jemmig"] == pytest.approx(2 * np.log(2), abs=0.01)
     assert result["normalized_jemmig"] == pytest.approx(1 - 2 * np.log(2) / (np.log(2) + np.log(10)), abs=0.01)
-
-
-def _mixed_codes(x):
-    """A fixed entangled representation: a linear mix of the factors plus noise."""
-    mixing = np.random.RandomState(7).randn(x.shape[1], 4)
-    return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 4)
-
-
-@pytest.mark.parametrize("settings", [{}, {"num_bins": 7}, {"factor_bins": 3}])
-def test_equals_zaidi_et_als_reference_arithmetic(toy_data, zaidi, settings):
-    data = toy_data([3, 5, 8])
-    codes, factors = sample_factor_codes(data, _mixed_codes, 2000, np.random.RandomState(0), 16)
-    expected = zaidi.reference_jemmig(factors, codes, settings.get("num_bins", 10), settings.get("factor_bins"))
-    result = jemmig(data, _mixed_codes, np.random.RandomState(0), num_train=2000, **settings)
-    assert result["normalized_jemmig"] == pytest.approx(expected, abs=1e-12)

@@ -7,7 +7,6 @@ from hypothesis.extra.numpy import arrays
 from disentangle.errors import InputError
 from disentangle.metrics import mig, mig_sup
 from disentangle.metrics.mig_sup import code_gaps
-from disentangle.metrics.sampling import sample_factor_codes
 
 
 def test_code_gaps_of_a_hand_made_matrix():
@@ -89,20 +88,6 @@ def test_rotated_codes_carry_half_of_each_factor_and_score_zero(toy_data):
     # (code, factor), so every code's gap is 0.
     assert mig_sup(toy_data([2, 2]), rotated, np.random.RandomState(0), num_train=4000)["mig_sup"] < 0.01
 
-
-def _mixed_codes(x):
-    """A fixed entangled representation: a linear mix of the factors plus noise."""
-    mixing = np.random.RandomState(7).randn(x.shape[1], 4)
-    return x @ mixing + 0.5 * np.random.RandomState(len(x)).randn(len(x), 4)
-
-
-@pytest.mark.parametrize("settings", [{}, {"num_bins": 7}, {"factor_bins": 3}])
-def test_equals_zaidi_et_als_reference_arithmetic(toy_data, zaidi, settings):
-    data = toy_data([3, 5, 8])
-    codes, factors = sample_factor_codes(data, _mixed_codes, 2000, np.random.RandomState(0), 16)
-    expected = zaidi.reference_mig_sup(factors, codes, settings.get("num_bins", 10), settings.get("factor_bins"))
-    result = mig_sup(data, _mixed_codes, np.random.RandomState(0), num_train=2000, **settings)
-    assert result["mig_sup"] == pytest.approx(expected, abs=1e-12)
 
 
 def test_a_constant_code_carries_nothing(toy_data, factors_as_codes):
