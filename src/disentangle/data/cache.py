@@ -32,6 +32,19 @@ from disentangle.data.mapped import map_images
 _EDGE_BYTES = 2**20
 
 
+def write_json_quietly(path: Path, value) -> None:
+    """Write ``value`` as JSON to ``path`` atomically (a temporary file renamed into place);
+    a cache folder that cannot be written is skipped silently, costing only the next
+    start the work the file would have saved."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".json.tmp", delete=False) as handle:
+            json.dump(value, handle)
+        os.replace(handle.name, path)
+    except OSError:
+        pass
+
+
 def file_identity(path: str | Path) -> dict:
     """What the cache key records of one source file: resolved path, size, modification
     time (ns) and the SHA-256 of its first and last MiB."""

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from disentangle.data import DATASETS, get_dataset
 from disentangle.data.base import FactorDataset, ImageDataset
+from disentangle.data.cache import write_json_quietly
 from disentangle.data.dsprites import default_cache_dir
 from disentangle.data.mapped import default_data_dir
 from disentangle.errors import InputError
@@ -123,12 +122,6 @@ def _stamp(name: str) -> Path:
 
 
 def _write_stamp(name: str, identity: list) -> None:
-    """Record (atomically) that the files at ``name``'s default location passed ``data check``."""
-    stamp = _stamp(name)
-    try:
-        stamp.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=stamp.parent, suffix=".tmp", delete=False) as handle:
-            json.dump(identity, handle)
-        os.replace(handle.name, stamp)
-    except OSError:
-        pass  # a read-only cache only costs ``list`` the word "checked"
+    """Record (atomically) that the files at ``name``'s default location passed ``data check``;
+    a read-only cache only costs ``list`` the word "checked"."""
+    write_json_quietly(_stamp(name), identity)

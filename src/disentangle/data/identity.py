@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from disentangle.data.base import ImageDataset
+from disentangle.data.cache import write_json_quietly
 from disentangle.data.dsprites import default_cache_dir
 
 #: bytes hashed at a time
@@ -59,7 +59,7 @@ def source_record(source: str, files: Sequence[Path]) -> dict:
     else:
         listing = "".join(f"{_sha256(path)}\n" for path, _ in stats)
         record = {"files": len(files), "size": size, "sha256": hashlib.sha256(listing.encode()).hexdigest()}
-    _write_quietly(cached, {"source": source, **record})
+    write_json_quietly(cached, {"source": source, **record})
     return record
 
 
@@ -95,15 +95,3 @@ def _sha256(path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _write_quietly(path: Path, record: dict) -> None:
-    """Write ``record`` to ``path`` through a temporary file; a cache folder that cannot be
-    written only costs the next start the hashing."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".json.tmp", delete=False) as handle:
-            json.dump(record, handle)
-        os.replace(handle.name, path)
-    except OSError:
-        pass
