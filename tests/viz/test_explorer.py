@@ -345,10 +345,15 @@ def test_a_client_that_disconnects_mid_answer_prints_nothing(guarded, capsys):
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         connection.sendall(f"GET /api/traversal?z={ZEROS}&dim=0 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
         connection.close()  # reset before the strip is sent
-    started = time.monotonic()  # every handler has met its reset and given its slot back
-    while guarded.slots._value < 3 and time.monotonic() - started < 30:
-        time.sleep(0.005)
-    assert _raw_get(guarded, "/api/info")[0] == 200
+    # Every handler meets its reset and gives its slot back; connections still in the listen
+    # backlog may take a slot after the count looks free, and are answered "busy" meanwhile,
+    # so ask until the server serves again.
+    started, status = time.monotonic(), None
+    while status != 200 and time.monotonic() - started < 30:
+        while guarded.slots._value < 3 and time.monotonic() - started < 30:
+            time.sleep(0.005)
+        status = _raw_get(guarded, "/api/info")[0]
+    assert status == 200
     assert capsys.readouterr().err == ""
 
 

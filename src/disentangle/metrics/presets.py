@@ -41,9 +41,10 @@ What ``"fast"`` changes, and why:
   C jump from 0 (no weight survives with 10,000 points) to 1 (one does with 1,500), see
   ``docs/metrics.md``.
 - DCI-ES: 20 trees instead of 100 and depths 1, 2, 3, 4, 8, 16, 32 instead of twelve,
-  on all the points (17 s against 158 s on ``linear``, both on a loaded machine). D and
-  C stay within 0.01 except on ``noise``, where the best depth is 1 and a few stumps
-  decide the importances: +0.09 and +0.08 (dlib's settings give 0.18 and 0.17 there).
+  on all the points (9.3 s against 88.3 s on ``linear``, alone on the machine:
+  ``benchmarks/metrics_suite.py --metrics dci_es [--preset fast]``, 2026-12-07). D and C stay
+  within 0.01 except on ``noise``, where the best depth is 1 and a few stumps decide the
+  importances: +0.09 and +0.08 (dlib's settings give 0.18 and 0.17 there).
 - Z-max-var: 400 / 400 votes and 5,000 points for the variances instead of the
   reference's 800 / 800 and 10,000; the accuracies move by sampling noise.
 - MIG, IRS, MIG-sup, DCIMIG, JEMMIG and the unsupervised scores: unchanged (they take
