@@ -9,13 +9,17 @@ import pytest
 import torch
 
 from disentangle.errors import InputError
-from disentangle.train import train
+from disentangle.train import RunConfig, resume, train
+from disentangle.train import loop as loop_module
+from disentangle.train import packed as packed_module
+from disentangle.train.packed import train_packed
 from disentangle.train.precision import (
     autocast,
     configure_matmuls,
     cpu_flags,
     has_bf16_instructions,
     resolve_precision,
+    resumed_precision,
 )
 
 AVX2_ONLY = frozenset({"fpu", "sse2", "avx", "avx2", "fma"})
@@ -81,3 +85,49 @@ def test_a_bf16_run_follows_the_fp32_runs_loss_curve(tmp_path, small_mlp):
         curves[precision] = [json.loads(line)["loss"] for line in (run / "log.jsonl").read_text().splitlines()]
     assert curves["fp32"][-1] < curves["fp32"][0]
     assert curves["bf16"] == pytest.approx(curves["fp32"], rel=0.05)
+
+
+def test_a_resumed_run_keeps_the_precision_auto_meant_when_it_started():
+    started_as = {"environment": {"precision": "bf16"}}
+    assert resumed_precision("auto", started_as, "cpu") == "bf16"
+    assert resumed_precision("fp32", started_as, "cpu") == "fp32"  # a named precision is what it names
+    assert resumed_precision("auto", {}, "cpu") == resolve_precision("auto", "cpu")  # a folder that records none
+    assert resumed_precision("auto", {"environment": {"precision": "fp16"}}, "cpu") == resolve_precision("auto", "cpu")
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["alone", "packed"])
+def test_a_run_resumed_on_a_machine_where_auto_means_otherwise_goes_on_as_it_started(
+        tmp_path, small_mlp, monkeypatch, packed):
+    """A run started where ``auto`` meant one precision (written here into its config.json)
+    resumes in that precision, alone or packed, whatever ``auto`` means on this machine."""
+    other = "bf16"  # auto is fp32 on a CPU
+    configs = [RunConfig.from_keywords("vae", "digits", seed=seed, steps=2, batch_size=4, checkpoint_every=1,
+                                       architecture=small_mlp) for seed in (0, 1)]
+    runs = [tmp_path / f"run-{seed}" for seed in (0, 1)]
+    for run, config in zip(runs, configs):
+        train(run, config, progress=False)
+        written = json.loads((run / "config.json").read_text())
+        written["environment"]["precision"] = other
+        (run / "config.json").write_text(json.dumps(written))
+    seen = []
+    module = packed_module if packed else loop_module
+    monkeypatch.setattr(module, "autocast",
+                        lambda precision, device: seen.append(precision) or autocast(precision, device))
+    if packed:
+        train_packed(runs, [config.with_train(steps=3) for config in configs])
+    else:
+        resume(runs[0], steps=3, progress=False)
+    assert seen and set(seen) == {other}
+
+
+def test_a_group_whose_runs_started_in_different_precisions_is_refused(tmp_path, small_mlp):
+    configs = [RunConfig.from_keywords("vae", "digits", seed=seed, steps=1, batch_size=4, architecture=small_mlp)
+               for seed in (0, 1)]
+    runs = [tmp_path / f"run-{seed}" for seed in (0, 1)]
+    for run, config, precision in zip(runs, configs, ("fp32", "bf16")):
+        train(run, config, progress=False)
+        written = json.loads((run / "config.json").read_text())
+        written["environment"]["precision"] = precision
+        (run / "config.json").write_text(json.dumps(written))
+    with pytest.raises(InputError, match=r"run-0: a group trains in one precision; its runs started in bf16, fp32$"):
+        train_packed(runs, [config.with_train(steps=2) for config in configs])

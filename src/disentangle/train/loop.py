@@ -28,7 +28,7 @@ from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
 from disentangle.train.config import DEFAULT_DATA, DEFAULT_MODEL, RunConfig, TrainConfig
 from disentangle.train.distributed import Processes
-from disentangle.train.precision import autocast, configure_matmuls, resolve_precision
+from disentangle.train.precision import autocast, configure_matmuls, resolve_precision, resumed_precision
 from disentangle.train.run_log import RunLogger, TermMeter
 from disentangle.train.runtime import (
     check_device,
@@ -192,11 +192,12 @@ def _place(model: Model, device: str) -> Model:
 
 
 def _loop(
-    run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, optimizers, state, progress,
-    processes: Processes, on_first_step: Callable[[], None] | None = None,
+    run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, precision: str, optimizers, state,
+    progress, processes: Processes, on_first_step: Callable[[], None] | None = None,
 ):
-    """Train up to ``settings.steps``. ``batch_size`` is the global batch: each of the
-    ``processes`` learns from its shard, and only rank 0 logs and writes checkpoints.
+    """Train up to ``settings.steps`` in ``precision`` (resolved: not ``auto``). ``batch_size``
+    is the global batch: each of the ``processes`` learns from its shard, and only rank 0
+    logs and writes checkpoints.
 
     ``on_first_step`` runs (on rank 0) once the first step has succeeded, before anything
     is logged: a resumed run writes its new settings then, so that a resume that fails
@@ -206,7 +207,6 @@ def _loop(
     meter = TermMeter()
     logger = RunLogger(run, state.step, settings.steps, progress) if processes.is_main else None
     processes.broadcast_parameters(model)
-    precision = resolve_precision(settings.precision, processes.device)
     configure_matmuls(precision, processes.device)
     try:
         while state.step < settings.steps:
@@ -287,7 +287,7 @@ def _train_from_step_0(out: Path, config: RunConfig, progress: bool, restarted: 
         state = TrainingState(step=0, data_generator=generator)
         processes.seed_noise(settings.seed, state.step)
         optimizers = _optimizers(network, settings)
-        _loop(out, network, dataset, settings, optimizers, state, progress, processes,
+        _loop(out, network, dataset, settings, precision, optimizers, state, progress, processes,
               on_first_step=start_writing if restart else None)
     return out
 
@@ -358,7 +358,9 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
 
     with processes.joined():
         processes.seed_noise(settings.seed, state.step)
-        _loop(run, model, dataset, settings, optimizers, state, progress, processes, on_first_step=start_writing)
+        precision = resumed_precision(settings.precision, written, processes.device)
+        _loop(run, model, dataset, settings, precision, optimizers, state, progress, processes,
+              on_first_step=start_writing)
     return run
 
 

@@ -52,7 +52,7 @@ from disentangle.train.loop import (
     read_run_config,
     refuse_other_data,
 )
-from disentangle.train.precision import autocast, configure_matmuls, resolve_precision
+from disentangle.train.precision import autocast, configure_matmuls, resolve_precision, resumed_precision
 from disentangle.train.run_log import RunLogger, TermMeter
 from disentangle.train.runtime import check_memory
 
@@ -77,15 +77,17 @@ def packing_key(config: RunConfig) -> str | None:
 @dataclass
 class _Member:
     """One run of a group: its folder, its configuration as the run records it, its own
-    model and optimizer (which hold its state at checkpoints), its random streams, and
-    what it writes to its folder before the group's first step (``write_first``: a new
-    run's config.json) or once that step has succeeded (a resumed or restarted run)."""
+    model and optimizer (which hold its state at checkpoints), its random streams, the
+    precision it trains in (resolved, as ``train`` or ``resume`` would), and what it
+    writes to its folder before the group's first step (``write_first``: a new run's
+    config.json) or once that step has succeeded (a resumed or restarted run)."""
 
     out: Path
     config: RunConfig
     model: Model
     optimizer: torch.optim.Optimizer
     state: TrainingState
+    precision: str
     start_writing: Callable[[], None] | None
     write_first: bool = False
 
@@ -144,7 +146,8 @@ def _new_member(out: Path, config: RunConfig, dataset: ImageDataset, device: str
     noise = torch.Generator()
     noise.set_state(torch.get_rng_state())
     state = TrainingState(0, torch.Generator().manual_seed(config.train.seed), noise)
-    written = new_run_config(config, dataset, 1, resolve_precision(config.train.precision, device))
+    precision = resolve_precision(config.train.precision, device)
+    written = new_run_config(config, dataset, 1, precision)
 
     def start_writing() -> None:
         if restart:
@@ -153,7 +156,7 @@ def _new_member(out: Path, config: RunConfig, dataset: ImageDataset, device: str
         run_folder.atomic_write_json(out / run_folder.CONFIG, written)
 
     optimizer = player_optimizer(model.players()[0], model.parameters(), config.train)
-    return _Member(out, config, model, optimizer, state, start_writing, write_first=not restart)
+    return _Member(out, config, model, optimizer, state, precision, start_writing, write_first=not restart)
 
 
 def _resumed_member(out: Path, steps: int, dataset: ImageDataset, device: str) -> _Member:
@@ -175,7 +178,8 @@ def _resumed_member(out: Path, steps: int, dataset: ImageDataset, device: str) -
         run_folder.truncate_log(out, resumed_from)
         run_folder.atomic_write_json(out / run_folder.CONFIG, {**written, "train": config.train.to_dict()})
 
-    return _Member(out, config, model, optimizer, state, start_writing)
+    precision = resumed_precision(config.train.precision, written, device)
+    return _Member(out, config, model, optimizer, state, precision, start_writing)
 
 
 class _Stack:
@@ -321,6 +325,11 @@ def train_packed(
     else:
         members = [_new_member(out, config, dataset, device) for out, config in zip(outs, configs)]
     _check_group([member.config for member in members], outs)  # a resumed run trains with its folder's settings
+    precisions = {member.precision for member in members}
+    if len(precisions) > 1:
+        raise InputError(
+            f"{outs[0]}: a group trains in one precision; its runs started in {', '.join(sorted(precisions))}"
+        )
     for member in members:
         if member.write_first:
             member.start_writing()
@@ -329,18 +338,17 @@ def train_packed(
     use_device_data = torch.device(device).type == "cuda" if device_data is None else device_data
     held = DeviceObservations.hold(dataset, device) if use_device_data else None
     stack = _Stack(members, settings, batching)
-    _loop(members, stack, dataset, held, settings, device, progress)
+    _loop(members, stack, dataset, held, settings, members[0].precision, device, progress)
     return outs
 
 
 def _loop(members: Sequence[_Member], stack: _Stack, dataset: ImageDataset, held: DeviceObservations | None,
-          settings: TrainConfig, device: str, progress: bool) -> None:
-    """The group's steps, from its members' step up to ``settings.steps``; each run logs
-    and checkpoints as it would alone."""
+          settings: TrainConfig, precision: str, device: str, progress: bool) -> None:
+    """The group's steps, from its members' step up to ``settings.steps``, in ``precision``
+    (resolved); each run logs and checkpoints as it would alone."""
     state = members[0].state
     loggers = [RunLogger(m.out, state.step, settings.steps, progress and k == 0) for k, m in enumerate(members)]
     meter = TermMeter()
-    precision = resolve_precision(settings.precision, device)
     configure_matmuls(precision, device)
     try:
         while state.step < settings.steps:

@@ -1,8 +1,9 @@
 """The arithmetic a run trains in: float32, TF32 matmuls on a GPU, or bfloat16 autocast.
 
-``train.precision`` is ``auto`` (default), ``fp32``, ``tf32`` or ``bf16``; ``auto`` is
-resolved when training starts or resumes, on its machine, and a run's ``config.json``
-records what it resolved to when the run started (``environment.precision``).
+``train.precision`` is ``auto`` (default), ``fp32``, ``tf32`` or ``bf16``. ``auto`` is
+resolved when a run starts, on its machine, and its ``config.json`` records what it
+resolved to (``environment.precision``); a resumed run goes on in that precision wherever
+it resumes (``resumed_precision``), so that it ends as the uninterrupted run.
 
 - ``fp32``: float32 throughout (on a GPU, TF32 turned off for matmuls and convolutions).
 - ``tf32``: float32 weights and results, matmuls and convolutions on a GPU's TF32 units
@@ -11,16 +12,19 @@ records what it resolved to when the run started (``environment.precision``).
   convolutions in bfloat16, losses and reductions in float32); weights, gradients and
   optimizer state stay float32.
 
-``auto`` is ``tf32`` on a GPU and ``fp32`` on a CPU. ``bf16`` pays only on CPUs with
+``auto`` is ``tf32`` on a GPU and ``fp32`` on every CPU. ``bf16`` pays only on CPUs with
 bfloat16 instructions (AVX512-BF16 or AMX-BF16: ``has_bf16_instructions``, read from
-``/proc/cpuinfo``; a first probe found the training step ≈ 1.3× faster on such a CPU), and
-``auto`` will choose it there once ``benchmarks/precision_check.py`` has shown on such a CPU
-that it keeps the results; until then it is asked for by name. See ``docs/packing.md``.
+``/proc/cpuinfo``): on an Intel Xeon with AMX it trains dlib's conv β-VAE 1.7–1.8× faster
+than fp32. ``benchmarks/precision_check.py`` (three seeds, docs/benchmarks.md) found it
+keeps fp32's final loss and scores for dlib's β-VAE at 3,000 steps, but not the
+quick-start recipe's final loss (its mean over seeds fell outside fp32's narrow range),
+so ``auto`` does not pick it; it is asked for by name.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,6 +61,17 @@ def resolve_precision(requested: str, device: str) -> str:
     if requested != "auto":
         return requested
     return "tf32" if torch.device(device).type == "cuda" else "fp32"
+
+
+def resumed_precision(requested: str, written: Mapping, device: str) -> str:
+    """The precision a resumed run goes on in: for ``auto``, what it resolved to when the
+    run started (``written``, its ``config.json``: ``environment.precision``), so that a run
+    resumed on another machine continues in the arithmetic it started with; else (a named
+    precision, or a folder that records none) ``resolve_precision`` on ``device``."""
+    recorded = written.get("environment", {}).get("precision")
+    if requested == "auto" and recorded in PRECISIONS[1:]:
+        return recorded
+    return resolve_precision(requested, device)
 
 
 def configure_matmuls(precision: str, device: str) -> None:
