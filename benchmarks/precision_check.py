@@ -2,11 +2,12 @@
 
 For each recipe, trains every seed under every precision (the same seed starts from the
 same weights and draws the same batches, so a seed's runs differ by their arithmetic
-only), scores each run (MIG, DCI, BetaVAE; preset ``fast``; ``--metrics`` for fewer) and prints, per precision,
-the final loss and scores of every seed, the largest relative gap of its loss curve from
-fp32's of the same seed, and a verdict: a precision keeps fp32's results when, for the
-final loss and every score, its mean over the seeds lies inside the range of fp32's
-seeds. That is the check ``train.precision=auto`` rests on (``disentangle.train.precision``).
+only), scores each run (MIG, DCI, BetaVAE, preset ``fast``; ``--metrics`` for fewer) and
+prints, per precision, the final loss and scores of every seed, the largest relative gap
+of its loss curve from fp32's of the same seed, and a verdict: a precision keeps fp32's
+results when, for the final loss and every score, its mean over the seeds lies inside
+the range of fp32's seeds. That is the check ``train.precision=auto`` rests on
+(``disentangle.train.precision``).
 
 Recipes: ``dlib-beta-vae`` (configs/beta-vae-dsprites.yaml: dlib's conv β-VAE, β = 4,
 batch 64; 3,000 steps by default, 1 % of its budget) and ``quickstart``
@@ -66,15 +67,18 @@ def one_run(folder: Path, config: RunConfig, device: str, metrics: list[str]) ->
     }
 
 
-def verdict(runs: dict[str, dict[int, dict]], precision: str) -> list[str]:
-    """The quantities (final loss, scores) whose mean over seeds under ``precision`` lies
-    outside the range of fp32's seeds: empty when ``precision`` keeps fp32's results."""
+def quantity(run: dict, name: str) -> float:
+    """A run's final logged loss (``name`` "loss") or its score ``name``."""
+    return run["curve"][-1] if name == "loss" else run["scores"][name]
+
+
+def verdict(runs: dict[str, dict[int, dict]], precision: str, names: list[str]) -> list[str]:
+    """The quantities ``names`` whose mean over seeds under ``precision`` lies outside the
+    range of fp32's seeds: empty when ``precision`` keeps fp32's results."""
     outside = []
-    for name in ["loss", *next(iter(runs["fp32"].values()))["scores"]]:
-        def value(run: dict) -> float:
-            return run["curve"][-1] if name == "loss" else run["scores"][name]
-        reference = [value(run) for run in runs["fp32"].values()]
-        mean = statistics.fmean(value(run) for run in runs[precision].values())
+    for name in names:
+        reference = [quantity(run, name) for run in runs["fp32"].values()]
+        mean = statistics.fmean(quantity(run, name) for run in runs[precision].values())
         if not min(reference) <= mean <= max(reference):
             outside.append(f"{name} {mean:.4g} outside fp32's [{min(reference):.4g}, {max(reference):.4g}]")
     return outside
@@ -105,7 +109,7 @@ def report(recipe: str, runs: dict[str, dict[int, dict]]) -> dict:
     for precision in runs:
         if precision == "fp32":
             continue
-        outside = verdict(runs, precision) if len(seeds) > 1 else ["one seed: no spread to compare with"]
+        outside = verdict(runs, precision, names) if len(seeds) > 1 else ["one seed: no spread to compare with"]
         verdicts[precision] = outside
         kept = "keeps fp32's results" if not outside else "departs from fp32: " + "; ".join(outside)
         print(f"  {precision}: {kept} (mean over seeds inside fp32's seed range)")

@@ -14,11 +14,11 @@ it resumes (``resumed_precision``), so that it ends as the uninterrupted run.
 
 ``auto`` is ``tf32`` on a GPU and ``fp32`` on every CPU. ``bf16`` pays only on CPUs with
 bfloat16 instructions (AVX512-BF16 or AMX-BF16: ``has_bf16_instructions``, read from
-``/proc/cpuinfo``): on an Intel Xeon with AMX it trains dlib's conv β-VAE 1.7–1.8× faster
-than fp32. ``benchmarks/precision_check.py`` (three seeds, docs/benchmarks.md) found it
-keeps fp32's final loss and scores for dlib's β-VAE at 3,000 steps, but not the
-quick-start recipe's final loss (its mean over seeds fell outside fp32's narrow range),
-so ``auto`` does not pick it; it is asked for by name.
+``/proc/cpuinfo``): on an Intel Xeon with AMX, dlib's conv β-VAE trained 1.6–1.8×
+faster than fp32 in ``benchmarks/precision_check.py`` (three seeds, docs/benchmarks.md).
+That check found bf16 keeps fp32's final loss and scores for dlib's β-VAE at 3,000 steps,
+but not the quick-start recipe's final loss (its mean over seeds fell outside fp32's
+narrow range), so ``auto`` does not pick it; it is asked for by name.
 """
 
 from __future__ import annotations
