@@ -186,9 +186,10 @@ def test_a_model_whose_loss_turns_non_finite_is_named(tmp_path):
 
 
 #: what the killed process runs: a three-run packed group of a sweep (``run_group``, as ``sweep
-#: --pack 3`` runs it) on this suite's 'small-mlp' nets, a checkpoint every step (so that kills
-#: often land inside a checkpoint write, or between the runs' writes of one step), one thread;
-#: one model after the other, so that a run regrouped or resumed alone ends bit for bit as in the group
+#: --pack 3`` runs it) on this suite's 'small-mlp' nets, a checkpoint every step, one thread; one
+#: model after the other, so that a run regrouped or resumed alone ends bit for bit as in the group.
+#: Given a step and n, it kills itself inside the n-th checkpoint write of that step, after the
+#: bytes reach the temporary file and before its rename (a kill no timing could place reliably)
 KILLED_GROUP = """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("suite_conftest", sys.argv[1])
@@ -196,6 +197,17 @@ conftest = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(conftest)
 from disentangle import nets
 nets.register_architecture("small-mlp", conftest._small_encoder, conftest._small_decoder)
+if len(sys.argv) > 4:  # killed inside the n-th checkpoint write of a step, its bytes on disk, unrenamed
+    import os, signal
+    from disentangle.train import checkpoint, run_folder
+    cut_step, cut_write = int(sys.argv[4]), int(sys.argv[5])
+    write, writes = checkpoint.atomic_write_bytes, []
+    def cut(path, data):
+        writes.extend([path] if path.name == f"step-{cut_step:08d}.safetensors" else [])
+        if len(writes) == cut_write:
+            run_folder.os.replace = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
+        write(path, data)
+    checkpoint.atomic_write_bytes = cut
 from disentangle.sweep import expand_sweep
 from disentangle.sweep.execute import run_group
 results = run_group(expand_sweep(json.loads(sys.argv[3])), sys.argv[2], batching="loop")
@@ -209,9 +221,17 @@ KILLED_SPEC = {
 }
 
 
-def _group_command(out) -> list[str]:
+def _group_command(out, cut_at: tuple[int, int] = ()) -> list[str]:
+    """The group's command line; ``cut_at=(step, n)`` kills it inside the n-th checkpoint write
+    of ``step``."""
     conftest = Path(__file__).resolve().parents[1] / "conftest.py"
-    return [sys.executable, "-c", KILLED_GROUP, str(conftest), str(out), json.dumps(KILLED_SPEC)]
+    return [sys.executable, "-c", KILLED_GROUP, str(conftest), str(out), json.dumps(KILLED_SPEC), *map(str, cut_at)]
+
+
+def _cut(out, step: int, write: int) -> None:
+    """Run the group until it kills itself inside the ``write``-th checkpoint write of ``step``."""
+    ended = subprocess.run(_group_command(out, (step, write)), capture_output=True, text=True)
+    assert ended.returncode == -signal.SIGKILL, f"the group was not cut at step {step}: {ended.stderr}"
 
 
 def _kill(command: list[str], ready, delay: float = 0.0) -> None:
@@ -259,34 +279,19 @@ def test_a_group_killed_with_sigkill_at_any_moment_ends_each_run_as_the_uninterr
         return [last_checkpoint_step(folder) for folder in folders]
 
     def cut_checkpoint_writes():
-        return [path.name for folder in folders if (folder / "checkpoints").is_dir()
+        return [path for folder in folders if (folder / "checkpoints").is_dir()
                 for path in (folder / "checkpoints").iterdir() if path.name.endswith(".tmp")]
 
-    # killed once every run wrote its config.json, before the first checkpoint (if the process
-    # outran the poll and checkpointed already, the case was not reached: start it again)
-    for _ in range(10):
-        shutil.rmtree(out, ignore_errors=True)
-        _kill(_group_command(out), lambda: all((folder / "config.json").exists() for folder in folders))
-        if not any(checkpoint_paths(folder) for folder in folders):
-            break
-    assert all((f / "config.json").exists() for f in folders), "never killed after the runs wrote config.json"
-    assert steps() == [0, 0, 0], "never killed before the first checkpoint"
-    # killed inside a checkpoint write of the three runs packed, the moment its temporary file is
-    # seen, a few steps on (at one step, the runs train packed in the next attempt)
-    for _ in range(20):
-        if cut_checkpoint_writes() or len(set(steps())) > 1:
-            break
-        five_on = max(steps()) + 5
-        _kill(_group_command(out), lambda at=five_on: min(steps()) >= at and bool(cut_checkpoint_writes()))
-        _check_consistent(folders)
-    assert cut_checkpoint_writes(), "no kill landed inside a checkpoint write of the packed group"
-    # killed between the runs' checkpoints of one step (as the kill above is, unless it cut the first
-    # run's write): the runs are left at different steps, and the next attempt regroups them by step
-    for _ in range(20):
-        if len(set(steps())) > 1:
-            break
-        _kill(_group_command(out), lambda: len(set(steps())) > 1)
-    assert len(set(steps())) > 1, f"no kill landed between the runs' checkpoint writes: {steps()}"
+    # killed inside the first checkpoint write: every run wrote its config.json, none a checkpoint
+    _cut(out, 1, 1)
+    assert all((f / "config.json").exists() for f in folders)
+    assert steps() == [0, 0, 0] and cut_checkpoint_writes()
+    _check_consistent(folders)
+    # killed inside the second run's checkpoint write of step 6: the first run is one step ahead,
+    # the temporary of the cut write is left, and the next attempt regroups the runs by step
+    _cut(out, 6, 2)
+    assert steps() == [6, 5, 5], steps()
+    assert [path.parent.parent for path in cut_checkpoint_writes()] == [folders[1]]
     _check_consistent(folders)
     # killed in the regrouped attempt, a few steps on, at a random moment of a step
     rng = random.Random(0)
