@@ -28,6 +28,30 @@ def _command(data: Path, *argv) -> list[str]:
     return [sys.executable, "-m", "disentangle", "train", *map(str, argv), "--no-progress"]
 
 
+#: ``disentangle train`` that kills itself inside its first checkpoint write of the step given
+#: first, after the bytes reach the temporary file and before its rename (where a timed kill
+#: lands only by chance)
+CUT_TRAIN = """
+import os, signal, sys
+from disentangle.train import checkpoint, run_folder
+from disentangle.cli import main
+step, write = int(sys.argv[1]), checkpoint.atomic_write_bytes
+def cut(path, data):
+    if path.name == f"step-{step:08d}.safetensors":
+        run_folder.os.replace = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
+    write(path, data)
+checkpoint.atomic_write_bytes = cut
+sys.exit(main(["train", *sys.argv[2:]]))
+"""
+
+
+def _cut(step: int, *argv) -> None:
+    """Run ``disentangle train *argv`` until it kills itself inside the checkpoint write of ``step``."""
+    ended = subprocess.run([sys.executable, "-c", CUT_TRAIN, str(step), *map(str, argv), "--no-progress"],
+                           capture_output=True, text=True)
+    assert ended.returncode == -signal.SIGKILL, f"not cut at step {step}: {ended.stderr}"
+
+
 def _settings(data: Path) -> list[str]:
     return ["--model", "vae", "--data", "array", "--data-path", str(data), "--latent-dim", "4", "--batch-size", "8",
             "--steps", str(STEPS), "--checkpoint-every", "1", "--keep-checkpoints", "2", "--log-every", "2",
@@ -72,17 +96,12 @@ def test_a_run_killed_at_random_moments_and_resumed_ends_as_the_uninterrupted_ru
             break
     assert (run / "config.json").exists() and checkpoint_paths(run) == [], "never killed before the first checkpoint"
     _kill(_command(data, "--resume", run), lambda: True, 1.0)  # killed while starting: nothing written yet
-    cut_writes = 0
-    for _ in range(8):  # killed a few steps after resuming, at a random moment of a step (often inside its write)
+    for _ in range(8):  # killed a few steps after resuming, at a random moment of a step
         target = _step(run) + rng.randint(1, 12)
         _kill(_command(data, "--resume", run), lambda target=target: _step(run) >= target, rng.uniform(0, 0.03))
-        cut_writes += bool(_temporaries(run))
-    for _ in range(40):  # none did by chance: kill the moment a write's temporary file is seen
-        if cut_writes or _step(run) >= STEPS - 10:
-            break
-        _kill(_command(data, "--resume", run), lambda: bool(_temporaries(run)), 0.0)
-        cut_writes += bool(_temporaries(run))
-    assert cut_writes, "no kill landed inside a checkpoint write; the test checked less than it should"
+    cut_at = _step(run) + 3  # and inside a checkpoint write, which a random moment hits only sometimes
+    _cut(cut_at, "--resume", run)
+    assert _step(run) == cut_at - 1 and _temporaries(run)
     finished = subprocess.run(_command(data, "--resume", run), capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
 
