@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
+from safetensors.torch import load_file
 
 from disentangle.data import ImageDataset, get_dataset
 from disentangle.train import device_data
@@ -98,3 +100,26 @@ def test_dsprites_is_held_in_its_377_mb_of_bits():
     assert held.bits and held.images.shape == (737_280, 512) and held.images.dtype == torch.uint8
     indices = dsprites.sample_indices(256, torch.Generator().manual_seed(1))
     assert torch.equal(held.observations(indices), dsprites.observations(indices))
+
+
+@pytest.mark.parametrize("model", ["beta-vae", "factor-vae", "ada-gvae", "s2-beta-vae"])
+def test_a_run_that_gathers_its_batches_on_the_device_ends_bit_for_bit_as_one_that_does_not(
+    tmp_path, monkeypatch, model
+):
+    """What a GPU run does (``holds_data_on_device``), forced here on the CPU, for the
+    default batches and for models that draw their own (pairs, labelled rows)."""
+    from disentangle.train import loop, train
+
+    settings = dict(steps=3, batch_size=4, checkpoint_every=3, log_every=1, seed=2, threads=1, progress=False)
+    train(tmp_path / "host", model, "dsprites", **settings)
+    served = []
+    monkeypatch.setattr(loop, "holds_data_on_device", lambda device: True)
+    monkeypatch.setattr(DeviceObservations, "observations",
+                        lambda self, indices, serve=DeviceObservations.observations:
+                        served.append(len(indices)) or serve(self, indices))
+    train(tmp_path / "device", model, "dsprites", **settings)
+    assert served, "the batches were not gathered from the held observations"
+    host = load_file(str(tmp_path / "host" / "checkpoints" / "step-00000003.safetensors"))
+    device = load_file(str(tmp_path / "device" / "checkpoints" / "step-00000003.safetensors"))
+    assert host.keys() == device.keys()
+    assert [key for key in host if not torch.equal(host[key], device[key])] == []

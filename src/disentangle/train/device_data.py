@@ -13,6 +13,8 @@ memory.
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor
 
@@ -61,3 +63,17 @@ class DeviceObservations:
         shifts = torch.arange(7, -1, -1, dtype=torch.uint8, device=rows.device)
         pixels = (rows.unsqueeze(-1) >> shifts).bitwise_and_(1).flatten(1)[:, : torch.Size(self.shape).numel()]
         return pixels.to(torch.float32).view(len(rows), *self.shape)
+
+
+
+def held_on_device(dataset: ImageDataset, device: str) -> ImageDataset:
+    """``dataset`` with its observations served from the device where ``DeviceObservations.hold``
+    takes them (else ``dataset`` itself): a shallow copy whose ``observations`` gathers there,
+    so that a model's ``sample_batch`` draws its indices as before and gets its batch on the
+    device; everything else (its class, factors, sizes) is the dataset's own."""
+    held = DeviceObservations.hold(dataset, device)
+    if held is None:
+        return dataset
+    served = copy.copy(dataset)
+    served.observations = lambda indices: held.observations(torch.as_tensor(indices))
+    return served

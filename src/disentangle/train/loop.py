@@ -27,7 +27,9 @@ from disentangle.models import MODELS, Model, Player
 from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
 from disentangle.train.config import DEFAULT_DATA, DEFAULT_MODEL, RunConfig, TrainConfig
+from disentangle.train.device_data import held_on_device
 from disentangle.train.distributed import Processes
+from disentangle.train.divergence import DivergenceWatch
 from disentangle.train.precision import autocast, configure_matmuls, resolve_precision, resumed_precision
 from disentangle.train.run_log import RunLogger, TermMeter
 from disentangle.train.runtime import (
@@ -137,17 +139,18 @@ def _optimizers(model: Model, settings: TrainConfig) -> dict[str, torch.optim.Op
     }
 
 
-def _check_finite(terms: dict[str, torch.Tensor], players, step: int, run: Path) -> None:
-    """Raise ``TrainingDiverged`` naming the step, the player and the term if a loss is not finite."""
-    for player in players:
-        if torch.isfinite(terms[player.loss_key]).all():
-            continue
-        bad = next((k for k, v in terms.items() if not torch.isfinite(v).all()), player.loss_key)
-        value = terms[bad].detach().flatten()[0].item()
-        last = run_folder.checkpoint_paths(run)
-        kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
-        who = "" if player.name == "model" else f"{player.name} "
-        raise TrainingDiverged(f"step {step + 1}: {who}loss term '{bad}' is {value} (expected finite); {kept}")
+def _raise_if_diverged(watch: DivergenceWatch, players, run: Path) -> None:
+    """Raise ``TrainingDiverged`` naming the step, the player and the term if a loss was not finite."""
+    divergence = watch.first()
+    if divergence is None:
+        return
+    player = next(player for player in players if player.loss_key == divergence.loss_key)
+    last = run_folder.checkpoint_paths(run)
+    kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+    who = "" if player.name == "model" else f"{player.name} "
+    raise TrainingDiverged(
+        f"step {divergence.step + 1}: {who}loss term '{divergence.term}' is {divergence.value} (expected finite); {kept}"
+    )
 
 
 def _apply_gradients(
@@ -191,6 +194,13 @@ def _place(model: Model, device: str) -> Model:
     return model.to(device=torch.device(device), memory_format=_memory_format(model)).train()
 
 
+def holds_data_on_device(device: str) -> bool:
+    """Whether a run on ``device`` gathers its batches there (``device_data.held_on_device``):
+    on a GPU, where building each batch on the host and copying it over would keep the
+    host busy between steps."""
+    return torch.device(device).type == "cuda"
+
+
 def _loop(
     run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, precision: str, optimizers, state,
     progress, processes: Processes, on_first_step: Callable[[], None] | None = None,
@@ -203,33 +213,45 @@ def _loop(
     is logged: a resumed run writes its new settings then, so that a resume that fails
     at once leaves the run folder as it was."""
     device, memory_format = torch.device(processes.device), _memory_format(model)
+    if holds_data_on_device(processes.device):
+        dataset = held_on_device(dataset, processes.device)
     players = model.players()
     meter = TermMeter()
     logger = RunLogger(run, state.step, settings.steps, progress) if processes.is_main else None
     processes.broadcast_parameters(model)
     configure_matmuls(precision, processes.device)
+    watch, first_step = DivergenceWatch([player.loss_key for player in players]), True
     try:
         while state.step < settings.steps:
             batch = model.sample_batch(dataset, settings.batch_size, state.data_generator)
             x = processes.shard(batch.observations, batch.blocks)
             rows = {name: processes.shard(value).to(device) for name, value in batch.rows.items()}
 
-            with autocast(precision, processes.device):
-                terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context, **rows)
-            _check_finite(terms, players, state.step, run)
-            _apply_gradients(terms, players, optimizers, processes)
+            try:
+                with autocast(precision, processes.device):
+                    terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context, **rows)
+                watch.observe(terms, state.step)
+                _apply_gradients(terms, players, optimizers, processes)
+            except RuntimeError:  # an operation refused the non-finite values of an earlier step
+                _raise_if_diverged(watch, players, run)
+                raise
 
             state.step += 1
+            final = state.step == settings.steps
+            log = state.step % settings.log_every == 0 or final
+            checkpoint = processes.is_main and (state.step % settings.checkpoint_every == 0 or final)
+            if first_step or log or checkpoint:  # the host waits for the device here only
+                _raise_if_diverged(watch, players, run)
             if on_first_step is not None and processes.is_main:
                 on_first_step()
                 on_first_step = None
+            first_step = False
             meter.add(terms)
-            final = state.step == settings.steps
-            if state.step % settings.log_every == 0 or final:
+            if log:
                 means = processes.average_terms(meter.means())
                 if logger:
                     logger.write(state.step, len(batch.observations), means)
-            if processes.is_main and (state.step % settings.checkpoint_every == 0 or final):
+            if checkpoint:
                 save_checkpoint(run_folder.checkpoint_path(run, state.step), model, optimizers, state)
                 _prune_checkpoints(run, settings.keep_checkpoints)
     finally:

@@ -42,11 +42,13 @@ from disentangle.train.checkpoint import TrainingState, load_checkpoint, save_ch
 from disentangle.train.config import RunConfig, TrainConfig
 from disentangle.train.device_data import DeviceObservations
 from disentangle.train.distributed import Processes
+from disentangle.train.divergence import DivergenceWatch
 from disentangle.train.loop import (
     _build,
     _place,
     _prepare_process,
     _prune_checkpoints,
+    holds_data_on_device,
     new_run_config,
     player_optimizer,
     read_run_config,
@@ -263,17 +265,16 @@ class _Stack:
         member.optimizer.load_state_dict({"state": own, "param_groups": member.optimizer.state_dict()["param_groups"]})
 
 
-def _check_finite(terms: dict[str, Tensor], members: Sequence[_Member], step: int) -> None:
-    """Raise ``TrainingDiverged`` naming the run, the step and the term if a model's loss is not finite."""
-    finite = torch.isfinite(terms["loss"])
-    if finite.all():
+def _raise_if_diverged(watch: DivergenceWatch, members: Sequence[_Member]) -> None:
+    """Raise ``TrainingDiverged`` naming the run, the step and the term if a model's loss was not finite."""
+    divergence = watch.first()
+    if divergence is None:
         return
-    k = int((~finite).nonzero()[0, 0])
-    bad = next((key for key, v in terms.items() if not torch.isfinite(v[k]).all()), "loss")
-    value = terms[bad][k].detach().flatten()[0].item()
-    last = run_folder.checkpoint_paths(members[k].out)
+    out = members[divergence.model].out
+    last = run_folder.checkpoint_paths(out)
     kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
-    raise TrainingDiverged(f"{members[k].out}: step {step + 1}: loss term '{bad}' is {value} (expected finite); {kept}")
+    raise TrainingDiverged(f"{out}: step {divergence.step + 1}: loss term '{divergence.term}' is "
+                           f"{divergence.value} (expected finite); {kept}")
 
 
 def _batches(members: Sequence[_Member], dataset: ImageDataset, held: DeviceObservations | None,
@@ -335,7 +336,7 @@ def train_packed(
             member.start_writing()
             member.start_writing = None
     settings = members[0].config.train
-    use_device_data = torch.device(device).type == "cuda" if device_data is None else device_data
+    use_device_data = holds_data_on_device(device) if device_data is None else device_data
     held = DeviceObservations.hold(dataset, device) if use_device_data else None
     stack = _Stack(members, settings, batching)
     _loop(members, stack, dataset, held, settings, members[0].precision, device, progress)
@@ -350,27 +351,38 @@ def _loop(members: Sequence[_Member], stack: _Stack, dataset: ImageDataset, held
     loggers = [RunLogger(m.out, state.step, settings.steps, progress and k == 0) for k, m in enumerate(members)]
     meter = TermMeter()
     configure_matmuls(precision, device)
+    watch, first_step = DivergenceWatch(["loss"], models=len(members)), True
     try:
         while state.step < settings.steps:
             x = _batches(members, dataset, held, settings.batch_size, device)
-            with autocast(precision, device):
-                terms = stack.terms(x, state.step)
-            _check_finite(terms, members, state.step)
-            stack.optimizer.zero_grad(set_to_none=True)
-            terms["loss"].sum().backward()
-            stack.optimizer.step()
+            try:
+                with autocast(precision, device):
+                    terms = stack.terms(x, state.step)
+                watch.observe(terms, state.step)
+                stack.optimizer.zero_grad(set_to_none=True)
+                terms["loss"].sum().backward()
+                stack.optimizer.step()
+            except RuntimeError:  # an operation refused the non-finite values of an earlier step
+                _raise_if_diverged(watch, members)
+                raise
 
             for member in members:
                 member.state.step += 1
+            final = state.step == settings.steps
+            log = state.step % settings.log_every == 0 or final
+            checkpoint = state.step % settings.checkpoint_every == 0 or final
+            if first_step or log or checkpoint:  # the host waits for the device here only
+                _raise_if_diverged(watch, members)
+            first_step = False
+            for member in members:
                 if member.start_writing is not None:
                     member.start_writing()
                     member.start_writing = None
             meter.add(terms)
-            final = state.step == settings.steps
-            if state.step % settings.log_every == 0 or final:
+            if log:
                 for logger, means in zip(loggers, meter.means_per_model(len(members))):
                     logger.write(state.step, settings.batch_size, means)
-            if state.step % settings.checkpoint_every == 0 or final:
+            if checkpoint:
                 for k, member in enumerate(members):
                     stack.write_back(k)
                     save_checkpoint(run_folder.checkpoint_path(member.out, state.step), member.model,
