@@ -424,7 +424,8 @@ def _add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--pack", type=int, default=1, metavar="K",
-                        help="train up to K seeds of a method as one stacked model (docs/packing.md)")
+                        help="train up to K seeds of a method as one stacked model (docs/packing.md; slower than "
+                        "separate runs on a CPU)")
     parser.set_defaults(handler=_run_reproduce)
 
 
@@ -524,7 +525,8 @@ def _add_sweep_parser(subparsers) -> None:
     parser.add_argument("--pack", type=int, default=1, metavar="K",
                         help="train up to K compatible runs (same model, architecture, data and training settings; "
                         "any seeds and packable hyperparameters) as one stacked model in one process; others run "
-                        "alone (default 1; see docs/packing.md)")
+                        "alone (default 1; on a CPU slower than separate runs: 0.44-0.92x in docs/benchmarks.md; "
+                        "see docs/packing.md)")
     parser.add_argument("--batching", choices=["vmap", "loop"], default="vmap",
                         help="with --pack: one vmap'd pass over a group's models (default) or one model after the other")
     parser.add_argument("--list", action="store_true",
