@@ -145,7 +145,7 @@ def test_runs_left_at_different_checkpoint_steps_resume_in_groups_by_step_bit_fo
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert [r.state for r in run_group(runs, straight, batching="loop")] == ["done"] * len(runs)
 
-    save, saves = packed_module.save_checkpoint, []
+    save, saves = packed_module.write_checkpoint, []
 
     def dies_in_a_checkpoint(*args, **kwargs):
         saves.append(1)
@@ -153,10 +153,10 @@ def test_runs_left_at_different_checkpoint_steps_resume_in_groups_by_step_bit_fo
             raise KeyboardInterrupt  # not an Exception: run_group does not catch it
         return save(*args, **kwargs)
 
-    monkeypatch.setattr(packed_module, "save_checkpoint", dies_in_a_checkpoint)
+    monkeypatch.setattr(packed_module, "write_checkpoint", dies_in_a_checkpoint)
     with pytest.raises(KeyboardInterrupt):
         run_group(runs, killed, batching="loop")
-    monkeypatch.setattr(packed_module, "save_checkpoint", save)
+    monkeypatch.setattr(packed_module, "write_checkpoint", save)
     steps = [last_checkpoint_step(run_path(killed, run)) for run in runs]
     assert sorted(set(steps)) == [2, 4] and len(steps) == len(runs)
 

@@ -12,9 +12,13 @@ it happened at, though it is raised at the next of those points.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from disentangle.errors import TrainingDiverged
+from disentangle.train import run_folder
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,16 @@ class Divergence:
     loss_key: str
     term: str
     value: float
+
+    def error(self, run: Path, who: str = "", prefix: str = "") -> TrainingDiverged:
+        """The error a loop raises: ``prefix`` (a packed group's names the run folder), the
+        1-based step, ``who`` (a player other than the model, with a trailing space), the
+        term and its value, and ``run``'s last good checkpoint."""
+        last = run_folder.checkpoint_paths(run)
+        kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
+        return TrainingDiverged(
+            f"{prefix}step {self.step + 1}: {who}loss term '{self.term}' is {self.value} (expected finite); {kept}"
+        )
 
 
 class DivergenceWatch:

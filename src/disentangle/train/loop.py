@@ -22,22 +22,26 @@ from pathlib import Path
 import torch
 
 from disentangle.data import DATASETS, ImageDataset, identity
-from disentangle.errors import DataChanged, InputError, TrainingDiverged
-from disentangle.models import MODELS, Model, Player
+from disentangle.errors import DataChanged, InputError
+from disentangle.models import MODELS, Model
 from disentangle.train import run_folder
-from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights, save_checkpoint
+from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights
 from disentangle.train.config import DEFAULT_DATA, DEFAULT_MODEL, RunConfig, TrainConfig
 from disentangle.train.device_data import held_on_device
 from disentangle.train.distributed import Processes
 from disentangle.train.divergence import DivergenceWatch
 from disentangle.train.precision import autocast, configure_matmuls, resolve_precision, resumed_precision
 from disentangle.train.run_log import RunLogger, TermMeter
-from disentangle.train.runtime import (
-    check_device,
-    check_memory,
-    configure_threads,
-    tune_allocator,
-    uses_convolutions,
+from disentangle.train.runtime import check_memory
+from disentangle.train.steps import (
+    Cadence,
+    build_model,
+    holds_data_on_device,
+    memory_format,
+    place,
+    player_optimizer,
+    prepare_process,
+    write_checkpoint,
 )
 
 
@@ -98,16 +102,6 @@ def refuse_other_data(where: str, written: Mapping, dataset: ImageDataset) -> No
         raise InputError(f"{where}: {'; '.join(changed)}; resuming would train it on other data")
 
 
-def _build(
-    config: RunConfig, run: Path, device: str, training: bool, dataset: ImageDataset | None = None
-) -> tuple[Model, ImageDataset]:
-    """The dataset (``dataset`` when given) and the model of a run folder's configuration
-    (checked to fit in memory)."""
-    dataset = config.data.build() if dataset is None else dataset
-    check_memory(config, dataset.observation_shape, device, training, source=str(run / run_folder.CONFIG))
-    return config.build_model(dataset.observation_shape), dataset
-
-
 def as_run_config(
     model: str | RunConfig, data: str | None, data_options: Mapping | None, settings: Mapping
 ) -> RunConfig:
@@ -118,15 +112,6 @@ def as_run_config(
             raise TypeError("give either a RunConfig or a model's name with data and settings, not both")
         return model
     return RunConfig.from_keywords(model, data or DEFAULT_DATA, data_options, **settings)
-
-
-def player_optimizer(player: Player, parameters, settings: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer of ``player`` over ``parameters`` (its own, or a packed group's stacked ones)."""
-    lr = player.learning_rate or settings.learning_rate
-    if settings.optimizer == "adagrad":
-        return torch.optim.Adagrad(parameters, lr=lr)
-    betas = player.betas or (settings.adam_beta1, settings.adam_beta2)
-    return torch.optim.Adam(parameters, lr=lr, betas=betas, eps=settings.adam_eps)
 
 
 def _optimizers(model: Model, settings: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -142,15 +127,9 @@ def _optimizers(model: Model, settings: TrainConfig) -> dict[str, torch.optim.Op
 def _raise_if_diverged(watch: DivergenceWatch, players, run: Path) -> None:
     """Raise ``TrainingDiverged`` naming the step, the player and the term if a loss was not finite."""
     divergence = watch.first()
-    if divergence is None:
-        return
-    player = next(player for player in players if player.loss_key == divergence.loss_key)
-    last = run_folder.checkpoint_paths(run)
-    kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
-    who = "" if player.name == "model" else f"{player.name} "
-    raise TrainingDiverged(
-        f"step {divergence.step + 1}: {who}loss term '{divergence.term}' is {divergence.value} (expected finite); {kept}"
-    )
+    if divergence is not None:
+        player = next(player for player in players if player.loss_key == divergence.loss_key)
+        raise divergence.error(run, who="" if player.name == "model" else f"{player.name} ")
 
 
 def _apply_gradients(
@@ -179,28 +158,6 @@ def _apply_gradients(
         optimizer.step()
 
 
-def _prune_checkpoints(run: Path, keep: int) -> None:
-    for old in run_folder.checkpoint_paths(run)[:-keep]:
-        old.unlink(missing_ok=True)
-
-
-def _memory_format(model: Model) -> torch.memory_format:
-    return torch.channels_last if uses_convolutions(model) else torch.contiguous_format
-
-
-def _place(model: Model, device: str) -> Model:
-    """Move the model to its device and layout before optimizers see its parameters, so
-    that restored optimizer state lands on the same device."""
-    return model.to(device=torch.device(device), memory_format=_memory_format(model)).train()
-
-
-def holds_data_on_device(device: str) -> bool:
-    """Whether a run on ``device`` gathers its batches there (``device_data.held_on_device``):
-    on a GPU, where building each batch on the host and copying it over would keep the
-    host busy between steps."""
-    return torch.device(device).type == "cuda"
-
-
 def _loop(
     run: Path, model: Model, dataset: ImageDataset, settings: TrainConfig, precision: str, optimizers, state,
     progress, processes: Processes, on_first_step: Callable[[], None] | None = None,
@@ -212,7 +169,7 @@ def _loop(
     ``on_first_step`` runs (on rank 0) once the first step has succeeded, before anything
     is logged: a resumed run writes its new settings then, so that a resume that fails
     at once leaves the run folder as it was."""
-    device, memory_format = torch.device(processes.device), _memory_format(model)
+    device, layout = torch.device(processes.device), memory_format(model)
     if holds_data_on_device(processes.device):
         dataset = held_on_device(dataset, processes.device)
     players = model.players()
@@ -220,7 +177,8 @@ def _loop(
     logger = RunLogger(run, state.step, settings.steps, progress) if processes.is_main else None
     processes.broadcast_parameters(model)
     configure_matmuls(precision, processes.device)
-    watch, first_step = DivergenceWatch([player.loss_key for player in players]), True
+    watch = DivergenceWatch([player.loss_key for player in players])
+    cadence = Cadence(settings, writes=processes.is_main)
     try:
         while state.step < settings.steps:
             batch = model.sample_batch(dataset, settings.batch_size, state.data_generator)
@@ -229,7 +187,7 @@ def _loop(
 
             try:
                 with autocast(precision, processes.device):
-                    terms = model.loss(x.to(device, memory_format=memory_format), state.step, **batch.context, **rows)
+                    terms = model.loss(x.to(device, memory_format=layout), state.step, **batch.context, **rows)
                 watch.observe(terms, state.step)
                 _apply_gradients(terms, players, optimizers, processes)
             except RuntimeError:  # an operation refused the non-finite values of an earlier step
@@ -237,33 +195,23 @@ def _loop(
                 raise
 
             state.step += 1
-            final = state.step == settings.steps
-            log = state.step % settings.log_every == 0 or final
-            checkpoint = processes.is_main and (state.step % settings.checkpoint_every == 0 or final)
-            if first_step or log or checkpoint:  # the host waits for the device here only
+            work = cadence.after(state.step)
+            if work.check:  # the host waits for the device here only
                 _raise_if_diverged(watch, players, run)
             if on_first_step is not None and processes.is_main:
                 on_first_step()
                 on_first_step = None
-            first_step = False
             meter.add(terms)
-            if log:
+            if work.log:
                 means = processes.average_terms(meter.means())
                 if logger:
                     logger.write(state.step, len(batch.observations), means)
-            if checkpoint:
-                save_checkpoint(run_folder.checkpoint_path(run, state.step), model, optimizers, state)
-                _prune_checkpoints(run, settings.keep_checkpoints)
+            if work.checkpoint:
+                write_checkpoint(run, model, optimizers, state, settings.keep_checkpoints)
     finally:
         if logger:
             logger.close()
     return state
-
-
-def _prepare_process(settings: TrainConfig, processes: Processes) -> None:
-    tune_allocator()
-    configure_threads(settings.threads or processes.threads_per_process)
-    check_device(settings.device)
 
 
 def _ready(config: RunConfig, source: str | None) -> tuple[RunConfig, Processes, ImageDataset, Model]:
@@ -272,12 +220,12 @@ def _ready(config: RunConfig, source: str | None) -> tuple[RunConfig, Processes,
     (``RunConfig.for_dataset``) and the freshly initialised model on its device. ``source``
     names where the configuration came from, for errors (None: the command line)."""
     processes = Processes.launched(config.train.device)
-    _prepare_process(config.train, processes)
+    prepare_process(config.train, processes)
     dataset = config.data.build()
     config = config.for_dataset(dataset)
     check_memory(config, dataset.observation_shape, processes.device, training=True, source=source)
     torch.manual_seed(config.train.seed)
-    network = _place(config.build_model(dataset.observation_shape), processes.device)
+    network = place(config.build_model(dataset.observation_shape), processes.device)
     network.check_dataset(dataset)
     processes.check(network, config.train.batch_size)
     return config, processes, dataset, network
@@ -360,12 +308,12 @@ def resume(run: str | Path, steps: int | None = None, progress: bool = True) -> 
         return _train_from_step_0(run, config, progress, restarted=written)
     settings = config.train
     processes = Processes.launched(settings.device)
-    _prepare_process(settings, processes)
+    prepare_process(settings, processes)
     checkpoint = run_folder.latest_checkpoint(run)
-    model, dataset = _build(config, run, processes.device, training=True)
+    model, dataset = build_model(config, run, processes.device, training=True)
     refuse_other_data(f"--resume {run}", written, dataset)
     processes.check(model, settings.batch_size)
-    _place(model, processes.device)
+    place(model, processes.device)
     optimizers = _optimizers(model, settings)
     state = load_checkpoint(checkpoint, model, optimizers)
     if settings.steps < state.step:
@@ -429,7 +377,7 @@ def load_run(
     """
     run = Path(run)
     written, config = read_run_config(run)
-    model, dataset = _build(config, run, device, training=False, dataset=dataset)
+    model, dataset = build_model(config, run, device, training=False, dataset=dataset)
     changed = data_changes(written, dataset)
     if changed:
         warnings.warn(f"{run}: {'; '.join(changed)}; going on with the data as it is now", DataChanged, stacklevel=2)

@@ -34,29 +34,28 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from disentangle.data import ImageDataset
-from disentangle.errors import InputError, TrainingDiverged
+from disentangle.errors import InputError
 from disentangle.models import MODELS, Model
 from disentangle.models.noise import model_streams
 from disentangle.train import run_folder
-from disentangle.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
+from disentangle.train.checkpoint import TrainingState, load_checkpoint
 from disentangle.train.config import RunConfig, TrainConfig
 from disentangle.train.device_data import DeviceObservations
 from disentangle.train.distributed import Processes
 from disentangle.train.divergence import DivergenceWatch
-from disentangle.train.loop import (
-    _build,
-    _place,
-    _prepare_process,
-    _prune_checkpoints,
-    holds_data_on_device,
-    new_run_config,
-    player_optimizer,
-    read_run_config,
-    refuse_other_data,
-)
+from disentangle.train.loop import new_run_config, read_run_config, refuse_other_data
 from disentangle.train.precision import autocast, configure_matmuls, resolve_precision, resumed_precision
 from disentangle.train.run_log import RunLogger, TermMeter
 from disentangle.train.runtime import check_memory
+from disentangle.train.steps import (
+    Cadence,
+    build_model,
+    holds_data_on_device,
+    place,
+    player_optimizer,
+    prepare_process,
+    write_checkpoint,
+)
 
 #: training settings runs of one group may differ in
 PER_RUN_SETTINGS = ("seed",)
@@ -143,7 +142,7 @@ def _new_member(out: Path, config: RunConfig, dataset: ImageDataset, device: str
         raise InputError(f"--out {out}: exists and holds files that training does not write")
     config = config.for_dataset(dataset)
     torch.manual_seed(config.train.seed)
-    model = _place(config.build_model(dataset.observation_shape), device)
+    model = place(config.build_model(dataset.observation_shape), device)
     model.check_dataset(dataset)
     noise = torch.Generator()
     noise.set_state(torch.get_rng_state())
@@ -166,9 +165,9 @@ def _resumed_member(out: Path, steps: int, dataset: ImageDataset, device: str) -
     (refused if its data files changed)."""
     written, config = read_run_config(out)
     config = config.with_train(steps=steps)
-    model, _ = _build(config, out, device, training=True, dataset=dataset)
+    model, _ = build_model(config, out, device, training=True, dataset=dataset)
     refuse_other_data(str(out), written, dataset)
-    _place(model, device)
+    place(model, device)
     optimizer = player_optimizer(model.players()[0], model.parameters(), config.train)
     state = load_checkpoint(run_folder.latest_checkpoint(out), model, {"optimizer": optimizer}, torch.Generator())
     if steps < state.step:
@@ -268,13 +267,9 @@ class _Stack:
 def _raise_if_diverged(watch: DivergenceWatch, members: Sequence[_Member]) -> None:
     """Raise ``TrainingDiverged`` naming the run, the step and the term if a model's loss was not finite."""
     divergence = watch.first()
-    if divergence is None:
-        return
-    out = members[divergence.model].out
-    last = run_folder.checkpoint_paths(out)
-    kept = f"the last good checkpoint is {last[-1]}" if last else "no checkpoint was written yet"
-    raise TrainingDiverged(f"{out}: step {divergence.step + 1}: loss term '{divergence.term}' is "
-                           f"{divergence.value} (expected finite); {kept}")
+    if divergence is not None:
+        out = members[divergence.model].out
+        raise divergence.error(out, prefix=f"{out}: ")
 
 
 def _batches(members: Sequence[_Member], dataset: ImageDataset, held: DeviceObservations | None,
@@ -313,7 +308,7 @@ def train_packed(
     processes = Processes.launched(settings.device)
     if processes.world_size > 1:
         raise InputError("--pack: a packed group trains in one process (not under torchrun)")
-    _prepare_process(settings, processes)
+    prepare_process(settings, processes)
     device = processes.device
     steps = [run_folder.last_checkpoint_step(out) for out in outs]
     if len(set(steps)) > 1:
@@ -351,7 +346,7 @@ def _loop(members: Sequence[_Member], stack: _Stack, dataset: ImageDataset, held
     loggers = [RunLogger(m.out, state.step, settings.steps, progress and k == 0) for k, m in enumerate(members)]
     meter = TermMeter()
     configure_matmuls(precision, device)
-    watch, first_step = DivergenceWatch(["loss"], models=len(members)), True
+    watch, cadence = DivergenceWatch(["loss"], models=len(members)), Cadence(settings)
     try:
         while state.step < settings.steps:
             x = _batches(members, dataset, held, settings.batch_size, device)
@@ -368,26 +363,22 @@ def _loop(members: Sequence[_Member], stack: _Stack, dataset: ImageDataset, held
 
             for member in members:
                 member.state.step += 1
-            final = state.step == settings.steps
-            log = state.step % settings.log_every == 0 or final
-            checkpoint = state.step % settings.checkpoint_every == 0 or final
-            if first_step or log or checkpoint:  # the host waits for the device here only
+            work = cadence.after(state.step)
+            if work.check:  # the host waits for the device here only
                 _raise_if_diverged(watch, members)
-            first_step = False
             for member in members:
                 if member.start_writing is not None:
                     member.start_writing()
                     member.start_writing = None
             meter.add(terms)
-            if log:
+            if work.log:
                 for logger, means in zip(loggers, meter.means_per_model(len(members))):
                     logger.write(state.step, settings.batch_size, means)
-            if checkpoint:
+            if work.checkpoint:
                 for k, member in enumerate(members):
                     stack.write_back(k)
-                    save_checkpoint(run_folder.checkpoint_path(member.out, state.step), member.model,
-                                    {"optimizer": member.optimizer}, member.state)
-                    _prune_checkpoints(member.out, settings.keep_checkpoints)
+                    write_checkpoint(member.out, member.model, {"optimizer": member.optimizer}, member.state,
+                                     settings.keep_checkpoints)
     finally:
         for logger in loggers:
             logger.close()
