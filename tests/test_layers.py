@@ -65,3 +65,16 @@ def test_layers_above_the_models_import_no_family_and_guess_nothing(path):
     calls = [node for node in ast.walk(ast.parse(path.read_text()))
              if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "hasattr"]
     assert not calls, f"{path.relative_to(PACKAGE)} tests hasattr on line {calls[0].lineno}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda path: str(path.relative_to(PACKAGE)))
+def test_no_module_imports_another_modules_private_names(path):
+    """What two modules share is public in the module that holds it (``train.steps`` for
+    the two training loops), never a private helper reached into."""
+    private = sorted(
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("disentangle")
+        for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")
+    )
+    assert not private, f"{path.relative_to(PACKAGE)} imports private names {private}"

@@ -1,7 +1,9 @@
-"""What this machine can still give a process: memory, read the way the kernel reports it."""
+"""What this machine can still give a process: CPUs and memory, read the way the kernel
+reports them."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -14,6 +16,15 @@ def _read_int(path: str) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask (a batch scheduler's or
+    ``taskset``'s share of the machine), else the machine's count; at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity masks on this platform (macOS, Windows)
+        return os.cpu_count() or 1
 
 
 def available_memory(device: str = "cpu") -> int | None:

@@ -1,10 +1,10 @@
 import json
-import os
 import sys
 
 import pytest
 
 from disentangle.errors import InputError
+from disentangle.resources import available_cpus
 from disentangle.sweep.execute import is_finished, run_path
 from disentangle.sweep.executors import run_sweep
 from disentangle.sweep.spec import expand_sweep
@@ -54,7 +54,7 @@ def test_two_local_worker_processes_share_the_cores(tmp_path, tiny):
     assert [r.state for r in results] == ["done", "done"]
     for run in expand_sweep(spec):
         config = json.loads((run_path(tmp_path, run) / "config.json").read_text())
-        assert config["train"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+        assert config["train"]["threads"] == max(1, available_cpus() // 2)
         assert json.loads((run_path(tmp_path, run) / "metrics.json").read_text())["checkpoint_step"] == 4
 
 

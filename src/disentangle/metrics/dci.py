@@ -32,7 +32,6 @@ breaks ties between equally good splits); here each gets a seed drawn from
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,6 +44,7 @@ from disentangle.metrics.dci_regression import REGRESSORS, importance_regression
 from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.gbt import fit_gradient_boosting
 from disentangle.metrics.sampling import factor_sizes, train_test_codes
+from disentangle.resources import available_cpus
 
 PREDICTORS = ("gradient_boosting", *REGRESSORS)
 
@@ -64,7 +64,7 @@ def dci(ground_truth_data, representation_function, random_state, preset: str = 
         raise InputError(
             f"dci: predictor must be one of {', '.join(PREDICTORS)}, got {settings['predictor']!r}"
         )
-    n_jobs = _available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
+    n_jobs = available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise InputError(f"dci: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
     settings["n_jobs"] = n_jobs
@@ -100,8 +100,6 @@ def dci(ground_truth_data, representation_function, random_state, preset: str = 
     }
 
 
-def _available_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _fit_gbt(x_train, y_train, x_test, y_test, seed, classifier, num_stages, map_tasks, num_groups):

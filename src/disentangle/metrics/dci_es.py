@@ -53,10 +53,10 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from disentangle.errors import InputError
-from disentangle.metrics.dci import _available_cpus as available_cpus
 from disentangle.metrics.dci import completeness, disentanglement
 from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.sampling import factor_sizes, train_test_codes
+from disentangle.resources import available_cpus
 
 LOSS_FLOORS = ("curve", "zero")
 

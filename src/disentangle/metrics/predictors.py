@@ -20,7 +20,6 @@ so results do not depend on ``n_jobs``.
 
 from __future__ import annotations
 
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +30,7 @@ from threadpoolctl import threadpool_limits
 from disentangle.errors import InputError
 from disentangle.metrics.gbt import fit_gradient_boosting
 from disentangle.metrics.logistic_cv import fit_logistic_regression_cv
+from disentangle.resources import available_cpus
 
 PREDICTORS = ("logistic_regression", "boosted_trees", "boosted_trees_sklearn")
 
@@ -55,7 +55,7 @@ def check_predictor(metric: str, predictor: str) -> str:
 def check_n_jobs(metric: str, n_jobs) -> int:
     """``n_jobs``, or the CPUs available when ``None``; a positive integer, else ``InputError``."""
     if n_jobs is None:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return available_cpus()
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
         raise InputError(f"{metric}: n_jobs must be a positive integer or None, got {n_jobs!r}")
     return int(n_jobs)

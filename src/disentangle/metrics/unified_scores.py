@@ -41,7 +41,6 @@ configuration; the defaults here are those of its DCI and SAP (10,000 and 5,000)
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import scipy.sparse
@@ -55,6 +54,7 @@ from disentangle.metrics.modularity import modularity
 from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info, histogram_discretize
 from disentangle.metrics.sampling import train_test_codes
 from disentangle.metrics.sap import avg_diff_top_two, score_matrix_discrete
+from disentangle.resources import available_cpus
 
 
 def unified_scores(
@@ -71,7 +71,7 @@ def unified_scores(
             f"unified_scores: matrices must be a non-empty list of {', '.join(MATRICES)}, got {settings['matrices']!r}"
         )
     settings["matrices"] = matrices
-    n_jobs = _available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
+    n_jobs = available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise InputError(f"unified_scores: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
     settings["n_jobs"] = n_jobs
@@ -91,8 +91,6 @@ def unified_scores(
     return {**scores, "settings": settings}
 
 
-def _available_cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def importance_gbt_matrix(codes_train, factors_train, codes_test, factors_test, random_state, settings):

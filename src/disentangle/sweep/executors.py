@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -32,6 +31,7 @@ from disentangle.sweep.packing import group_runs
 from disentangle.sweep.spec import SweepRun, expand_sweep
 from disentangle.train.packed import BATCHINGS
 from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries
+from disentangle.resources import available_cpus
 
 EXECUTORS = ("local", "ray")
 SWEEP_FILE = "sweep.json"
@@ -82,7 +82,7 @@ def local_executor(
         for group in groups:
             yield from run_group(group, out, batching=batching)
         return
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, available_cpus() // workers)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(run_group, group, out, threads, batching): group for group in groups}
         for future in as_completed(futures):

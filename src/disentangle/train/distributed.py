@@ -44,6 +44,7 @@ from torch import Tensor
 
 from disentangle.errors import InputError
 from disentangle.models import Model
+from disentangle.resources import available_cpus
 
 
 def _environment_int(name: str, world_size: int) -> int:
@@ -113,9 +114,9 @@ class Processes:
 
     @property
     def threads_per_process(self) -> int:
-        """CPU threads for this process when ``--threads`` is not given: the machine's
-        cores shared equally among the processes running on it."""
-        return max(1, (os.cpu_count() or 1) // self.local_world_size)
+        """CPU threads for this process when ``--threads`` is not given: the CPUs it may
+        run on (``available_cpus``) shared equally among the processes running on the machine."""
+        return max(1, available_cpus() // self.local_world_size)
 
     def check(self, model: Model, batch_size: int) -> None:
         """Raise ``InputError`` unless ``model`` can train data-parallel on global batches

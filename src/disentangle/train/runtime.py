@@ -5,13 +5,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
-import os
 import sys
 
 import torch
 
 from disentangle.errors import InputError
 from disentangle.resources import available_memory, gibibytes
+from disentangle.resources import available_cpus
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -44,8 +44,9 @@ def tune_allocator(threshold_bytes: int = 1 << 30) -> bool:
 
 
 def configure_threads(threads: int | None) -> int:
-    """Use ``threads`` intra-op threads (default: every core) and return the number."""
-    threads = threads or os.cpu_count() or 1
+    """Use ``threads`` intra-op threads (default: every CPU this process may run on,
+    ``available_cpus``) and return the number."""
+    threads = threads or available_cpus()
     torch.set_num_threads(threads)
     return threads
 
