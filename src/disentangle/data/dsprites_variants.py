@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from disentangle.compiled import compiled
 from disentangle.data.base import FactorDataset, absolute_path, as_index_tensor
 from disentangle.data.dsprites import (
     FACTOR_NAMES,
@@ -52,7 +53,7 @@ from disentangle.data.dsprites import (
     factor_values,
     unrecorded_render,
 )
-from disentangle.data.nuisance import image_keys, numba_compiled, uniform_streams
+from disentangle.data.nuisance import image_keys, uniform_streams
 from disentangle.errors import InputError
 
 #: dlib thumbnails the background image to fit this (width, height) before cropping
@@ -235,7 +236,7 @@ class ScreamDSprites(NuisanceDSprites):
         }
 
 
-@numba_compiled
+@compiled
 def _invert_under_sprites(background, masks, rows, columns, colours):
     """float32 ``(N, 3, 64, 64)``: image n is ``b = (background[:, r:r+64, c:c+64] + colour) / 2``
     with ``(r, c) = (rows[n], columns[n])``, and ``1 − b`` where ``masks[n, 0]`` is 1."""

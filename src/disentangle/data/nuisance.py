@@ -21,8 +21,9 @@ per value (compiled by numba) and needs no state between calls.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from disentangle.compiled import compiled
 
 #: SplitMix64's increment (the golden ratio times 2⁶⁴, odd)
 GAMMA = 0x9E3779B97F4A7C15
@@ -36,16 +37,7 @@ _LOW_24_BITS = np.uint64(0xFFFFFF)
 _UNIT = np.float32(2.0**-24)
 
 
-def numba_compiled(function):
-    """``function`` compiled by numba and cached on disk (next to this file, else in
-    numba's user-wide cache); compiled anew in each process where neither is writable."""
-    try:
-        return numba.njit(cache=True, nogil=True)(function)
-    except RuntimeError:  # numba's "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(function)
-
-
-@numba_compiled
+@compiled
 def _mix(state):
     """SplitMix64's finaliser: a bijection of uint64 with full avalanche."""
     state = (state ^ (state >> _SHIFT_30)) * _MULTIPLIER_1
@@ -53,7 +45,7 @@ def _mix(state):
     return state ^ (state >> _SHIFT_31)
 
 
-@numba_compiled
+@compiled
 def _keys(seed, indices):
     base = _mix(np.uint64(seed) + _GAMMA)
     keys = np.empty(indices.shape[0], dtype=np.uint64)
@@ -62,7 +54,7 @@ def _keys(seed, indices):
     return keys
 
 
-@numba_compiled
+@compiled
 def _uniform_streams(keys, count):
     values = np.empty((keys.shape[0], count), dtype=np.float32)
     pairs = count // 2

@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from disentangle.compiled import compiled
 from disentangle.data.base import FactorDataset, as_index_tensor, chosen_render
 from disentangle.data.dsprites import cached_render, default_cache_dir
-from disentangle.data.nuisance import numba_compiled
 from disentangle.data.shapes3d import FACTOR_NAMES, FACTORS_NUM_VALUES, NUM_IMAGES, factor_values
 from disentangle.data.shapes3d_render import (
     IMAGE_SIZE,
@@ -78,7 +78,7 @@ def _load_or_render(cache_dir: Path | None, version: int) -> np.ndarray:
     return cached_render(path, _LAYERS_SHAPE, np.float32, RENDERS[version])
 
 
-@numba_compiled
+@compiled
 def _colour_scenes(layers, scenes, colours, divisor):
     """float32 ``(N, 3, P)``: ``rint(colours[n] @ layers[scenes[n]]) / divisor``, from layers
     ``(scenes, surfaces, P)`` and colours ``(N, 3 channels, surfaces)`` in [0, 255]."""

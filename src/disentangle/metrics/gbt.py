@@ -37,11 +37,11 @@ from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import scipy.special
 import scipy.stats
 
+from disentangle.compiled import compiled
 from disentangle.errors import InputError
 
 LEARNING_RATE = 0.1
@@ -66,16 +66,6 @@ _PREORDER = np.array(_preorder())
 #: _grow_tree's work space: two layouts ``(2, D, N)`` of samples and of their values, a
 #: spare ``(N,)`` of each for partitioning, and ``reciprocal[n] = 1 / n``
 _Work = namedtuple("_Work", "samples values spare_samples spare_values reciprocal")
-
-
-def _compiled(function):
-    """``function`` compiled by numba, releasing the GIL, and cached on disk (next to this
-    file, else in numba's user-wide cache); compiled anew in each process where neither
-    place is writable."""
-    try:
-        return numba.njit(cache=True, nogil=True)(function)
-    except RuntimeError:  # numba's "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(function)
 
 
 @dataclass
@@ -186,7 +176,7 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-@_compiled
+@compiled
 def _decision_function(x, init_raw, feature, threshold, value):
     """``init_raw`` plus the learning rate times the leaf value reached in every tree, stage
     by stage, for each sample of ``x`` ``(N, D)``: ``(N, T)``."""
@@ -207,7 +197,7 @@ def _decision_function(x, init_raw, feature, threshold, value):
     return raw.T.copy()
 
 
-@_compiled
+@compiled
 def _boost_trees(
     trees, raw, negative_gradient, encoded, num_classes, columns, order, sorted_columns, feature_order,
     reciprocal,
@@ -244,7 +234,7 @@ def _boost_trees(
     return feature, threshold, value, importance
 
 
-@_compiled
+@compiled
 def _negative_gradient(raw, encoded):
     """Negative gradient of the log loss ``(T, N)`` at ``raw`` ``(N, T)``, computed as
     scikit-learn's ``HalfBinomialLoss`` and ``HalfMultinomialLoss`` do."""
@@ -273,7 +263,7 @@ def _negative_gradient(raw, encoded):
     return negative_gradient
 
 
-@_compiled
+@compiled
 def _newton_step(negative_gradient, encoded, num_classes, tree, leaf, value):
     """Leaf values ``(16,)``: mean negative gradient over mean p (1 - p), scaled by
     (C - 1) / C for more than two classes, as in scikit-learn."""
@@ -294,7 +284,7 @@ def _newton_step(negative_gradient, encoded, num_classes, tree, leaf, value):
                 value[node] = mean_numerator / mean_denominator
 
 
-@_compiled
+@compiled
 def _grow_tree(
     gradient, columns, order, sorted_columns, feature_order, work, leaf, feature, threshold, importance
 ):
@@ -367,7 +357,7 @@ def _grow_tree(
     importance /= num_samples
 
 
-@_compiled
+@compiled
 def _stats(gradient, samples):
     """Count, sum and squared-error impurity of ``gradient[samples]``, summed in order."""
     total, squares = 0.0, 0.0
@@ -378,7 +368,7 @@ def _stats(gradient, samples):
     return count, total, squares / count - (total / count) ** 2
 
 
-@_compiled
+@compiled
 def _best_split(gradient, samples, values, feature_order, start, end, total, reciprocal):
     """scikit-learn's best split of the node ``start..end - 1``: ``(feature, cut)``, the
     left child being positions ``start..cut`` of ``samples[feature]``, or ``(-1, -1)``.
@@ -407,7 +397,7 @@ def _best_split(gradient, samples, values, feature_order, start, end, total, rec
     return best_feature, best_cut
 
 
-@_compiled
+@compiled
 def _partition(samples, values, new_samples, new_values, leaf, left, spare_samples, spare_values):
     """Copy ``samples`` (and ``values``) to ``new_samples``, those in node ``left`` first,
     each part in its order; without branches, through the spares."""
@@ -423,7 +413,7 @@ def _partition(samples, values, new_samples, new_values, leaf, left, spare_sampl
         new_samples[num_left + q], new_values[num_left + q] = spare_samples[q], spare_values[q]
 
 
-@_compiled
+@compiled
 def _unsigned(index):
     """``index`` as an unsigned integer, for which numba skips the check for negative indices."""
     return np.uint64(index)

@@ -26,11 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import scipy.optimize
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import KFold
+
+from disentangle.compiled import compiled
 
 NUM_FOLDS = 5
 CS = np.logspace(-4, 4, 10)
@@ -163,7 +164,7 @@ def _loss_gradient(coef, x, encoded, l2_strength, work):
     return loss, gradient.ravel(order="F")
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _softmax_loss_gradient(encoded, raw, loss, gradient):
     """Per sample, the log loss ``loss`` ``(N,)`` of raw predictions ``raw`` ``(N, K)`` for
     classes ``encoded`` ``(N,)``, and its gradient ``gradient`` ``(N, K)`` divided by N: the
