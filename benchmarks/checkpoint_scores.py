@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from disentangle.evaluate import memoised_run_encoder, score_representation
-from disentangle.metrics.mutual_information import normalised_mutual_info
+from disentangle.metrics.estimators.mutual_information import normalised_mutual_info
 from disentangle.metrics.sampling import sample_factor_codes
 from disentangle.representation import IndexedFactorData
 from disentangle.train import load_run

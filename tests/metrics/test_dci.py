@@ -166,7 +166,7 @@ def test_dci_is_dlibs_arithmetic_on_a_fixed_input(toy_data, noisy_mixing, dlib, 
     # disentanglement and completeness, written out. dlib leaves the classifiers' random_state
     # unset (any seed is dlib's); here each gets the seed ours draws from random_state after
     # the points, so the classifier is the same and the scores agree to rounding.
-    from disentangle.metrics.gbt import fit_gradient_boosting
+    from disentangle.metrics.estimators.gbt import fit_gradient_boosting
 
     data = toy_data([3, 4])
     mixing = [[1.0, 0.1, 0.5], [0.2, 0.8, -0.5]]

@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import arrays
 from disentangle.errors import InputError
 from disentangle.metrics import dcimig
 from disentangle.metrics.dcimig import dcimig_score
-from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info
+from disentangle.metrics.estimators.mutual_information import discrete_entropy, discrete_mutual_info
 
 
 def test_a_hand_computed_matrix():

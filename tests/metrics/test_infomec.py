@@ -7,7 +7,7 @@ from sklearn.metrics import log_loss
 
 from disentangle.metrics import infomec
 from disentangle.metrics.infomec import concentration, predictive_information
-from disentangle.metrics.logistic import fit_logistic_regression
+from disentangle.metrics.estimators.logistic import fit_logistic_regression
 
 
 def test_infom_and_infoc_of_hand_made_matrices():

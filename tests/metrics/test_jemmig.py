@@ -8,7 +8,7 @@ from sklearn.metrics import mutual_info_score
 from disentangle.errors import InputError
 from disentangle.metrics import jemmig
 from disentangle.metrics.jemmig import jemmig_per_factor
-from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info
+from disentangle.metrics.estimators.mutual_information import discrete_entropy, discrete_mutual_info
 
 
 def test_a_hand_computed_example():

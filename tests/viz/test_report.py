@@ -95,7 +95,7 @@ def test_the_traversal_section_names_the_factor_each_row_carries_most_of(runs, r
 
     import numpy as np
 
-    from disentangle.metrics.mutual_information import main_factors, normalised_mutual_info
+    from disentangle.metrics.estimators.mutual_information import main_factors, normalised_mutual_info
     from disentangle.train import load_run
     from disentangle.viz import latent_order
     from disentangle.viz.report import _encode

@@ -28,7 +28,7 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.logistic import fit_logistic_regression
+from disentangle.metrics.estimators.logistic import fit_logistic_regression
 from disentangle.metrics.sampling import (
     check_factors,
     draw_factors,

@@ -4,7 +4,7 @@ for the Quantitative Evaluation of Disentangled Representations"; dlib's ``dci.p
 Per factor, a scikit-learn ``GradientBoostingClassifier()`` with its defaults learns
 the factor from all codes (``num_train`` points) and gives an importance per code,
 ``R[i, j] = |feature_importances_[i]|`` of code i for factor j. By default the classifier
-is :mod:`disentangle.metrics.gbt`, the same model computed several times faster
+is :mod:`disentangle.metrics.estimators.gbt`, the same model computed several times faster
 (``classifier="sklearn"`` runs scikit-learn's own). From R (codes x factors):
 
 - disentanglement = sum_i rho_i (1 - H_K(R_i. / sum_j R_ij)), rho_i = sum_j R_ij / sum R;
@@ -18,7 +18,7 @@ entropies in base K (factors) and D (codes), with dlib's 1e-11 added to R.
 or the original paper's regressors of the factor values, ``"lasso"`` (alpha = 0.02, on
 standardised codes) and ``"random_forest"``, whose informativeness is the normalised
 root mean squared error ``nrmse_train`` / ``nrmse_test`` instead of an accuracy
-(:mod:`disentangle.metrics.dci_regression`).
+(:mod:`disentangle.metrics.estimators.dci_regression`).
 
 The per-factor classifiers are independent and run in ``n_jobs`` threads (default: the
 CPUs available; the compiled tree growing releases the GIL), the factors with most classes
@@ -40,9 +40,9 @@ import scipy.stats
 from sklearn.ensemble import GradientBoostingClassifier
 
 from disentangle.errors import InputError
-from disentangle.metrics.dci_regression import REGRESSORS, importance_regression
+from disentangle.metrics.estimators.dci_regression import REGRESSORS, importance_regression
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.gbt import fit_gradient_boosting
+from disentangle.metrics.estimators.gbt import fit_gradient_boosting
 from disentangle.metrics.sampling import factor_sizes, train_test_codes
 from disentangle.resources import available_cpus
 

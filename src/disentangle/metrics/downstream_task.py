@@ -2,7 +2,7 @@
 
 How well each factor can be learned from the codes with few labels: for each training
 size n in ``num_train``, n points to train and ``num_test`` points to test are drawn,
-and a classifier per factor (``predictor``, see :mod:`disentangle.metrics.predictors`)
+and a classifier per factor (``predictor``, see :mod:`disentangle.metrics.estimators.predictors`)
 learns the factor from all codes. dlib's result names, for every size n:
 
 - ``"n:mean_test_accuracy"``, ``"n:mean_train_accuracy"``: mean accuracy over factors;
@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.predictors import (
+from disentangle.metrics.estimators.predictors import (
     accuracies,
     check_n_jobs,
     check_predictor,

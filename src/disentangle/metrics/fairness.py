@@ -3,7 +3,7 @@ Disentangled Representations", Sec. 4; dlib's ``fairness.py``).
 
 How much a classifier's predictions of a target factor change when a sensitive factor
 is intervened on. For each target factor t, a classifier (``predictor``, dlib:
-``GradientBoostingClassifier()``, see :mod:`disentangle.metrics.predictors`) learns t from
+``GradientBoostingClassifier()``, see :mod:`disentangle.metrics.estimators.predictors`) learns t from
 the codes of ``num_train`` points. For each sensitive factor s != t,
 ``num_test_points_per_class`` factor vectors are drawn once, and for every value c of
 s they are set to s = c and classified: column c of a count matrix (predicted value of
@@ -32,7 +32,7 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.predictors import check_n_jobs, check_predictor, draw_seeds, fit_per_factor
+from disentangle.metrics.estimators.predictors import check_n_jobs, check_predictor, draw_seeds, fit_per_factor
 from disentangle.metrics.sampling import check_factors, draw_factors, encode, factor_sizes, sample_factor_codes
 
 

@@ -40,8 +40,8 @@ from sklearn.metrics import log_loss
 from sklearn.preprocessing import OneHotEncoder
 
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.logistic import fit_logistic_regression
-from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info
+from disentangle.metrics.estimators.logistic import fit_logistic_regression
+from disentangle.metrics.estimators.mutual_information import discrete_entropy, discrete_mutual_info
 from disentangle.metrics.sampling import sample_factor_codes
 
 #: an active code's range exceeds the largest range divided by this (the reference's 20)

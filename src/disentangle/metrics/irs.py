@@ -23,7 +23,7 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.mutual_information import histogram_discretize
+from disentangle.metrics.estimators.mutual_information import histogram_discretize
 from disentangle.metrics.sampling import sample_factor_codes
 
 

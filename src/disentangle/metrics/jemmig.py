@@ -35,7 +35,7 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.mutual_information import binned_for_zaidi, discrete_entropy, discrete_mutual_info
+from disentangle.metrics.estimators.mutual_information import binned_for_zaidi, discrete_entropy, discrete_mutual_info
 from disentangle.metrics.sampling import sample_factor_codes
 
 

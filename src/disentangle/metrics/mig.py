@@ -46,7 +46,7 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.mutual_information import (
+from disentangle.metrics.estimators.mutual_information import (
     discrete_entropy,
     discrete_mutual_info,
     histogram_discretize,

@@ -25,8 +25,8 @@ from sklearn.metrics import roc_auc_score
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.logistic import fit_logistic_regression
-from disentangle.metrics.mutual_information import discrete_mutual_info, histogram_discretize
+from disentangle.metrics.estimators.logistic import fit_logistic_regression
+from disentangle.metrics.estimators.mutual_information import discrete_mutual_info, histogram_discretize
 from disentangle.metrics.sampling import train_test_codes
 
 

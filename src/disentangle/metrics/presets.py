@@ -18,7 +18,7 @@ What ``"fast"`` changes, and why:
   importance over the codes; cutting the stages with the points keeps D and C within
   0.02. Informativeness falls with the training set (-0.04 on ``linear``).
   scikit-learn's ``HistGradientBoostingClassifier`` was not used: it has no impurity
-  importances, and with 40 classes it is slower than :mod:`disentangle.metrics.gbt`.
+  importances, and with 40 classes it is slower than :mod:`disentangle.metrics.estimators.gbt`.
 - SAP: 5,000 / 2,000 points (the regularised SVM depends on the sample size; 2,000
   points moved SAP by -0.027 on ``linear``).
 - Modularity and explicitness: 5,000 / 2,000 points (the plug-in mutual information

@@ -30,7 +30,7 @@ import numpy as np
 from disentangle.errors import InputError
 from disentangle.metrics.dci import importance_gbt
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.predictors import (
+from disentangle.metrics.estimators.predictors import (
     accuracies,
     check_n_jobs,
     check_predictor,

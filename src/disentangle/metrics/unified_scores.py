@@ -51,7 +51,7 @@ from disentangle.errors import InputError
 from disentangle.metrics.dci import completeness, disentanglement, importance_gbt
 from disentangle.metrics.descriptor import Metric
 from disentangle.metrics.modularity import modularity
-from disentangle.metrics.mutual_information import discrete_entropy, discrete_mutual_info, histogram_discretize
+from disentangle.metrics.estimators.mutual_information import discrete_entropy, discrete_mutual_info, histogram_discretize
 from disentangle.metrics.sampling import train_test_codes
 from disentangle.metrics.sap import avg_diff_top_two, score_matrix_discrete
 from disentangle.resources import available_cpus

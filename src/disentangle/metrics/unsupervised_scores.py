@@ -21,7 +21,7 @@ import scipy.linalg
 
 from disentangle.errors import InputError
 from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.mutual_information import discrete_mutual_info, histogram_discretize
+from disentangle.metrics.estimators.mutual_information import discrete_mutual_info, histogram_discretize
 from disentangle.metrics.sampling import sample_factor_codes
 
 

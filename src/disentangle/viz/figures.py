@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from disentangle.evaluate import headline_keys
-from disentangle.metrics.mutual_information import normalised_mutual_info
+from disentangle.metrics.estimators.mutual_information import normalised_mutual_info
 
 #: log.jsonl fields that are not loss terms
 _NOT_TERMS = {"step", "time", "images_per_second"}

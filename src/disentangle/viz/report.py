@@ -27,7 +27,7 @@ from disentangle.baselines import BASELINES_FILE
 from disentangle.data import FactorDataset
 from disentangle.errors import InputError
 from disentangle.evaluate import METRICS_FILE
-from disentangle.metrics.mutual_information import main_factors, normalised_mutual_info
+from disentangle.metrics.estimators.mutual_information import main_factors, normalised_mutual_info
 from disentangle.train import load_run
 from disentangle.train.run_folder import atomic_write_bytes, clear_stale_temporaries, read_log
 from disentangle.viz.figures import (

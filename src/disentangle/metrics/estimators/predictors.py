@@ -3,10 +3,10 @@
 - ``logistic_regression``: dlib's ``logistic_regression_cv``, scikit-learn's
   ``LogisticRegressionCV(Cs=10, cv=KFold(n_splits=5))`` (lbfgs, 100 iterations, the
   regularisation chosen by 5-fold accuracy over 10 values of C from 1e-4 to 1e4, then
-  refitted on all points); deterministic. Computed by :mod:`disentangle.metrics.logistic_cv`
+  refitted on all points); deterministic. Computed by :mod:`disentangle.metrics.estimators.logistic_cv`
   (the same coefficients bit for bit, with fewer Python calls).
 - ``boosted_trees``: dlib's ``gradient_boosting_classifier``, ``GradientBoostingClassifier()``
-  with its defaults, computed by :mod:`disentangle.metrics.gbt` (the same model, several
+  with its defaults, computed by :mod:`disentangle.metrics.estimators.gbt` (the same model, several
   times faster); ``boosted_trees_sklearn`` runs scikit-learn's own class, to compare.
 
 A factor is predicted from all codes ``(N, D)``; its labels are integers ``(N,)``. A
@@ -28,8 +28,8 @@ from sklearn.ensemble import GradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 from disentangle.errors import InputError
-from disentangle.metrics.gbt import fit_gradient_boosting
-from disentangle.metrics.logistic_cv import fit_logistic_regression_cv
+from disentangle.metrics.estimators.gbt import fit_gradient_boosting
+from disentangle.metrics.estimators.logistic_cv import fit_logistic_regression_cv
 from disentangle.resources import available_cpus
 
 PREDICTORS = ("logistic_regression", "boosted_trees", "boosted_trees_sklearn")

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from sklearn.ensemble import GradientBoostingClassifier
 
 from disentangle.errors import InputError
-from disentangle.metrics.gbt import BoostedTrees, fit_gradient_boosting
+from disentangle.metrics.estimators.gbt import BoostedTrees, fit_gradient_boosting
 
 
 def problem(num_samples, num_features, num_classes, seed):
@@ -235,7 +235,7 @@ def test_the_split_search_finds_the_first_best_split_of_an_exhaustive_search(
 ):
     # Few distinct values and gradients, values closer than 1e-7 and duplicated
     # features: ties between positions and between features, which the first one wins.
-    from disentangle.metrics.gbt import _best_split
+    from disentangle.metrics.estimators.gbt import _best_split
 
     rng = np.random.RandomState(seed)
     x = rng.randint(distinct_values, size=(num_features, num_samples)).astype(np.float32)

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from disentangle.metrics.dci_regression import nrmse
+from disentangle.metrics.estimators.dci_regression import nrmse
 
 targets = arrays(np.float64, st.integers(2, 40), elements=st.floats(-100, 100)).filter(lambda t: t.std() > 1e-3)
 

@@ -15,7 +15,7 @@ points. :func:`_loss_gradient` computes the same numbers in a few calls: the sam
 products and NumPy reductions on arrays of the same layouts, and the same per-sample
 loop (:func:`_softmax_loss_gradient`, compiled with numba, releasing the GIL); scipy's
 L-BFGS-B then runs as scikit-learn runs it, so that the coefficients, the chosen C and
-the predictions are scikit-learn's bit for bit (``tests/metrics/test_logistic_cv.py``).
+the predictions are scikit-learn's bit for bit (``tests/metrics/estimators/test_logistic_cv.py``).
 The folds of all problems are fitted as separate tasks (then the refits), which keeps
 threads busy where whole problems of 3 to 40 classes would not. Two classes (scikit-learn's
 binomial loss) are fitted by scikit-learn's ``LogisticRegressionCV`` itself.

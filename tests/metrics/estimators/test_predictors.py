@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from disentangle.errors import InputError
-from disentangle.metrics.predictors import (
+from disentangle.metrics.estimators.predictors import (
     ConstantPredictor,
     check_n_jobs,
     check_predictor,

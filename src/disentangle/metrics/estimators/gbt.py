@@ -27,7 +27,7 @@ depends on the features it visited), and exact ties go, as in scikit-learn, to t
 feature in a random order of the features drawn for every node from ``random_state``.
 These orders follow the features' values, not their positions (a hash of each feature's
 sort order and a random draw per node), so that permuting the features permutes the model
-and nothing else. ``tests/metrics/test_gbt.py`` checks the equality with scikit-learn.
+and nothing else. ``tests/metrics/estimators/test_gbt.py`` checks the equality with scikit-learn.
 """
 
 from __future__ import annotations

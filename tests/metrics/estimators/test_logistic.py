@@ -9,7 +9,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from disentangle.metrics.logistic import fit_logistic_regression
+from disentangle.metrics.estimators.logistic import fit_logistic_regression
 
 
 def test_the_fit_is_scikit_learns_and_says_nothing_when_lbfgs_stops_early():

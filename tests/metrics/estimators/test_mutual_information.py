@@ -7,7 +7,7 @@ from sklearn.metrics import mutual_info_score
 from sklearn.preprocessing import minmax_scale
 
 from disentangle.errors import InputError
-from disentangle.metrics.mutual_information import (
+from disentangle.metrics.estimators.mutual_information import (
     discrete_entropy,
     discrete_mutual_info,
     histogram_discretize,
@@ -82,7 +82,7 @@ def test_mismatched_row_counts_raise_input_error():
 
 
 def test_wide_inputs_processed_in_blocks_give_the_same_values(monkeypatch):
-    import disentangle.metrics.mutual_information as mi
+    import disentangle.metrics.estimators.mutual_information as mi
 
     rng = np.random.RandomState(0)
     a, b = rng.randint(0, 5, size=(300, 40)), rng.randint(0, 3, size=(300, 2))

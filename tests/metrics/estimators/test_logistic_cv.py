@@ -13,7 +13,7 @@ from sklearn.linear_model._linear_loss import LinearModelLoss
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
-from disentangle.metrics.logistic_cv import LinearClassifier, _loss_gradient, fit_logistic_regression_cv
+from disentangle.metrics.estimators.logistic_cv import LinearClassifier, _loss_gradient, fit_logistic_regression_cv
 
 
 def problem(num_samples, num_codes, labels, seed):
