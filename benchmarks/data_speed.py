@@ -16,7 +16,7 @@ Prints, with the command line that produced them, first for dSprites:
 
 then for every dataset read from official files (``shapes3d``, ``smallnorb``, ``cars3d``,
 ``mpi3d-toy``, ``mpi3d-complex``), written by the benchmark itself in the official
-layout at full size (``disentangle.data.official_layouts``: zero pixels as HDF5 fill
+layout at full size (``disentangle.testing``: zero pixels as HDF5 fill
 values or sparse-file holes, so writing them costs little disk), each step in a fresh
 child process:
 
@@ -60,7 +60,8 @@ from pathlib import Path
 
 import torch
 
-from disentangle.data import get_dataset, official_layouts
+from disentangle import testing
+from disentangle.data import get_dataset
 from disentangle.data.dsprites import DSprites
 
 #: the datasets read from official files, in the order they are measured
@@ -103,13 +104,13 @@ def sampling_rate(dataset: DSprites, batch: int, seconds: float) -> tuple[float,
 def write_official_files(name: str, folder: Path, small: bool) -> Path:
     """Write ``name``'s files in the official layout at full size under ``folder``; their path."""
     if name == "shapes3d":
-        return official_layouts.write_shapes3d(folder / "3dshapes.h5", contiguous=small)
+        return testing.write_shapes3d(folder / "3dshapes.h5", contiguous=small)
     if name == "smallnorb":
-        return official_layouts.write_smallnorb(folder / "smallnorb")
+        return testing.write_smallnorb(folder / "smallnorb")
     if name == "cars3d":
-        return official_layouts.write_cars3d(folder / "cars")
+        return testing.write_cars3d(folder / "cars")
     images = (1_036_800 if name == "mpi3d-toy" else 460_800, 64, 64, 3)
-    return official_layouts.write_npz_images(folder / f"{name}.npz", images)
+    return testing.write_npz_images(folder / f"{name}.npz", images)
 
 
 def build(name: str, path: str, cache_dir: str) -> tuple[float, dict[str, float], dict[str, float]]:

@@ -22,7 +22,7 @@ import numpy as np
 from disentangle.evaluate import memoised_run_encoder
 from disentangle.metrics.elbo_decomposition import elbo_decomposition
 from disentangle.train import load_run
-from disentangle.train.run_folder import read_log
+from disentangle.run_folder import read_log
 
 TERMS = ("index_code_mi", "total_correlation", "dimwise_kl", "average_kl")
 

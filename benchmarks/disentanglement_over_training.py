@@ -23,7 +23,7 @@ from disentangle.metrics.estimators.mutual_information import normalised_mutual_
 from disentangle.metrics.sampling import sample_factor_codes
 from disentangle.representation import IndexedFactorData
 from disentangle.train import load_run
-from disentangle.train.run_folder import checkpoint_paths
+from disentangle.run_folder import checkpoint_paths
 
 
 def over_training(run: Path, points: int) -> list[dict]:

@@ -25,7 +25,7 @@ import numpy as np
 
 from checkpoint_scores import HEADLINES, recipe_of, score_checkpoint, training_seconds  # benchmarks/, beside this
 
-from disentangle.train.run_folder import checkpoint_paths
+from disentangle.run_folder import checkpoint_paths
 
 FACTORS_SHOWN = ("posX", "posY", "scale")
 

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from disentangle.cli import main
 from disentangle.train.checkpoint import checksum
-from disentangle.train.run_folder import checkpoint_paths
+from disentangle.run_folder import checkpoint_paths
 
 
 @pytest.fixture(scope="module")

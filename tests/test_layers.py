@@ -22,6 +22,10 @@ FORBIDDEN = {
     "viz": {"sweep", "reproduce", "cli"},
     "sweep": {"viz", "reproduce", "cli"},
 }
+#: the foundations every layer may use, which use no layer themselves
+for _foundation in ("errors", "resources", "compiled", "run_folder"):
+    FORBIDDEN[_foundation] = {"data", "nets", "models", "train", "metrics", "evaluate", "viz", "sweep", "reproduce",
+                              "cli", "baselines"}
 #: the model modules that hold one family each; layers above import none of them
 FAMILIES = {
     path.stem for path in (PACKAGE / "models").glob("*.py") if path.stem not in ("__init__", "base", "gaussian")

@@ -13,10 +13,11 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
+from disentangle import run_folder
 from disentangle.data import get_dataset
 from disentangle.evaluate import evaluate
 from disentangle.models import MODELS
-from disentangle.train import RunConfig, load_run, resume, run_folder, train
+from disentangle.train import RunConfig, load_run, resume, train
 from disentangle.viz import write_report, write_traversals
 from disentangle.viz.explorer import Explorer
 

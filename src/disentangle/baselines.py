@@ -33,7 +33,7 @@ from disentangle.evaluate import (
 )
 from disentangle.models import build_model
 from disentangle.representation import IndexedFactorData, MemoisedEncoder
-from disentangle.train.run_folder import atomic_write_json, environment
+from disentangle.run_folder import atomic_write_json, environment
 
 BASELINES = ("raw-pixels", "pca", "ica", "untrained-vae")
 #: metrics that stay affordable on a 4,096-dimensional code

@@ -25,7 +25,7 @@ from disentangle.errors import DataChanged, InputError, TrainingDiverged
 from disentangle.models import MODELS
 from disentangle.train import RunConfig, TrainConfig
 from disentangle.train.config import Setting, flag, read_config_file, sections_to_settings
-from disentangle.train.run_folder import last_checkpoint_step
+from disentangle.run_folder import last_checkpoint_step
 
 #: training settings with a shorter flag than their field name
 _TRAIN_FLAG_ALIASES = {"learning_rate": ["--lr"]}

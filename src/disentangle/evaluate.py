@@ -43,7 +43,7 @@ from disentangle.metrics import CODES, METRICS, POSTERIOR, PRESET_NAMES, Inputs
 from disentangle.models import Model
 from disentangle.representation import IndexedFactorData, MemoisedEncoder, SampledRepresentation, torch_encoder
 from disentangle.train import load_run
-from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
+from disentangle.run_folder import atomic_write_json, clear_stale_temporaries, environment
 from disentangle.train.runtime import check_device, tune_allocator, uses_convolutions
 
 #: the metrics run when none are named: dlib's seven, in dlib's order

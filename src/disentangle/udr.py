@@ -36,7 +36,7 @@ from disentangle.metrics.udr import resolve_settings
 from disentangle.models import Model
 from disentangle.representation import IndexedFactorData
 from disentangle.train import load_run
-from disentangle.train.run_folder import CONFIG, atomic_write_json, clear_stale_temporaries, environment, read_config
+from disentangle.run_folder import CONFIG, atomic_write_json, clear_stale_temporaries, environment, read_config
 from disentangle.train.runtime import check_device
 
 #: images encoded at a time

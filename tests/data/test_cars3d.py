@@ -10,7 +10,7 @@ from PIL import Image
 from disentangle.data import get_dataset
 from disentangle.data.cars3d import object_files
 from disentangle.data.mapped import resize_lanczos
-from disentangle.data.official_layouts import write_cars3d
+from disentangle.testing import write_cars3d
 from disentangle.errors import InputError
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from disentangle.cli import main
 from disentangle.data import DATASETS, Shapes3D, catalogue
-from disentangle.data.official_layouts import write_npz_images, write_shapes3d
+from disentangle.testing import write_npz_images, write_shapes3d
 from disentangle.errors import InputError
 
 

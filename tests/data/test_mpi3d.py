@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from disentangle.data import get_dataset
-from disentangle.data.official_layouts import write_compressed_npz_images, write_npz_images
+from disentangle.testing import write_compressed_npz_images, write_npz_images
 from disentangle.errors import InputError
 
 FINAL = (1_036_800, 64, 64, 3)

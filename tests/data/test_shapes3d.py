@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from disentangle.data import get_dataset, shapes3d
-from disentangle.data.official_layouts import write_shapes3d
+from disentangle.testing import write_shapes3d
 from disentangle.errors import InputError
 
 

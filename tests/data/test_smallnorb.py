@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from disentangle.data import get_dataset
-from disentangle.data.official_layouts import norb_header, write_smallnorb
+from disentangle.testing import norb_header, write_smallnorb
 from disentangle.data.smallnorb import CHUNKS, MAGIC_DTYPES, parse_header
 from disentangle.errors import InputError
 

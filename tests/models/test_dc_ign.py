@@ -8,7 +8,7 @@ from disentangle.errors import InputError
 from disentangle.models import build_model, model_config
 from disentangle.models.dc_ign import clamp, one_factor_batch
 from disentangle.train import resume, train
-from disentangle.train.run_folder import checkpoint_paths
+from disentangle.run_folder import checkpoint_paths
 
 
 class Grid(FactorDataset):

@@ -4,7 +4,7 @@ import torch
 from disentangle.errors import InputError
 from disentangle.models import build_model
 from disentangle.train import train
-from disentangle.train.run_folder import read_log
+from disentangle.run_folder import read_log
 
 SMALL = dict(steps_t=4, hidden_size=32, latent_dim=3)
 

@@ -18,7 +18,7 @@ from disentangle.models.semi_supervised import SupervisedLoss, cycled_rows, supe
 from disentangle.train import load_run, resume, train
 from disentangle.train.config import RunConfig
 from disentangle.train.distributed import Processes
-from disentangle.train.run_folder import latest_checkpoint, read_log
+from disentangle.run_folder import latest_checkpoint, read_log
 
 SEMI_SUPERVISED = ["s2-beta-vae", "s2-factor-vae", "s2-dip-vae-i", "s2-dip-vae-ii", "s2-beta-tcvae", "supervised-vae"]
 

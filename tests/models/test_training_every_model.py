@@ -12,7 +12,7 @@ import pytest
 from disentangle.evaluate import evaluate
 from disentangle.models import MODELS
 from disentangle.train import load_run, train
-from disentangle.train.run_folder import read_log
+from disentangle.run_folder import read_log
 from disentangle.viz import write_traversals
 
 #: short and cheap on a 2-core CPU; the first logged interval is the untrained model's

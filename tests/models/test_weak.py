@@ -27,7 +27,7 @@ from disentangle.models.weak import (
 )
 from disentangle.train import load_run, resume, train
 from disentangle.train.distributed import Processes
-from disentangle.train.run_folder import latest_checkpoint
+from disentangle.run_folder import latest_checkpoint
 
 SIZES = [3, 6, 40, 32, 32]
 #: the dynamics of exactly k changed factors (the default is dlib's)

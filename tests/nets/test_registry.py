@@ -12,13 +12,14 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from disentangle import run_folder
 from disentangle import nets
 from disentangle.cli import main
 from disentangle.errors import InputError
 from disentangle.evaluate import evaluate
 from disentangle.models import build_model
 from disentangle.nets import architectures, make_encoder, register_architecture
-from disentangle.train import load_run, resume, run_folder, train
+from disentangle.train import load_run, resume, train
 from disentangle.viz import write_report
 
 

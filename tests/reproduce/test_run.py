@@ -19,7 +19,7 @@ from disentangle.errors import InputError
 from disentangle.reproduce import StudyBudget, cost, plan, reproduce_study
 from disentangle.reproduce.study import Study, StudyMethod
 from disentangle.sweep.execute import is_finished, run_path
-from disentangle.train.run_folder import checkpoint_paths, last_checkpoint_step
+from disentangle.run_folder import checkpoint_paths, last_checkpoint_step
 
 #: two methods, two seeds, two steps of 8 images on dlib's conv nets (cheaper to encode and checkpoint
 #: than the MLP), scored by MIG (fast)

@@ -7,7 +7,7 @@ from disentangle.models.vae import BetaVAE
 from disentangle.sweep.execute import is_finished, run_one, run_path, status_path
 from disentangle.sweep.spec import expand_sweep
 from disentangle.train import train
-from disentangle.train.run_folder import checkpoint_paths, read_log
+from disentangle.run_folder import checkpoint_paths, read_log
 
 
 def _weights(folder):

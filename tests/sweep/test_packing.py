@@ -21,7 +21,7 @@ from disentangle.sweep import aggregate, expand_sweep, run_sweep
 from disentangle.sweep.execute import run_path
 from disentangle.sweep.packing import group_runs
 from disentangle.train.packed import packing_key
-from disentangle.train.run_folder import checkpoint_paths
+from disentangle.run_folder import checkpoint_paths
 
 #: runs of three packable kinds (two β-VAE settings × learning rates, a VAE) and a model that trains alone
 MIXED = {
@@ -139,7 +139,7 @@ def test_runs_left_at_different_checkpoint_steps_resume_in_groups_by_step_bit_fo
     import disentangle.sweep.execute as execute
     import disentangle.train.packed as packed_module
     from disentangle.sweep.execute import run_group
-    from disentangle.train.run_folder import last_checkpoint_step, read_log
+    from disentangle.run_folder import last_checkpoint_step, read_log
 
     runs = expand_sweep(_regrouping_spec(small_mlp, betas, seeds))
     straight, killed = tmp_path / "straight", tmp_path / "killed"

@@ -56,7 +56,7 @@ def test_checkpoints_get_the_permissions_of_every_run_folder_file(tmp_path):
     group can read a shared sweep."""
     import stat
 
-    from disentangle.train import run_folder
+    from disentangle import run_folder
 
     model, optimizer = _model_and_optimizer(0)
     path = tmp_path / "c.safetensors"

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from disentangle.train.run_folder import checkpoint_paths, last_checkpoint_step, read_log
+from disentangle.run_folder import checkpoint_paths, last_checkpoint_step, read_log
 
 STEPS = 150
 
@@ -33,7 +33,8 @@ def _command(data: Path, *argv) -> list[str]:
 #: lands only by chance)
 CUT_TRAIN = """
 import os, signal, sys
-from disentangle.train import checkpoint, run_folder
+from disentangle import run_folder
+from disentangle.train import checkpoint
 from disentangle.cli import main
 step, write = int(sys.argv[1]), checkpoint.atomic_write_bytes
 def cut(path, data):

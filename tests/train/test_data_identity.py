@@ -25,7 +25,7 @@ from disentangle.errors import DataChanged, InputError
 from disentangle.evaluate import evaluate
 from disentangle.train import RunConfig, load_run, resume, train
 from disentangle.train.packed import train_packed
-from disentangle.train.run_folder import checkpoint_paths
+from disentangle.run_folder import checkpoint_paths
 
 QUICK = {"steps": 2, "batch_size": 4, "checkpoint_every": 2, "log_every": 1, "progress": False}
 

@@ -21,7 +21,7 @@ from disentangle.models.base import Player
 from disentangle.train import train
 from disentangle.train.distributed import Processes
 from disentangle.train.loop import _apply_gradients
-from disentangle.train.run_folder import checkpoint_paths, read_log
+from disentangle.run_folder import checkpoint_paths, read_log
 
 AE_SETTINGS = dict(batch_size=8, learning_rate=1e-3, log_every=1, seed=3)
 

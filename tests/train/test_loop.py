@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from disentangle.errors import InputError, TrainingDiverged
 from disentangle.models.vae import BetaVAE
 from disentangle.train import load_run, resume, train, train_or_resume
-from disentangle.train.run_folder import checkpoint_paths, read_log
+from disentangle.run_folder import checkpoint_paths, read_log
 
 QUIET = {"progress": False}
 
@@ -211,7 +211,7 @@ def test_a_folder_without_checkpoint_holding_other_files_is_not_restarted(tmp_pa
 
 
 def test_resuming_clears_the_temporaries_that_killed_writers_left(tmp_path):
-    from disentangle.train.run_folder import _HOST
+    from disentangle.run_folder import _HOST
 
     run = train(tmp_path / "run", "vae", "dsprites", steps=2, batch_size=4, checkpoint_every=1, **QUIET)
     dead = 2**22 + 12345  # above the default pid_max: never a live process

@@ -31,7 +31,7 @@ from disentangle.models import MODELS
 from disentangle.train import RunConfig, load_run, resume, train
 from disentangle.train import packed as packed_module
 from disentangle.train.packed import packing_key, train_packed
-from disentangle.train.run_folder import checkpoint_paths, last_checkpoint_step, read_log
+from disentangle.run_folder import checkpoint_paths, last_checkpoint_step, read_log
 
 #: for each packable model, two runs differing in the seed and in every packable setting
 GROUPS = {
@@ -199,7 +199,8 @@ from disentangle import nets
 nets.register_architecture("small-mlp", conftest._small_encoder, conftest._small_decoder)
 if len(sys.argv) > 4:  # killed inside the n-th checkpoint write of a step, its bytes on disk, unrenamed
     import os, signal
-    from disentangle.train import checkpoint, run_folder
+    from disentangle import run_folder
+    from disentangle.train import checkpoint
     cut_step, cut_write = int(sys.argv[4]), int(sys.argv[5])
     write, writes = checkpoint.atomic_write_bytes, []
     def cut(path, data):

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 from disentangle.models import MODELS
 from disentangle.train import resume, train
-from disentangle.train.run_folder import checkpoint_paths, read_log
+from disentangle.run_folder import checkpoint_paths, read_log
 
 #: small and quick: dlib's conv nets on 64×64 dSprites, six steps, stopped at the third
 SETTINGS = dict(batch_size=4, log_every=1, checkpoint_every=3, keep_checkpoints=5, seed=3, progress=False)

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from disentangle.train.run_folder import LOG, read_log
+from disentangle.run_folder import LOG, read_log
 from disentangle.train.run_log import RunLogger, TermMeter
 
 

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from disentangle.train import load_run, train
-from disentangle.train.run_folder import read_log
+from disentangle.run_folder import read_log
 from disentangle.viz import (
     figure_to_png_bytes,
     kl_per_dimension_curves,

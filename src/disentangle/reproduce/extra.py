@@ -20,7 +20,7 @@ from disentangle.errors import InputError
 from disentangle.evaluate import memoised_run_encoder, score_representation
 from disentangle.representation import IndexedFactorData
 from disentangle.train import load_run
-from disentangle.train.run_folder import atomic_write_json, last_checkpoint_step, read_log
+from disentangle.run_folder import atomic_write_json, last_checkpoint_step, read_log
 
 EXTRA = "extra"
 #: MIG's settings for Chen et al.'s estimator (the others: the preset's, ``disentangle.metrics.MIG``)

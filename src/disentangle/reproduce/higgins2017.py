@@ -57,7 +57,7 @@ from disentangle.reproduce.report import write_report
 from disentangle.sweep import RunResult, SweepRun, run_sweep
 from disentangle.sweep.execute import one_line, run_path, status_path
 from disentangle.train import RunConfig, TrainConfig, load_run
-from disentangle.train.run_folder import (
+from disentangle.run_folder import (
     atomic_write_json,
     clear_stale_temporaries,
     environment,

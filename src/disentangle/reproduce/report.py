@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from disentangle.reproduce.figures import Exhibit
-from disentangle.train.run_folder import atomic_write_bytes
+from disentangle.run_folder import atomic_write_bytes
 from disentangle.viz.figures import figure_to_png_bytes
 
 #: Markdown's inline code, drawn as <code> in the HTML page

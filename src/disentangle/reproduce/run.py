@@ -40,7 +40,7 @@ from disentangle.reproduce.report import write_report
 from disentangle.reproduce.study import Study, StudyBudget, StudyMethod
 from disentangle.sweep import SweepRun, collect, expand_sweep, run_sweep
 from disentangle.sweep.execute import is_finished, one_line, run_path
-from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries, environment
+from disentangle.run_folder import atomic_write_json, clear_stale_temporaries, environment
 
 STUDY_FILE = "study.json"
 RESULTS_CSV = "results.csv"

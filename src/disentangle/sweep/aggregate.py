@@ -31,7 +31,7 @@ import pandas as pd
 from disentangle.errors import InputError
 from disentangle.evaluate import HEADLINE_SCORES, METRICS_FILE, SAMPLED_SECTION, UDR_SECTION
 from disentangle.sweep.figures import rank_correlation, score_distribution
-from disentangle.train.run_folder import CONFIG, read_config
+from disentangle.run_folder import CONFIG, read_config
 
 SECTIONS = ("model", "data", "train")
 LEADING = ["run", "model", "scored", "checkpoint_step", "preset"]

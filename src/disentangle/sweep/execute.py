@@ -3,7 +3,7 @@
 A sweep's output folder::
 
     DIR/sweep.json            every run of the sweep (number, name, settings, evaluation)
-    DIR/runs/<name>/          each run's folder (see ``disentangle.train.run_folder``)
+    DIR/runs/<name>/          each run's folder (see ``disentangle.run_folder``)
     DIR/status/<name>.json    the last attempt at each run: state, times, host, error
 
 ``run_one`` skips a finished run (trained to its steps and, when the sweep
@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from disentangle import run_folder
 from disentangle.errors import InputError, TrainingDiverged
 from disentangle.evaluate import METRICS_FILE, evaluate
 from disentangle.sweep.spec import SweepRun
-from disentangle.train import RunConfig, read_run_config, run_folder, train_or_resume
+from disentangle.train import RunConfig, read_run_config, train_or_resume
 from disentangle.train.packed import train_packed
 
 RUNS = "runs"

@@ -30,7 +30,7 @@ from disentangle.sweep.execute import STATUS, RunResult, failed, one_line, run_g
 from disentangle.sweep.packing import group_runs
 from disentangle.sweep.spec import SweepRun, expand_sweep
 from disentangle.train.packed import BATCHINGS
-from disentangle.train.run_folder import atomic_write_json, clear_stale_temporaries
+from disentangle.run_folder import atomic_write_json, clear_stale_temporaries
 from disentangle.resources import available_cpus
 
 EXECUTORS = ("local", "ray")

@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from disentangle.errors import InputError
-from disentangle.train.run_folder import atomic_write_bytes
+from disentangle.run_folder import atomic_write_bytes
 
 FORMAT = "disentangle-checkpoint-1"
 RNG_KEYS = ("rng.torch", "rng.data")

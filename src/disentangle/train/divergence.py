@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from disentangle import run_folder
 from disentangle.errors import TrainingDiverged
-from disentangle.train import run_folder
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import torch
 
+from disentangle import run_folder
 from disentangle.data import DATASETS, ImageDataset, identity
 from disentangle.errors import DataChanged, InputError
 from disentangle.models import MODELS, Model
-from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint, load_model_weights
 from disentangle.train.config import DEFAULT_DATA, DEFAULT_MODEL, RunConfig, TrainConfig
 from disentangle.train.device_data import held_on_device

@@ -33,11 +33,11 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from disentangle import run_folder
 from disentangle.data import ImageDataset
 from disentangle.errors import InputError
 from disentangle.models import MODELS, Model
 from disentangle.models.noise import model_streams
-from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, load_checkpoint
 from disentangle.train.config import RunConfig, TrainConfig
 from disentangle.train.device_data import DeviceObservations

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from disentangle.train.run_folder import LOG
+from disentangle.run_folder import LOG
 
 
 class TermMeter:

@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import torch
 
+from disentangle import run_folder
 from disentangle.data import ImageDataset
 from disentangle.models import Model, Player
-from disentangle.train import run_folder
 from disentangle.train.checkpoint import TrainingState, save_checkpoint
 from disentangle.train.config import RunConfig, TrainConfig
 from disentangle.train.distributed import Processes

@@ -29,7 +29,7 @@ from disentangle.errors import InputError
 from disentangle.evaluate import METRICS_FILE
 from disentangle.metrics.estimators.mutual_information import main_factors, normalised_mutual_info
 from disentangle.train import load_run
-from disentangle.train.run_folder import atomic_write_bytes, clear_stale_temporaries, read_log
+from disentangle.run_folder import atomic_write_bytes, clear_stale_temporaries, read_log
 from disentangle.viz.figures import (
     figure_to_png_bytes,
     kl_per_dimension_curves,

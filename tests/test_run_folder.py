@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from disentangle import run_folder
 from disentangle.errors import InputError
-from disentangle.train import run_folder
 
 
 def test_atomic_writes_replace_the_file_whole_and_leave_no_temporary(tmp_path):

@@ -1,4 +1,4 @@
-"""Writers of files in the official layouts, at full size but cheaply, for tests and benchmarks.
+"""For tests and benchmarks: writers of files in the datasets' official layouts, at full size but cheaply.
 
 Each writes the official container (HDF5, zip ``.npz``, NORB binary matrices, MATLAB
 files) with the official shapes and label grids; the pixels are zero except the
