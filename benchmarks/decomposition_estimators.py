@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from disentangle.evaluate import memoised_run_encoder
+from disentangle.scoring.evaluate import memoised_run_encoder
 from disentangle.metrics.elbo_decomposition import elbo_decomposition
 from disentangle.train import load_run
 from disentangle.run_folder import read_log

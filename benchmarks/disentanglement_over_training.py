@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from disentangle.evaluate import memoised_run_encoder
+from disentangle.scoring.evaluate import memoised_run_encoder
 from disentangle.metrics.estimators.mutual_information import normalised_mutual_info
 from disentangle.metrics.sampling import sample_factor_codes
-from disentangle.representation import IndexedFactorData
+from disentangle.scoring.representation import IndexedFactorData
 from disentangle.train import load_run
 from disentangle.run_folder import checkpoint_paths
 

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from disentangle.data import get_dataset
-from disentangle.evaluate import score_representation
-from disentangle.representation import IndexedFactorData, MemoisedEncoder, torch_encoder
+from disentangle.scoring.evaluate import score_representation
+from disentangle.scoring.representation import IndexedFactorData, MemoisedEncoder, torch_encoder
 
 
 def dlib_encoder(latent_dim: int) -> nn.Module:

@@ -30,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from disentangle.evaluate import evaluate
+from disentangle.scoring.evaluate import evaluate
 from disentangle.train import RunConfig, train
 from disentangle.train.config import read_config_file
 from disentangle.train.precision import PRECISIONS, has_bf16_instructions

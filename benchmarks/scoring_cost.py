@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from disentangle.data import get_dataset
-from disentangle.evaluate import evaluate, memoised_run_encoder
+from disentangle.scoring.evaluate import evaluate, memoised_run_encoder
 from disentangle.reproduce import STUDIES
 from disentangle.train import RunConfig, train_or_resume
 

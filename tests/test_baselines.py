@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from disentangle.baselines import evaluate_baselines
+from disentangle.scoring.baselines import evaluate_baselines
 from disentangle.errors import InputError
 
 

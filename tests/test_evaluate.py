@@ -6,7 +6,7 @@ import pytest
 
 from disentangle.cli import main
 from disentangle.errors import InputError
-from disentangle.evaluate import evaluate
+from disentangle.scoring.evaluate import evaluate
 from disentangle.train import train
 
 FAST = {"preset": "fast", "progress": None}
@@ -68,9 +68,9 @@ def test_diagnostics_of_a_gaussian_model_over_a_small_factor_dataset(tiny_factor
     import numpy as np
     import torch
 
-    from disentangle.evaluate import decoder_log_likelihood, memoised_run_encoder, score_representation
+    from disentangle.scoring.evaluate import decoder_log_likelihood, memoised_run_encoder, score_representation
     from disentangle.models import build_model
-    from disentangle.representation import IndexedFactorData
+    from disentangle.scoring.representation import IndexedFactorData
 
     data = tiny_factors
     torch.manual_seed(0)
@@ -89,8 +89,8 @@ def test_diagnostics_of_a_gaussian_model_over_a_small_factor_dataset(tiny_factor
 
 
 def test_a_metric_that_needs_what_is_not_offered_is_refused_before_any_runs(tiny_factors):
-    from disentangle.evaluate import score_representation
-    from disentangle.representation import IndexedFactorData
+    from disentangle.scoring.evaluate import score_representation
+    from disentangle.scoring.representation import IndexedFactorData
 
     def representation(indices):
         raise AssertionError("nothing should be encoded")

@@ -13,19 +13,19 @@ import disentangle
 PACKAGE = Path(disentangle.__file__).parent
 #: top-level part -> the parts of the package it must not import
 FORBIDDEN = {
-    "metrics": {"models", "nets", "train", "evaluate", "viz", "sweep", "reproduce", "cli", "baselines"},
-    "data": {"models", "nets", "train", "metrics", "evaluate", "viz", "sweep", "reproduce", "cli", "baselines"},
-    "nets": {"models", "train", "metrics", "evaluate", "viz", "sweep", "reproduce", "cli", "baselines"},
-    "models": {"train", "metrics", "evaluate", "viz", "sweep", "reproduce", "cli", "baselines"},
-    "train": {"evaluate", "viz", "sweep", "reproduce", "cli", "baselines"},
-    "evaluate": {"viz", "sweep", "reproduce", "cli"},
+    "metrics": {"models", "nets", "train", "scoring", "viz", "sweep", "reproduce", "cli"},
+    "data": {"models", "nets", "train", "metrics", "scoring", "viz", "sweep", "reproduce", "cli"},
+    "nets": {"models", "train", "metrics", "scoring", "viz", "sweep", "reproduce", "cli"},
+    "models": {"train", "metrics", "scoring", "viz", "sweep", "reproduce", "cli"},
+    "train": {"scoring", "viz", "sweep", "reproduce", "cli"},
+    "scoring": {"viz", "sweep", "reproduce", "cli"},
     "viz": {"sweep", "reproduce", "cli"},
     "sweep": {"viz", "reproduce", "cli"},
 }
 #: the foundations every layer may use, which use no layer themselves
 for _foundation in ("errors", "resources", "compiled", "run_folder"):
-    FORBIDDEN[_foundation] = {"data", "nets", "models", "train", "metrics", "evaluate", "viz", "sweep", "reproduce",
-                              "cli", "baselines"}
+    FORBIDDEN[_foundation] = {"data", "nets", "models", "train", "metrics", "scoring", "viz", "sweep", "reproduce",
+                              "cli"}
 #: the model modules that hold one family each; layers above import none of them
 FAMILIES = {
     path.stem for path in (PACKAGE / "models").glob("*.py") if path.stem not in ("__init__", "base", "gaussian")
@@ -82,3 +82,15 @@ def test_no_module_imports_another_modules_private_names(path):
         for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")
     )
     assert not private, f"{path.relative_to(PACKAGE)} imports private names {private}"
+
+
+def test_the_old_evaluate_module_the_readme_once_showed_still_works_and_says_where_it_went():
+    import importlib
+    import sys
+
+    sys.modules.pop("disentangle.evaluate", None)
+    with pytest.warns(DeprecationWarning, match="disentangle.scoring.evaluate"):
+        old = importlib.import_module("disentangle.evaluate")
+    from disentangle.scoring.evaluate import evaluate
+
+    assert old.evaluate is evaluate

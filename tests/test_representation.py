@@ -3,7 +3,7 @@ import pytest
 
 from disentangle.errors import InputError
 from disentangle.metrics import mig, sap
-from disentangle.representation import IndexedFactorData, MemoisedEncoder, SampledRepresentation, torch_encoder
+from disentangle.scoring.representation import IndexedFactorData, MemoisedEncoder, SampledRepresentation, torch_encoder
 
 
 def _counting(function):

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from disentangle import run_folder
 from disentangle.data import get_dataset
-from disentangle.evaluate import evaluate
+from disentangle.scoring.evaluate import evaluate
 from disentangle.models import MODELS
 from disentangle.train import RunConfig, load_run, resume, train
 from disentangle.viz import write_report, write_traversals

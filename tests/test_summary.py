@@ -8,7 +8,7 @@ import io
 import pytest
 
 from disentangle.cli import main
-from disentangle.evaluate import evaluate
+from disentangle.scoring.evaluate import evaluate
 from disentangle.train import train
 
 

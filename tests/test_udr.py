@@ -10,7 +10,7 @@ from disentangle.errors import InputError
 from disentangle.metrics import udr
 from disentangle.sweep.aggregate import collect
 from disentangle.train import load_run, train
-from disentangle.udr import find_runs, score_runs
+from disentangle.scoring.udr import find_runs, score_runs
 
 TINY = {"steps": 2, "batch_size": 8, "latent_dim": 4, "progress": False}
 

@@ -253,7 +253,7 @@ def _run_explore(args) -> None:
 
 
 def _print_scores(summary: dict, results: dict | None = None) -> None:
-    from disentangle.evaluate import headline_keys
+    from disentangle.scoring.evaluate import headline_keys
 
     for metric, scores in summary.items():
         seconds = ""
@@ -287,7 +287,7 @@ def _metric_names(text: str) -> list[str]:
 
 
 def _add_scoring_options(parser) -> None:
-    from disentangle.evaluate import DEFAULT_METRICS
+    from disentangle.scoring.evaluate import DEFAULT_METRICS
 
     parser.add_argument("--metrics", type=_metric_names, default=list(DEFAULT_METRICS),
                         help="comma-separated metric names (default: all of dlib's)")
@@ -315,7 +315,7 @@ def _add_evaluate_parser(subparsers) -> None:
 
 
 def _run_evaluate(args) -> None:
-    from disentangle.evaluate import METRICS_FILE, evaluate
+    from disentangle.scoring.evaluate import METRICS_FILE, evaluate
 
     content = evaluate(
         args.run, metrics=args.metrics, seeds=args.seed, preset=args.preset, device=args.device,
@@ -347,8 +347,8 @@ def _add_udr_parser(subparsers) -> None:
 
 
 def _run_udr(args) -> None:
-    from disentangle.evaluate import METRICS_FILE
-    from disentangle.udr import score_runs
+    from disentangle.scoring.evaluate import METRICS_FILE
+    from disentangle.scoring.udr import score_runs
 
     sections = score_runs(
         args.runs, seed=args.seed, preset=args.preset, device=args.device,
@@ -362,7 +362,7 @@ def _run_udr(args) -> None:
 
 
 def _add_baselines_parser(subparsers) -> None:
-    from disentangle.baselines import BASELINES
+    from disentangle.scoring.baselines import BASELINES
 
     parser = subparsers.add_parser(
         "baselines", help="score raw pixels, PCA, ICA and an untrained VAE",
@@ -380,7 +380,7 @@ def _add_baselines_parser(subparsers) -> None:
 
 
 def _run_baselines(args) -> None:
-    from disentangle.baselines import BASELINES_FILE, evaluate_baselines
+    from disentangle.scoring.baselines import BASELINES_FILE, evaluate_baselines
 
     options = dict(args.data_option)
     if args.data_path is not None:
@@ -573,7 +573,7 @@ def _add_aggregate_parser(subparsers) -> None:
 
 
 def _run_aggregate(args) -> None:
-    from disentangle.evaluate import METRICS_FILE
+    from disentangle.scoring.evaluate import METRICS_FILE
     from disentangle.sweep import aggregate
     from disentangle.sweep.aggregate import FIGURES, RESULTS_CSV, RESULTS_PARQUET
 

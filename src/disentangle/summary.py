@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from disentangle.data import FactorDataset
-from disentangle.evaluate import METRICS_FILE, headline_keys
+from disentangle.scoring.evaluate import METRICS_FILE, headline_keys
 from disentangle.metrics.estimators.mutual_information import main_factors, normalised_mutual_info
 from disentangle.train import load_run
 from disentangle.viz.traversal import latent_order

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from disentangle.data.base import load_npz_array, load_numpy_file
 from disentangle.errors import InputError
-from disentangle.representation import IndexedFactorData
+from disentangle.scoring.representation import IndexedFactorData
 
 
 def _npy(path, shape, descr="|u1", payload=b""):

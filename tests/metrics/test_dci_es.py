@@ -173,7 +173,7 @@ def test_the_datasets_declare_the_references_categorical_factors():
     from disentangle.data.mpi3d import MPI3D
     from disentangle.data.shapes3d import Shapes3D
     from disentangle.data.shapes3d_procedural import Shapes3DProcedural
-    from disentangle.representation import IndexedFactorData
+    from disentangle.scoring.representation import IndexedFactorData
 
     def named(cls):
         return [cls.factor_names[k] for k in cls.categorical_factors]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from disentangle.errors import InputError
-from disentangle.evaluate import DEFAULT_METRICS, HEADLINE_SCORES, check_metric_names, score_representation
+from disentangle.scoring.evaluate import DEFAULT_METRICS, HEADLINE_SCORES, check_metric_names, score_representation
 from disentangle.metrics import CODES, METRICS, POSTERIOR, Inputs, Metric
 
 #: small settings for each metric of dlib's contract, so the test runs in seconds

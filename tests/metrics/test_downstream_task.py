@@ -6,7 +6,7 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import KFold
 
 from disentangle.errors import InputError
-from disentangle.evaluate import score_representation
+from disentangle.scoring.evaluate import score_representation
 from disentangle.metrics import downstream_task
 
 SMALL = {"num_train": (20, 200), "num_test": 150, "predictor": "boosted_trees"}

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from disentangle.errors import InputError
-from disentangle.evaluate import score_representation
+from disentangle.scoring.evaluate import score_representation
 from disentangle.metrics import irs
 from disentangle.metrics.irs import irs_matrix
 

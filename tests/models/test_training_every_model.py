@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from disentangle.evaluate import evaluate
+from disentangle.scoring.evaluate import evaluate
 from disentangle.models import MODELS
 from disentangle.train import load_run, train
 from disentangle.run_folder import read_log

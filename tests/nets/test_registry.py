@@ -16,7 +16,7 @@ from disentangle import run_folder
 from disentangle import nets
 from disentangle.cli import main
 from disentangle.errors import InputError
-from disentangle.evaluate import evaluate
+from disentangle.scoring.evaluate import evaluate
 from disentangle.models import build_model
 from disentangle.nets import architectures, make_encoder, register_architecture
 from disentangle.train import load_run, resume, train

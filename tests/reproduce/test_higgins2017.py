@@ -6,7 +6,7 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-import disentangle.baselines
+import disentangle.scoring.baselines
 import disentangle.sweep.execute
 from disentangle.cli import main
 from disentangle.errors import InputError
@@ -37,7 +37,7 @@ def reproduction(tmp_path_factory):
     """Every method of Higgins' Table 1 under the tiny budget (PCA and ICA fitted on 500 images)."""
     out = tmp_path_factory.mktemp("reproduce") / "higgins"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(disentangle.baselines, "FIT_IMAGES", 500)
+        patch.setattr(disentangle.scoring.baselines, "FIT_IMAGES", 500)
         results = reproduce("higgins", out, TINY)
     return out, results
 

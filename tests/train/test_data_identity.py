@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 
 from disentangle.cli import main
 from disentangle.errors import DataChanged, InputError
-from disentangle.evaluate import evaluate
+from disentangle.scoring.evaluate import evaluate
 from disentangle.train import RunConfig, load_run, resume, train
 from disentangle.train.packed import train_packed
 from disentangle.run_folder import checkpoint_paths

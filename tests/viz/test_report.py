@@ -13,7 +13,7 @@ from PIL import Image
 
 from disentangle.cli import main
 from disentangle.errors import InputError
-from disentangle.evaluate import evaluate
+from disentangle.scoring.evaluate import evaluate
 from disentangle.train import train
 from disentangle.viz import write_comparison, write_report
 from disentangle.viz.report import SECTIONS

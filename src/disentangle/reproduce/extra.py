@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.evaluate import memoised_run_encoder, score_representation
-from disentangle.representation import IndexedFactorData
+from disentangle.scoring.evaluate import memoised_run_encoder, score_representation
+from disentangle.scoring.representation import IndexedFactorData
 from disentangle.train import load_run
 from disentangle.run_folder import atomic_write_json, last_checkpoint_step, read_log
 

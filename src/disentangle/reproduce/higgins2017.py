@@ -46,12 +46,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from disentangle import baselines
+from disentangle.scoring import baselines
 from disentangle.data import FactorDataset, get_dataset
 from disentangle.errors import InputError
-from disentangle.evaluate import memoised_run_encoder, score_representation
+from disentangle.scoring.evaluate import memoised_run_encoder, score_representation
 from disentangle.metrics.presets import DLIB, resolve_settings
-from disentangle.representation import IndexedFactorData, MemoisedEncoder
+from disentangle.scoring.representation import IndexedFactorData, MemoisedEncoder
 from disentangle.reproduce import cost
 from disentangle.reproduce.report import write_report
 from disentangle.sweep import RunResult, SweepRun, run_sweep
@@ -143,7 +143,7 @@ class Method:
         label: its name in the table (``β-VAE (β = 4)``).
         published: the paper's score in %, ``(mean, std)``; std ``None`` when not given.
         source: ``ground-truth`` (the factor values themselves), ``raw-pixels``,
-            ``pca`` or ``ica`` (fitted per seed, see :mod:`disentangle.baselines`),
+            ``pca`` or ``ica`` (fitted per seed, see :mod:`disentangle.scoring.baselines`),
             ``untrained`` (``model`` at its seeded initialisation) or ``trained``.
         model, hyperparameters, train_settings: the model, its ``model`` section and
             its ``train`` section, but for steps, seed, device and checkpoints, which come

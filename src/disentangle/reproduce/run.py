@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from disentangle.errors import InputError
-from disentangle.evaluate import METRICS_FILE, UDR_SECTION
+from disentangle.scoring.evaluate import METRICS_FILE, UDR_SECTION
 from disentangle.reproduce import analysis, cost
 from disentangle.reproduce.extra import EXTRA_SCORES, scores_of
 from disentangle.reproduce.figures import FIGURES
@@ -142,7 +142,7 @@ def _has_udr(out: Path, group: list[PlannedRun]) -> bool:
 
 
 def _score_udr(out: Path, planned, finished, preset: str, device: str, failures: dict) -> None:
-    from disentangle.udr import score_runs
+    from disentangle.scoring.udr import score_runs
 
     for group in _udr_groups(planned, finished):
         if _has_udr(out, group):

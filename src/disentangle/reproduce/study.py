@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from disentangle.data import DATASETS
 from disentangle.errors import InputError
-from disentangle.evaluate import check_metric_names
+from disentangle.scoring.evaluate import check_metric_names
 from disentangle.metrics import PRESET_NAMES
 from disentangle.models import MODELS
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from disentangle.errors import InputError
-from disentangle.evaluate import HEADLINE_SCORES, METRICS_FILE, SAMPLED_SECTION, UDR_SECTION
+from disentangle.scoring.evaluate import HEADLINE_SCORES, METRICS_FILE, SAMPLED_SECTION, UDR_SECTION
 from disentangle.sweep.figures import rank_correlation, score_distribution
 from disentangle.run_folder import CONFIG, read_config
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from disentangle import run_folder
 from disentangle.errors import InputError, TrainingDiverged
-from disentangle.evaluate import METRICS_FILE, evaluate
+from disentangle.scoring.evaluate import METRICS_FILE, evaluate
 from disentangle.sweep.spec import SweepRun
 from disentangle.train import RunConfig, read_run_config, train_or_resume
 from disentangle.train.packed import train_packed

@@ -45,7 +45,7 @@ from pathlib import Path
 
 from disentangle.data import DATASETS, FactorDataset
 from disentangle.errors import InputError, shown
-from disentangle.evaluate import DEFAULT_METRICS, check_metric_names
+from disentangle.scoring.evaluate import DEFAULT_METRICS, check_metric_names
 from disentangle.metrics import METRICS, POSTERIOR, PRESET_NAMES
 from disentangle.models import MODELS
 from disentangle.train import RunConfig
@@ -60,7 +60,7 @@ MAX_RUNS = 100_000
 
 @dataclass(frozen=True)
 class Evaluation:
-    """How every run of a sweep is scored: ``disentangle.evaluate.evaluate``'s arguments."""
+    """How every run of a sweep is scored: ``disentangle.scoring.evaluate.evaluate``'s arguments."""
 
     metrics: tuple[str, ...] = DEFAULT_METRICS
     seeds: tuple[int, ...] = (0,)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from disentangle.evaluate import headline_keys
+from disentangle.scoring.evaluate import headline_keys
 from disentangle.metrics.estimators.mutual_information import normalised_mutual_info
 
 #: log.jsonl fields that are not loss terms

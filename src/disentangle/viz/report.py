@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from disentangle.baselines import BASELINES_FILE
+from disentangle.scoring.baselines import BASELINES_FILE
 from disentangle.data import FactorDataset
 from disentangle.errors import InputError
-from disentangle.evaluate import METRICS_FILE
+from disentangle.scoring.evaluate import METRICS_FILE
 from disentangle.metrics.estimators.mutual_information import main_factors, normalised_mutual_info
 from disentangle.train import load_run
 from disentangle.run_folder import atomic_write_bytes, clear_stale_temporaries, read_log

@@ -30,11 +30,11 @@ import torch
 
 from disentangle.data import FactorDataset
 from disentangle.errors import InputError
-from disentangle.evaluate import METRICS_FILE, UDR_SECTION, check_seeds, read_metrics_file
+from disentangle.scoring.evaluate import METRICS_FILE, UDR_SECTION, check_seeds, read_metrics_file
 from disentangle.metrics import udr
 from disentangle.metrics.udr import resolve_settings
 from disentangle.models import Model
-from disentangle.representation import IndexedFactorData
+from disentangle.scoring.representation import IndexedFactorData
 from disentangle.train import load_run
 from disentangle.run_folder import CONFIG, atomic_write_json, clear_stale_temporaries, environment, read_config
 from disentangle.train.runtime import check_device

@@ -24,7 +24,7 @@ import torch
 
 from disentangle.data import FactorDataset, get_dataset
 from disentangle.errors import InputError
-from disentangle.evaluate import (
+from disentangle.scoring.evaluate import (
     DEFAULT_METRICS,
     METRICS_FILE,
     check_metric_names,
@@ -32,7 +32,7 @@ from disentangle.evaluate import (
     score_representation,
 )
 from disentangle.models import build_model
-from disentangle.representation import IndexedFactorData, MemoisedEncoder
+from disentangle.scoring.representation import IndexedFactorData, MemoisedEncoder
 from disentangle.run_folder import atomic_write_json, environment
 
 BASELINES = ("raw-pixels", "pca", "ica", "untrained-vae")
