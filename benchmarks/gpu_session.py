@@ -568,10 +568,19 @@ def plan_training(seconds: float, one_model: float, packed_per_model: float | No
     return TrainingPlan(steps, fits, planned, pack)
 
 
+def _package():
+    """Put ``src/`` on this process's path: the package is imported only after phase 0
+    checked its dependencies."""
+    if str(REPO / "src") not in sys.path:
+        sys.path.insert(0, str(REPO / "src"))
+
+
 def last_checkpoint_step(run: Path) -> int:
-    """The step of a run folder's last checkpoint (``checkpoints/step-<8 digits>.safetensors``), or 0."""
-    checkpoints = (run / "checkpoints").glob("step-*.safetensors")
-    return max((int(path.stem.removeprefix("step-")) for path in checkpoints), default=0)
+    """``disentangle.run_folder.last_checkpoint_step``: the step of a run folder's last checkpoint, or 0."""
+    _package()
+    from disentangle.run_folder import last_checkpoint_step as step
+
+    return step(run)
 
 
 def phase_training(session: Session, phase: Phase) -> None:
@@ -627,8 +636,7 @@ def phase_training(session: Session, phase: Phase) -> None:
 
 def headline_scores(metric: str) -> tuple[str, ...]:
     """``metric``'s headline scores as ``disentangle.metrics`` declares them."""
-    if str(REPO / "src") not in sys.path:
-        sys.path.insert(0, str(REPO / "src"))
+    _package()
     from disentangle.metrics import METRICS as DESCRIPTORS
 
     return DESCRIPTORS[metric].headline
