@@ -399,16 +399,16 @@ def _run_baselines(args) -> None:
 
 
 def _add_reproduce_parser(subparsers) -> None:
-    from disentangle.reproduce import STUDIES, TABLES
+    from disentangle.reproduce import ALIASES, STUDIES
 
     parser = subparsers.add_parser(
         "reproduce", help="rerun a published study at a budget that fits the machine (--list names them)",
         description="Train and score every run of a published study (methods × hyperparameters × seeds × datasets) "
-        "through the sweep engine and write OUT/report.md and OUT/report.html beside the published values; "
-        "higgins2017 writes its table (OUT/table.md) too, and with --run only trains. Running it again skips what "
-        "is finished and resumes what was interrupted (exit 1 when a run failed). See docs/reproduce.md.",
+        "through the sweep engine, fit its baselines, and write OUT/report.md and OUT/report.html beside the "
+        "published values. Running it again skips what is finished and resumes what was interrupted (exit 1 when "
+        "a run failed). See docs/reproduce.md.",
     )
-    parser.add_argument("study", nargs="?", choices=[*STUDIES, *TABLES])
+    parser.add_argument("study", nargs="?", choices=[*STUDIES, *ALIASES])
     parser.add_argument("--list", action="store_true", help="every study with its budgets and estimated costs")
     parser.add_argument("--budget", choices=["cpu-small", "cpu", "full"], default="cpu-small",
                         help="cpu-small (≤ 45 min on 2 CPU cores, default), cpu (a night) or full (the papers' "
@@ -419,7 +419,7 @@ def _add_reproduce_parser(subparsers) -> None:
     parser.add_argument("--workers", type=int, help="runs at once (as for sweep)")
     parser.add_argument("--address", help="a Ray cluster's address (with --executor ray)")
     parser.add_argument("--run", type=_seeds, metavar="N[,M,...]", help="only these run numbers (an array job's "
-                        "index; --dry-run shows the numbers)")
+                        "index; --dry-run shows the numbers); fitted baselines are fitted by a call without --run")
     parser.add_argument("--datasets", type=_names, metavar="NAME[,NAME...]", help="instead of the budget's datasets")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -430,23 +430,19 @@ def _add_reproduce_parser(subparsers) -> None:
 
 
 def _list_studies() -> None:
-    from disentangle.reproduce import BUDGETS, STUDIES, cost, estimate, higgins2017, plan
+    from disentangle.reproduce import ALIASES, STUDIES, cost, estimate, plan
 
     for study in STUDIES.values():
-        print(f"{study.name}: {study.citation}")
+        aliases = [alias for alias, name in ALIASES.items() if name == study.name]
+        print(f"{study.name}" + "".join(f" (or {alias})" for alias in aliases) + f": {study.citation}")
         for budget in study.budgets:
             totals = estimate(plan(study, budget))
             print(f"  {budget:9s} {totals['runs']:6,} runs, ~{cost.duration(totals['cpu_seconds'])} here, "
                   f"~{totals['gpu_hours']:,.1f} GPU-hours")
-    print(f"higgins2017 (or higgins): {higgins2017.PAPERS['higgins'][0]}")
-    for name, budget in BUDGETS.items():
-        totals = higgins2017.planned_cost(budget)
-        print(f"  {name:9s} {totals['runs']:6,} method-seeds, ~{cost.duration(totals['cpu_seconds'])} here, "
-              f"~{totals['gpu_hours']:,.1f} GPU-hours")
 
 
 def _run_reproduce(args) -> int:
-    from disentangle.reproduce import STUDIES, TABLES, dry_run_lines, reproduce_study
+    from disentangle.reproduce import ALIASES, STUDIES, dry_run_lines, reproduce_study
 
     if args.list:
         _list_studies()
@@ -454,9 +450,7 @@ def _run_reproduce(args) -> int:
     if args.study is None:
         raise InputError("reproduce: name a study (disentangle reproduce --list shows them)")
     out = args.out or Path("runs") / f"reproduce-{args.study}-{args.budget}"
-    if args.study in TABLES:
-        return _run_table(args, TABLES[args.study], out)
-    study = STUDIES[args.study]
+    study = STUDIES[ALIASES.get(args.study, args.study)]
     if args.dry_run:
         for line in dry_run_lines(study, args.budget, args.device, args.datasets):
             print(line)
@@ -478,32 +472,6 @@ def _reproduce_command(args, out: Path) -> str:
                ("--device", args.device if args.device != "cpu" else None), ("--pack", args.pack if args.pack > 1 else None)]
     return " ".join([f"disentangle reproduce {args.study} --budget {args.budget} --out {out}",
                      *[f"{flag} {value}" for flag, value in options if value]])
-
-
-def _run_table(args, paper: str, out: Path) -> int:
-    from disentangle.reproduce import BUDGETS, higgins2017, reproduce
-
-    if args.datasets:
-        raise InputError(f"--datasets: not for {args.study}, whose table is of dSprites")
-    if args.dry_run:
-        for line in higgins2017.dry_run_lines(BUDGETS[args.budget]):
-            print(line)
-        return 0
-    sweep = {"executor": args.executor, "workers": args.workers, "address": args.address, "pack": args.pack}
-    if args.run is not None:  # an array job's share: train these runs; a last call without --run scores
-        progress = _progress(args)
-        results = higgins2017.train_models(paper, out, args.budget, args.device, only=args.run, **sweep,
-                                           report=progress and (lambda r: progress(f"{r.state} {r.name}")))
-        print(f"{out}: " + ", ".join(f"{sum(r.state == s for r in results)} {s}" for s in ("done", "skipped", "failed")))
-        for result in results:
-            if result.state == "failed":
-                print(f"failed {result.name}: {result.error}")
-        return 1 if any(result.state == "failed" for result in results) else 0
-    results = reproduce(paper, out, budget=args.budget, device=args.device, progress=_progress(args), **sweep)
-    print(higgins2017.render_table(results), end="")
-    print(f"wrote {out / higgins2017.TABLE_FILE}, {out / higgins2017.RESULTS_FILE} and {out / 'report.html'}")
-    failed = any(r["status"] == "failed" for entry in results["methods"].values() for r in entry["seeds"].values())
-    return 1 if failed else 0
 
 
 def _add_sweep_parser(subparsers) -> None:

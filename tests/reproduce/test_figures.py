@@ -10,9 +10,12 @@ from PIL import Image
 from disentangle.reproduce import analysis
 from disentangle.reproduce.figures import FIGURES, MIG_CHEN, MIG_DLIB, Exhibit
 from disentangle.reproduce.report import write_report
+from disentangle.reproduce.study import Published
 from disentangle.viz.figures import figure_to_png_bytes
 
 SCORES = [MIG_DLIB, MIG_CHEN, "factor_vae.eval_accuracy", "reconstruction.recon"]
+PUBLISHED = (Published("β-VAE's MIG ≈ 0.2", "a test", MIG_DLIB, "beta-vae", value=0.2),
+             Published("FactorVAE is better", "a test", None, "factor-vae"))
 
 
 @pytest.fixture
@@ -30,11 +33,23 @@ def table():
 
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_every_figure_draws_a_png_and_keeps_the_table_behind_it(table, name):
-    exhibits = FIGURES[name](table, SCORES)
+    exhibits = FIGURES[name](table, SCORES, PUBLISHED)
     assert exhibits and all(isinstance(exhibit, Exhibit) for exhibit in exhibits)
     for exhibit in exhibits:
         assert exhibit.figure is not None, exhibit.caption
         assert Image.open(io.BytesIO(figure_to_png_bytes(exhibit.figure))).format == "PNG"
+
+
+def test_the_published_table_sets_each_published_number_beside_our_seed_summary(table):
+    (exhibit,) = FIGURES["published_beside_ours"](table, [MIG_DLIB], PUBLISHED)
+    summary = analysis.seed_summary(table, [MIG_DLIB])
+    assert list(exhibit.table.columns) == ["setting", "seeds", MIG_DLIB, f"{MIG_DLIB} published"]
+    assert exhibit.table["setting"].iloc[0] == "beta-vae 1 dsprites" and len(exhibit.table) == len(summary)
+    first = summary.iloc[0]
+    assert exhibit.table[MIG_DLIB].iloc[0] == f"{first[f'{MIG_DLIB} mean']:.3f} ± {first[f'{MIG_DLIB} std']:.3f}"
+    assert list(exhibit.table[f"{MIG_DLIB} published"]) == ["0.2"] * 4 + ["—"] * 4
+    (nothing,) = FIGURES["published_beside_ours"](table, [MIG_DLIB], ())
+    assert nothing.figure is None
 
 
 def test_the_figures_tables_are_the_analysis_functions_results(table):

@@ -1,248 +1,197 @@
+"""Higgins et al. 2017's Table 1 as a study declaration: fitted baselines and trained models
+scored under both protocols of the BetaVAE score, through the one study engine."""
+
 import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
-from safetensors.torch import load_file
 
+import disentangle.reproduce.extra
 import disentangle.scoring.baselines
 import disentangle.sweep.execute
 from disentangle.cli import main
+from disentangle.data import get_dataset
 from disentangle.errors import InputError
-from disentangle.reproduce import higgins2017
-from disentangle.reproduce.higgins2017 import (
-    BUDGETS,
-    HIGGINS_2017,
-    HIGGINS_TRAINING,
-    Budget,
-    Method,
-    budget_cuts,
-    dry_run_lines,
-    planned_cost,
-    reproduce,
-    run_folder_of,
-)
-from disentangle.train import train
+from disentangle.metrics import beta_vae_score
+from disentangle.reproduce import HIGGINS_2017, StudyBudget, dry_run_lines, estimate, plan, reproduce_study
+from disentangle.reproduce.extra import Subject, scores_of
+from disentangle.reproduce.study import StudyMethod
+from disentangle.scoring.baselines import fitted_representation
+from disentangle.scoring.representation import IndexedFactorData
 
-#: two seeds of two-step models, scored on a few points of 4 pairs each
-TINY = Budget("tiny", seeds=(0, 1), steps=2, checkpoint_every=2,
-              beta_vae={"num_train": 40, "num_eval": 20, "batch_size": 4, "classifier_steps": 20})
-METHOD = {method.key: method for method in HIGGINS_2017}
-BROKEN = Method("broken", "broken model", (50.0, None), "trained", "beta-vae", {"beta": -1.0})
+#: two seeds of two-step models, the BetaVAE score on a few points of 4 pairs each
+SMALL_METRIC = {"beta_vae": {"num_train": 40, "num_eval": 20, "batch_size": 4, "classifier_steps": 20}}
+TINY = StudyBudget("tiny", seeds=(0, 1), steps=2, datasets=("dsprites",), checkpoint_every=2,
+                   metric_settings=SMALL_METRIC)
+STUDY = dataclasses.replace(HIGGINS_2017, budgets={**HIGGINS_2017.budgets, "tiny": TINY})
+METHOD = {method.key: method for method in HIGGINS_2017.methods}
+
+
+def _only(*keys: str, **changes) -> StudyBudget:
+    return dataclasses.replace(TINY, methods=keys, **changes)
 
 
 @pytest.fixture(scope="module")
 def reproduction(tmp_path_factory):
-    """Every method of Higgins' Table 1 under the tiny budget (PCA and ICA fitted on 500 images)."""
+    """Every row of Higgins' Table 1 under the tiny budget (PCA and ICA fitted on 500 images)."""
     out = tmp_path_factory.mktemp("reproduce") / "higgins"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(disentangle.scoring.baselines, "FIT_IMAGES", 500)
-        results = reproduce("higgins", out, TINY)
-    return out, results
-
-
-def _checkpoint_times(out: Path) -> dict[str, int]:
-    return {str(path.relative_to(out)): path.stat().st_mtime_ns for path in out.glob("runs/*/checkpoints/*")}
+        content = reproduce_study(STUDY, out, "tiny")
+    return out, content
 
 
 @pytest.mark.slow
-def test_every_method_is_scored_under_both_protocols_beside_the_published_number(reproduction):
-    out, results = reproduction
-    assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(results))
-    assert list(results["methods"]) == [method.key for method in HIGGINS_2017]
-    for method in HIGGINS_2017:
-        records = results["methods"][method.key]["seeds"]
-        assert [r["status"] for r in records.values()] == ["done", "done"], records
-        higgins, dlib = records["0"]["beta_vae_higgins"], records["0"]["beta_vae_dlib"]
-        assert higgins["settings"]["protocol"] == "higgins" and higgins["settings"]["exclude_factors"] == [0]
-        assert dlib["settings"]["protocol"] == "dlib" and dlib["settings"]["num_train"] == 40
-        assert 0 <= higgins["eval_accuracy"] <= 1 and 0 <= dlib["eval_accuracy"] <= 1
-        if method.source == "trained":
-            assert records["1"]["steps"] == 2 and records["1"]["run"] == f"{method.key}-seed-1"
-            assert (run_folder_of(out, method, 1) / "config.json").is_file()
+def test_every_row_is_scored_under_both_protocols_beside_the_published_number(reproduction):
+    out, content = reproduction
+    assert content["failures"] == {} and content["counts"] == {"done": 8, "skipped": 0, "failed": 0}
+    table = pd.read_csv(out / "results.csv")
+    assert list(dict.fromkeys(table["method"])) == [method.key for method in HIGGINS_2017.methods]
+    assert table.groupby("method").size().eq(2).all()
+    for protocol in ("higgins", "dlib"):
+        assert table[f"beta_vae_{protocol}.eval_accuracy"].between(0, 1).all()
     sweep = json.loads((out / "sweep.json").read_text())["runs"]  # trained by the sweep engine, in table order
-    assert [run["name"] for run in sweep] == [f"{key}-seed-{seed}" for key in ("dc-ign", "infogan", "vae", "beta-vae")
-                                              for seed in (0, 1)]
-    assert [run["number"] for run in sweep] == list(range(8)) and sweep[7]["model"]["beta"] == 4.0
-    table = (out / "table.md").read_text()
-    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| method")]
-    assert [row.split(" | ")[0][2:] for row in rows] == [method.label for method in HIGGINS_2017]
-    assert "| β-VAE (β = 4) |" in table and "| 99.23 ± 0.1 |" in table and "| 45.75 ± 0.8 |" in table
-    assert "2 training steps per model (full: 300,000)" in table and "500 random images" in table
+    assert [(run["number"], run["model"]["name"], run["train"]["seed"], run["train"]["steps"]) for run in sweep] == [
+        (2 * index + seed, model, seed, 2)
+        for index, model in enumerate(("dc-ign", "infogan", "vae", "beta-vae")) for seed in (0, 1)]
+    kept = json.loads((out / "extra" / "pca-data=dsprites-seed=1.json").read_text())
+    assert kept["checkpoint_step"] is None and set(kept["scores"]) == {"beta_vae_higgins", "beta_vae_dlib"}
     report, page = (out / "report.md").read_text(), (out / "report.html").read_text()
-    assert "| β-VAE (β = 4) |" in report and "disentangle reproduce higgins --budget tiny" in report
-    assert "<td>β-VAE (β = 4)</td>" in page and "500 random images" in page
+    assert "β-VAE (β = 4): 99.23 ± 0.1 % (BetaVAE score, Higgins protocol)" in report
+    assert "docs/references.md#higgins-et-al-2017 (H9)" in report
+    assert "Fitted in the study's process, one per seed" in report and "PCA (pca)" in report
+    assert "beta_vae's settings replaced by" in report and (out / "figures" / "published.png").is_file()
+    assert "<td>β-VAE (β = 4): 99.23 ± 0.1 % (BetaVAE score, Higgins protocol)</td>" in page
 
 
 @pytest.mark.slow
-def test_a_second_call_skips_every_finished_method_seed(reproduction, monkeypatch):
-    out, results = reproduction
-    before = _checkpoint_times(out)
+def test_a_second_call_trains_fits_and_scores_nothing(reproduction, monkeypatch):
+    out, content = reproduction
+    before = pd.read_csv(out / "results.csv")
 
     def must_not_run(*args, **kwargs):
-        raise AssertionError("called for a finished method-seed")
+        raise AssertionError("called for a finished row")
 
     monkeypatch.setattr(disentangle.sweep.execute, "train_or_resume", must_not_run)
-    monkeypatch.setattr(higgins2017, "score_representation", must_not_run)
-    again = reproduce("higgins", out, TINY)
-    assert again["methods"] == results["methods"]
-    assert _checkpoint_times(out) == before and len(before) == 8
+    monkeypatch.setattr(disentangle.reproduce.extra, "score_representation", must_not_run)
+    again = reproduce_study(STUDY, out, "tiny")
+    assert again["counts"] == {"done": 0, "skipped": 8, "failed": 0} and again["failures"] == {}
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), before)
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path):
-    vae = METHOD["vae"]
-    partial = run_folder_of(tmp_path, vae, 0)
-    train(partial, vae.run_config(TINY, seed=0, device="cpu").with_train(steps=1), progress=False)
-    results = reproduce("higgins", tmp_path, TINY, methods=(vae,))
-    records = results["methods"]["vae"]["seeds"]
-    assert records["0"]["resumed_from_step"] == 1 and records["1"]["resumed_from_step"] is None
-    assert sorted(path.name for path in (partial / "checkpoints").iterdir()) == [
-        "step-00000001.safetensors", "step-00000002.safetensors"
-    ]
-    # the sweep engine trains a method-seed exactly as training its configuration alone does
-    alone = train(tmp_path / "alone", vae.run_config(TINY, seed=1, device="cpu"), progress=False)
-    swept = load_file(str(run_folder_of(tmp_path, vae, 1) / "checkpoints/step-00000002.safetensors"))
-    alone = load_file(str(alone / "checkpoints/step-00000002.safetensors"))
-    assert swept.keys() == alone.keys() and all(swept[key].equal(alone[key]) for key in swept)
+def test_a_protocol_score_is_the_metric_seeded_with_the_rows_seed():
+    """The extra score of a fitted row equals calling the BetaVAE score directly on that
+    representation, its random state seeded with the row's seed."""
+    dataset = get_dataset("dsprites")
+    subject = Subject("pca", seed=3, metric_settings=SMALL_METRIC,
+                      fit=lambda: (dataset, fitted_representation("ground-truth", dataset, 3)))
+    scores = disentangle.reproduce.extra.EXTRA_SCORES["beta_vae_higgins"](subject)
+    direct = beta_vae_score(IndexedFactorData(dataset), fitted_representation("ground-truth", dataset, 3),
+                            np.random.RandomState(3), **SMALL_METRIC["beta_vae"], protocol="higgins")
+    assert scores == {"beta_vae_higgins.eval_accuracy": direct["eval_accuracy"],
+                      "beta_vae_higgins.train_accuracy": direct["train_accuracy"]}
 
 
-@pytest.mark.slow
-def test_packed_seeds_train_as_each_seed_alone(tmp_path, assert_packed_as_alone):
-    vae = METHOD["vae"]
-    results = reproduce("higgins", tmp_path / "packed", TINY, methods=(vae,), pack=2)
-    assert {record["status"] for record in results["methods"]["vae"]["seeds"].values()} == {"done"}
-    for seed in TINY.seeds:
-        alone = train(tmp_path / f"alone-{seed}", vae.run_config(TINY, seed=seed, device="cpu"), progress=False)
-        packed = load_file(str(run_folder_of(tmp_path / "packed", vae, seed) / "checkpoints/step-00000002.safetensors"))
-        alone = load_file(str(alone / "checkpoints/step-00000002.safetensors"))
-        assert_packed_as_alone(packed, alone, HIGGINS_TRAINING["learning_rate"], 2)
+def test_the_plan_numbers_the_trained_runs_in_table_order_and_fits_the_baselines():
+    planned = plan(HIGGINS_2017, "cpu-small")
+    assert [(p.method.key, p.seed) for p in planned] == [(method.key, seed) for method in HIGGINS_2017.methods
+                                                        for seed in (0, 1)]
+    assert [p.method.key for p in planned if p.run is None][::2] == [
+        "ground-truth", "raw-pixels", "pca", "ica", "untrained-vae"]
+    trained = [(p.run.number, p.method.key, p.seed, p.run.steps) for p in planned if p.run is not None]
+    assert trained == [(number, key, number % 2, 400 if key == "infogan" else 1_000)
+                       for number, key in enumerate(key for key in ("dc-ign", "dc-ign", "infogan", "infogan", "vae",
+                                                                    "vae", "beta-vae", "beta-vae"))]
+    untrained = next(p for p in planned if p.method.key == "untrained-vae")
+    assert (untrained.config.model_name, untrained.config.model.architecture) == ("vae", "mlp")
+    lines = dry_run_lines(HIGGINS_2017, "cpu-small")
+    assert lines[0].startswith("ground-truth-data=dsprites-seed=0  ~") and lines[0].endswith(", fitted here")
+    assert lines[-1].startswith("higgins2017, budget cpu-small: 18 runs, about ")
 
 
-def test_a_failing_method_is_reported_and_the_others_go_on(tmp_path):
-    results = reproduce("higgins", tmp_path, TINY, methods=(BROKEN, METHOD["ground-truth"]))
-    broken = results["methods"]["broken"]["seeds"]
-    assert {r["status"] for r in broken.values()} == {"failed"}
-    assert broken["0"]["error"] == "method broken: model.beta: must be > 0, got -1.0"
-    assert {r["status"] for r in results["methods"]["ground-truth"]["seeds"].values()} == {"done"}
-    table = (tmp_path / "table.md").read_text()
-    assert "| broken model | failed | failed | 50 | 0 of 2 |" in table
-    assert "- broken model, seed 1: method broken: model.beta: must be > 0" in table
+def test_the_budgets_train_as_the_paper_or_say_why_not():
+    full = {p.method.key: p.run.config for p in plan(HIGGINS_2017, "full") if p.run is not None}
+    config = yaml.safe_load((Path(__file__).parents[2] / "configs" / "higgins-beta-vae-dsprites.yaml").read_text())
+    beta_vae = full["beta-vae"]
+    assert {key: getattr(beta_vae.model, key) for key in config["model"] if key != "name"} == \
+        {key: value for key, value in config["model"].items() if key != "name"}
+    assert {key: getattr(beta_vae.train, key) for key in ("optimizer", "learning_rate", "batch_size")} == \
+        {key: config["train"][key] for key in ("optimizer", "learning_rate", "batch_size")}
+    small = {p.method.key: p.run.config.train for p in plan(HIGGINS_2017, "cpu-small") if p.run is not None}
+    assert (small["vae"].optimizer, small["vae"].learning_rate, small["dc-ign"].optimizer) == ("adam", 1e-3, "adam")
+    assert "Adagrad at 1e-2 is made for many more steps" in HIGGINS_2017.budgets["cpu-small"].deviation
 
 
-def test_a_call_for_some_methods_keeps_the_rows_of_the_others(tmp_path):
-    first = reproduce("higgins", tmp_path, TINY, methods=(METHOD["ground-truth"],))
-    second = reproduce("higgins", tmp_path, TINY, methods=(METHOD["raw-pixels"],))
-    assert list(second["methods"]) == ["ground-truth", "raw-pixels"]
-    assert second["methods"]["ground-truth"] == first["methods"]["ground-truth"]
+def test_the_estimated_cost_is_of_the_order_measured():
+    """cpu-small was measured at 10.4 min here (2026-12-03, docs/results.md)."""
+    totals = estimate(plan(HIGGINS_2017, "cpu-small"))
+    assert 5 * 60 <= totals["cpu_seconds"] <= 20 * 60
+    full = estimate(plan(HIGGINS_2017, "full"))  # 4 trained methods x 5 seeds x 300,000 steps of 64 images
+    assert full["gpu_hours"] == pytest.approx(4 * 5 * 300_000 * 64 / 3600 / (12_600 * 300_000 * 64 / (2.5 * 365.25
+                                                                                                       * 86400)))
 
 
-def test_a_folder_holding_another_budget_is_refused(tmp_path):
-    reproduce("higgins", tmp_path, TINY, methods=(METHOD["ground-truth"],))
-    with pytest.raises(InputError, match=r"other settings \(budget 'tiny' as it was then\); use a new --out"):
-        reproduce("higgins", tmp_path, dataclasses.replace(TINY, steps=3), methods=(METHOD["ground-truth"],))
+def test_a_fitted_method_is_checked_before_anything_runs(tmp_path):
+    unknown = dataclasses.replace(STUDY, methods=(StudyMethod("svd", "SVD", fitted="svd"),))
+    with pytest.raises(InputError, match="method svd: unknown fitted representation 'svd'"):
+        plan(unknown, "tiny")
+    with_metrics = dataclasses.replace(STUDY, metrics=("mig",))
+    with pytest.raises(InputError, match="method ground-truth is fitted, and fitted methods are scored by extra"):
+        plan(with_metrics, "tiny")
+    with pytest.raises(InputError, match="budget tiny: unknown method 'nope'"):
+        plan(dataclasses.replace(STUDY, budgets={"tiny": _only("pca", steps_by_method={"nope": 3})}), "tiny")
+    with pytest.raises(InputError, match="replaces the paper's settings; say why in deviation"):
+        plan(dataclasses.replace(STUDY, budgets={"tiny": _only("vae", training={"vae": {"learning_rate": 1.0}})}),
+             "tiny")
+    with pytest.raises(InputError, match="beta_vae: setting num_train must be a positive integer"):
+        plan(dataclasses.replace(STUDY, budgets={"tiny": _only("pca", metric_settings={"beta_vae": {"num_train": 0}})}),
+             "tiny")
+    assert not tmp_path.joinpath("extra").exists()
 
 
-def test_budgets_list_their_cuts_and_refuse_bad_settings():
-    assert budget_cuts(BUDGETS["full"]) == []
-    small = budget_cuts(BUDGETS["cpu-small"])
-    assert any("seeds (full: 5)" in cut for cut in small) and any("evaluation points" in cut for cut in small)
-    with pytest.raises(InputError, match="seeds must be ≥ 2 distinct"):
-        Budget("one", seeds=(0,), steps=1)
-    with pytest.raises(InputError, match=r"cannot set \['protocol'\]"):
-        Budget("bad", seeds=(0, 1), steps=1, beta_vae={"protocol": "dlib"})
-    with pytest.raises(InputError, match="must be a positive integer"):
-        Budget("bad", seeds=(0, 1), steps=1, beta_vae={"num_train": 0})
+def test_a_failing_fitted_row_is_reported_and_the_others_go_on(tmp_path, monkeypatch):
+    def broken(kind, dataset, seed, model=None, device="cpu"):
+        if kind == "ica":
+            raise ValueError("ICA did not converge")
+        return fitted_representation(kind, dataset, seed, model, device)
+
+    monkeypatch.setattr(disentangle.reproduce.run, "fitted_representation", broken)
+    study = dataclasses.replace(STUDY, budgets={"tiny": _only("ground-truth", "ica")})
+    content = reproduce_study(study, tmp_path, "tiny")
+    assert content["failures"] == {f"ica-data=dsprites-seed={seed}": "extra scores: ValueError: ICA did not converge"
+                                   for seed in (0, 1)}
+    assert list(pd.read_csv(tmp_path / "results.csv")["method"]) == ["ground-truth", "ground-truth"]
 
 
-def test_a_budget_may_replace_training_settings_and_the_table_says_so(tmp_path):
-    """The replaced settings reach the run folder, and the table lists each one beside the
-    paper's value, with the budget's reason."""
-    budget = dataclasses.replace(TINY, training={"vae": {"optimizer": "adam", "learning_rate": 1e-3}},
-                                 training_reason="the paper's rate is made for 300,000 steps")
-    results = reproduce("higgins", tmp_path, budget, methods=(METHOD["vae"],))
-    written = json.loads((run_folder_of(tmp_path, METHOD["vae"], 0) / "config.json").read_text())["train"]
-    assert (written["optimizer"], written["learning_rate"], written["batch_size"]) == ("adam", 1e-3, 64)
-    assert results["training_deviations"] == ["VAE: optimizer adam (paper: adagrad), learning_rate 0.001 (paper: 0.01)"]
-    table = (tmp_path / "table.md").read_text()
-    assert ("Training settings that deviate from the paper's: VAE: optimizer adam (paper: adagrad), learning_rate "
-            "0.001 (paper: 0.01). Why: the paper's rate is made for 300,000 steps") in table
-
-
-def test_a_budget_that_replaces_training_settings_must_be_valid_and_say_why():
-    with pytest.raises(InputError, match="say why in training_reason"):
-        Budget("bad", seeds=(0, 1), steps=1, training={"vae": {"learning_rate": 1e-3}})
-    with pytest.raises(InputError, match="training of vae: train.learning_rate: must be > 0"):
-        Budget("bad", seeds=(0, 1), steps=1, training={"vae": {"learning_rate": -1.0}}, training_reason="x")
-
-
-def test_the_beta_vae_trains_as_the_higgins_config_file_says():
-    path = Path(__file__).parents[2] / "configs" / "higgins-beta-vae-dsprites.yaml"
-    config = yaml.safe_load(path.read_text())
-    beta_vae = METHOD["beta-vae"]
-    assert {k: v for k, v in config["model"].items() if k != "name"} == beta_vae.hyperparameters
-    assert {k: config["train"][k] for k in beta_vae.train_settings} == beta_vae.train_settings
-
-
-def test_cli_prints_the_table_exits_1_on_a_failure_and_2_on_unknown_choices(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(BUDGETS, "cpu-small", TINY)
-    monkeypatch.setitem(higgins2017.PAPERS, "higgins", ("a test table", (METHOD["ground-truth"],)))
-    assert main(["reproduce", "higgins", "--out", str(tmp_path / "ok"), "--quiet"]) == 0
-    output = capsys.readouterr().out
-    assert "| ground truth |" in output and f"wrote {tmp_path / 'ok' / 'table.md'}" in output
-    monkeypatch.setitem(higgins2017.PAPERS, "higgins", ("a test table", (BROKEN,)))
-    assert main(["reproduce", "higgins", "--out", str(tmp_path / "broken"), "--quiet"]) == 1
+def test_cli_run_trains_one_numbered_run_and_fits_nothing_then_a_last_call_scores_every_row(tmp_path, monkeypatch,
+                                                                                               capsys):
+    """An array job's share (``--run 1``) only trains; the call without ``--run`` fits and scores."""
+    small = dataclasses.replace(HIGGINS_2017, budgets={"cpu-small": _only("ground-truth", "vae", steps=2)})
+    monkeypatch.setitem(disentangle.reproduce.STUDIES, "higgins2017", small)
+    out = tmp_path / "out"
+    assert main(["reproduce", "higgins", "--run", "1", "--out", str(out), "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"{out}: 1 done, 0 skipped, 0 failed"
+    assert [path.name for path in (out / "runs").iterdir()] == [
+        "0001-vae-likelihood=bernoulli-architecture=mlp-optimizer=adagrad-learning_rate=0.01-data=dsprites-seed=1"]
+    assert not (out / "extra").joinpath("ground-truth-data=dsprites-seed=0.json").exists()
+    assert main(["reproduce", "higgins2017", "--out", str(out), "--quiet"]) == 0
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["method"]) == ["ground-truth", "ground-truth", "vae", "vae"]
     for argv in (["reproduce", "nope"], ["reproduce", "higgins", "--budget", "huge"]):
         with pytest.raises(SystemExit) as exit_:
             main(argv)
         assert exit_.value.code == 2
 
 
-def test_the_dry_run_lists_each_method_seed_and_the_estimated_cost():
-    lines = dry_run_lines(BUDGETS["cpu-small"])
-    assert len(lines) == 2 * len(HIGGINS_2017) + 1
-    assert lines[0] == "ground-truth-seed-0  ground-truth" and "vae-seed-1  run 5, 1,000 steps" in lines
-    assert lines[-1].startswith("higgins2017, budget cpu-small: 18 method-seeds, about ")
-
-
-def test_the_estimated_cost_counts_the_trained_images_at_the_measured_rates():
-    """cpu-small was measured at 10.4 min here (2026-12-03, docs/results.md); the estimate is of
-    the same order."""
-    totals = planned_cost(BUDGETS["cpu-small"])
-    assert 10 * 60 <= totals["cpu_seconds"] <= 25 * 60
-    full = planned_cost(BUDGETS["full"])  # 4 trained methods x 5 seeds x 300,000 steps of 64 images
-    assert full["gpu_hours"] == pytest.approx(4 * 5 * 300_000 * 64 / 3600 / (12_600 * 300_000 * 64 / (2.5 * 365.25
-                                                                                                       * 86400)))
-
-
-def test_cli_dry_runs_higgins_and_refuses_the_options_it_does_not_take(tmp_path, capsys):
-    assert main(["reproduce", "higgins2017", "--dry-run", "--out", str(tmp_path / "out")]) == 0
-    assert capsys.readouterr().out.splitlines() == dry_run_lines(BUDGETS["cpu-small"])
-    assert main(["reproduce", "higgins", "--datasets", "shapes3d", "--out", str(tmp_path / "out")]) == 2
-    assert "--datasets: not for higgins, whose table is of dSprites" in capsys.readouterr().err
-    assert main(["reproduce", "higgins", "--run", "99", "--out", str(tmp_path / "out")]) == 2
-    assert "--run: no trained run 99 in higgins (--dry-run shows the numbers)" in capsys.readouterr().err
-    assert not (tmp_path / "out").exists()
-
-
-def test_cli_run_trains_one_numbered_run_and_a_last_call_scores_every_seed(tmp_path, monkeypatch, capsys):
-    """An array job's share (``--run 1``) only trains; the call without ``--run`` skips it and scores."""
-    monkeypatch.setitem(BUDGETS, "cpu-small", TINY)
-    monkeypatch.setitem(higgins2017.PAPERS, "higgins", ("a test table", (METHOD["ground-truth"], METHOD["vae"])))
-    out = tmp_path / "out"
-    assert main(["reproduce", "higgins", "--run", "1", "--out", str(out), "--quiet"]) == 0
-    assert capsys.readouterr().out.strip() == f"{out}: 1 done, 0 skipped, 0 failed"
-    assert [path.name for path in (out / "runs").iterdir()] == ["vae-seed-1"] and not (out / "results.json").exists()
-    assert main(["reproduce", "higgins", "--out", str(out), "--quiet"]) == 0
-    records = json.loads((out / "results.json").read_text())["methods"]["vae"]["seeds"]
-    assert [records[seed]["status"] for seed in "01"] == ["done", "done"]
-    # run 1 was trained by the first call: its training time is that call's, from the sweep's status file
-    status = json.loads((out / "status" / "vae-seed-1.json").read_text())
-    assert records["1"]["train_wall_time_s"] == status["wall_time_s"] > 0 and records["0"]["train_wall_time_s"] > 0
-
-
-@pytest.mark.slow
-def test_the_trained_models_train_through_ray(tmp_path):
-    results = reproduce("higgins", tmp_path, TINY, methods=(METHOD["vae"],), executor="ray", workers=1)
-    assert {record["status"] for record in results["methods"]["vae"]["seeds"].values()} == {"done"}
-    assert all(json.loads(path.read_text())["state"] == "done" for path in (tmp_path / "status").iterdir())
+def test_scores_of_a_fitted_row_are_kept_and_not_computed_twice(tmp_path, monkeypatch):
+    dataset = get_dataset("dsprites")
+    subject = Subject("truth", seed=0, metric_settings=SMALL_METRIC,
+                      fit=lambda: (dataset, fitted_representation("ground-truth", dataset, 0)))
+    first = scores_of(tmp_path, subject, ["beta_vae_dlib"])
+    monkeypatch.setattr(disentangle.reproduce.extra, "score_representation", None)  # would fail if called
+    assert scores_of(tmp_path, subject, ["beta_vae_dlib"]) == first
+    assert scores_of(tmp_path, subject, ["beta_vae_higgins"], compute=False) == {}

@@ -16,7 +16,7 @@ import disentangle.reproduce
 import disentangle.sweep.execute
 from disentangle.cli import main
 from disentangle.errors import InputError
-from disentangle.reproduce import StudyBudget, cost, plan, reproduce_study
+from disentangle.reproduce import HIGGINS_2017, StudyBudget, cost, plan, reproduce_study
 from disentangle.reproduce.study import Study, StudyMethod
 from disentangle.sweep.execute import is_finished, run_path
 from disentangle.run_folder import checkpoint_paths, last_checkpoint_step
@@ -167,12 +167,13 @@ def test_cli_dry_run_prints_each_run_and_the_estimated_cost_without_running(tmp_
 
 
 def test_cli_list_names_every_study_with_each_budgets_runs_and_cost(monkeypatch, capsys):
-    monkeypatch.setattr(disentangle.reproduce, "STUDIES", {"tiny": TINY})
+    monkeypatch.setattr(disentangle.reproduce, "STUDIES", {"tiny": TINY, "higgins2017": HIGGINS_2017})
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
     total = cost.duration(sum(p.seconds for p in plan(TINY, "cpu-small")))
     assert f"tiny: A test, 2026\n  cpu-small      4 runs, ~{total} here, ~0.0 GPU-hours\n" in out
-    assert "higgins2017 (or higgins): Higgins et al. 2017, Table 1\n  cpu-small " in out
+    assert 'higgins2017 (or higgins): Higgins et al. 2017, "β-VAE: Learning Basic Visual Concepts' in out
+    assert "\n  cpu-small     18 runs, ~" in out
 
 
 def test_cli_without_a_study_or_with_an_unknown_one_exits_2(capsys):

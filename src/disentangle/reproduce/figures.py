@@ -1,14 +1,15 @@
 """The figures and tables a study's report draws, by name (``FIGURES``).
 
-Each entry is ``function(table, scores) -> list[Exhibit]``: ``table`` is the study
-table (:mod:`disentangle.reproduce.analysis`), ``scores`` its headline score columns in
-the study's metric order. The statistics come from ``analysis``; this module only draws
+Each entry is ``function(table, scores, published) -> list[Exhibit]``: ``table`` is the
+study table (:mod:`disentangle.reproduce.analysis`), ``scores`` its headline score columns
+in the study's metric order, ``published`` the study's published values
+(``disentangle.reproduce.study.Published``) for the figures that draw them. The statistics come from ``analysis``; this module only draws
 (matplotlib ``Figure`` objects built without ``pyplot``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +46,7 @@ def _labels(table: pd.DataFrame) -> pd.Series:
     return table["method"].astype(str) + values
 
 
-def score_distributions(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
+def score_distributions(table: pd.DataFrame, scores: list[str], published: Sequence = ()) -> list[Exhibit]:
     """Each score's runs per method and hyperparameter value (Locatello et al. 2019), in the
     study's order (methods as declared, values as in the grid)."""
     labels = _labels(table)
@@ -55,7 +56,7 @@ def score_distributions(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]
             for score in scores if table[score].notna().any()]
 
 
-def metric_rank_correlation(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
+def metric_rank_correlation(table: pd.DataFrame, scores: list[str], published: Sequence = ()) -> list[Exhibit]:
     """Spearman's rank correlation between the metrics over the runs (Locatello et al. 2019)."""
     varying = [score for score in scores if table[score].nunique() > 1]
     if len(varying) < 2:
@@ -80,7 +81,7 @@ def _bars(frame: pd.DataFrame, categories: str, columns: list[str], title: str, 
     return figure
 
 
-def seed_variance_share(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
+def seed_variance_share(table: pd.DataFrame, scores: list[str], published: Sequence = ()) -> list[Exhibit]:
     """The share of each score's variance due to the hyperparameter and to the seed,
     per method (Locatello et al. 2019: the seed matters as much as the hyperparameters)."""
     exhibits = []
@@ -96,7 +97,7 @@ def seed_variance_share(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]
     return exhibits
 
 
-def udr_model_selection(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
+def udr_model_selection(table: pd.DataFrame, scores: list[str], published: Sequence = ()) -> list[Exhibit]:
     """What UDR's unsupervised choice of hyperparameter scores, beside the best and the
     average choice (Duan et al. 2020; Locatello et al. 2019)."""
     if UDR not in table.columns or table[UDR].isna().all():
@@ -113,7 +114,7 @@ def udr_model_selection(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]
     return exhibits
 
 
-def hyperparameter_transfer(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
+def hyperparameter_transfer(table: pd.DataFrame, scores: list[str], published: Sequence = ()) -> list[Exhibit]:
     """Model selection by transferring the best hyperparameter value across datasets."""
     if table["dataset"].nunique() < 2:
         return [Exhibit("transfer", "transfer of hyperparameters across datasets: the budget has one dataset")]
@@ -137,7 +138,7 @@ def _against_value(table: pd.DataFrame, score: str, axes, xlabel: str) -> None:
     axes.legend(fontsize=8)
 
 
-def mig_against_beta(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
+def mig_against_beta(table: pd.DataFrame, scores: list[str], published: Sequence = ()) -> list[Exhibit]:
     """MIG against β per method, dlib's estimator and Chen et al.'s (Chen et al. 2018 plot MIG
     against β; the figure is not pinned down: docs/references.md, C1–C2)."""
     columns = [column for column in (MIG_DLIB, MIG_CHEN) if column in table.columns and table[column].notna().any()]
@@ -150,7 +151,7 @@ def mig_against_beta(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
                     figure, analysis.seed_summary(table, columns))]
 
 
-def reconstruction_against_factor_vae(table: pd.DataFrame, scores: list[str]) -> list[Exhibit]:
+def reconstruction_against_factor_vae(table: pd.DataFrame, scores: list[str], published: Sequence = ()) -> list[Exhibit]:
     """The reconstruction error against the FactorVAE score, every run, and the score per
     hyperparameter value (a plot of Kim & Mnih 2018's; the figure is not pinned down:
     docs/references.md, K1–K2)."""
@@ -169,8 +170,46 @@ def reconstruction_against_factor_vae(table: pd.DataFrame, scores: list[str]) ->
                     "interval) against the FactorVAE score, and the score per hyperparameter value", figure, analysis.seed_summary(table, columns))]
 
 
-#: figure name -> function(table, scores) -> exhibits
-FIGURES: dict[str, Callable[[pd.DataFrame, list[str]], list[Exhibit]]] = {
+def published_beside_ours(table: pd.DataFrame, scores: list[str], published: Sequence = ()) -> list[Exhibit]:
+    """A published table redrawn: each method's scores (mean ± std over seeds) beside the
+    published value of each ``Published`` entry with a ``value`` (Higgins et al.'s Table 1)."""
+    numbers = {(entry.method, entry.score): entry for entry in published if entry.value is not None}
+    shown = [score for score in scores if score in table.columns and table[score].notna().any()]
+    if not numbers or not shown:
+        return [Exhibit("published", "published values beside ours: no published number or no score")]
+    summary = analysis.seed_summary(table, shown)
+    labels = _labels(summary)
+    if summary["dataset"].nunique() > 1:
+        labels = labels + " " + summary["dataset"]
+    rows = []
+    for label, (_, row) in zip(labels, summary.iterrows()):
+        cells = {"setting": label, "seeds": row["seeds"]}
+        for score in shown:
+            cells[score] = f"{row[f'{score} mean']:.3f} ± {row[f'{score} std']:.3f}"
+            entry = numbers.get((row["method"], score))
+            cells[f"{score} published"] = "—" if entry is None else f"{entry.value:g}"
+        rows.append(cells)
+    figure = Figure(figsize=(max(4.5, 0.9 * len(summary) + 2), 3.6), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    positions = np.arange(len(summary))
+    width = 0.8 / len(shown)
+    for index, score in enumerate(shown):
+        offsets = positions + (index - (len(shown) - 1) / 2) * width
+        axes.bar(offsets, summary[f"{score} mean"], width, yerr=summary[f"{score} std"], label=score, capsize=2)
+        marks = [(x, numbers[method, score].value) for x, method in zip(offsets, summary["method"])
+                 if (method, score) in numbers]
+        if marks:
+            axes.scatter(*zip(*marks), marker="_", s=300, color="black", zorder=3,
+                         label=f"published ({score})")
+    axes.set_xticks(positions, labels, rotation=30, ha="right")
+    axes.set_ylabel("score")
+    axes.legend(fontsize=7)
+    return [Exhibit("published", "each method's scores (bars: mean ± std over seeds) beside the published value "
+                    "(black marks)", figure, pd.DataFrame(rows))]
+
+
+#: figure name -> function(table, scores, published) -> exhibits
+FIGURES: dict[str, Callable[[pd.DataFrame, list[str], Sequence], list[Exhibit]]] = {
     "score_distributions": score_distributions,
     "metric_rank_correlation": metric_rank_correlation,
     "seed_variance_share": seed_variance_share,
@@ -178,4 +217,5 @@ FIGURES: dict[str, Callable[[pd.DataFrame, list[str]], list[Exhibit]]] = {
     "hyperparameter_transfer": hyperparameter_transfer,
     "mig_against_beta": mig_against_beta,
     "reconstruction_against_factor_vae": reconstruction_against_factor_vae,
+    "published_beside_ours": published_beside_ours,
 }

@@ -7,6 +7,10 @@
   finds it by a full SVD of the 10,000 × 4,096 sample, 136 s against 6 s here);
 - ``untrained-vae``: the posterior mean of a conv β-VAE at its random initialisation.
 
+A study's fitted methods (``FITTED``, :mod:`disentangle.reproduce.study`) add the
+ground-truth factors themselves and any model at its seeded initialisation
+(``fitted_representation``).
+
 Raw pixels are scored by the BetaVAE, FactorVAE and MIG scores only: the other
 metrics train a classifier per code dimension (DCI, SAP, modularity and explicitness)
 or compare every pair of dimensions (the Gaussian total correlation's mutual
@@ -36,6 +40,8 @@ from disentangle.scoring.representation import IndexedFactorData, MemoisedEncode
 from disentangle.run_folder import atomic_write_json, environment
 
 BASELINES = ("raw-pixels", "pca", "ica", "untrained-vae")
+#: the representations a study fits in its own process (``fitted_representation``)
+FITTED = ("ground-truth", "raw-pixels", "pca", "ica", "untrained")
 #: metrics that stay affordable on a 4,096-dimensional code
 RAW_PIXEL_METRICS = ("beta_vae", "factor_vae", "mig")
 FIT_IMAGES = 10_000
@@ -73,6 +79,30 @@ def baseline_representation(kind: str, dataset: FactorDataset, seed: int = 0) ->
         model = build_model("beta-vae", dataset.observation_shape).eval()
         return memoised_run_encoder(model, dataset)
     raise InputError(f"--baselines: unknown baseline '{kind}' (expected some of {', '.join(BASELINES)})")
+
+
+def fitted_representation(kind: str, dataset: FactorDataset, seed: int, model=None, device: str = "cpu") -> Callable:
+    """The representation ``kind`` of ``FITTED`` as a function of dataset indices -> codes ``(N, D)``:
+
+    - ``ground-truth``: the factor values (float32), ``(N, num_factors)``;
+    - ``raw-pixels``: the flattened images, not memoised (a table of 4,096 floats per image
+      would grow to 12 GB for dSprites);
+    - ``pca``, ``ica``: fitted as ``baseline_representation`` does, with ``seed``;
+    - ``untrained``: ``model()`` (a callable building the model, called after
+      ``torch.manual_seed(seed)``) at that initialisation, its codes memoised.
+    """
+    if kind == "ground-truth":
+        return lambda indices: dataset.factors_of(indices).astype(np.float32)
+    if kind == "raw-pixels":
+        return lambda indices: dataset.observations(indices).flatten(1).numpy()
+    if kind in ("pca", "ica"):
+        return baseline_representation(kind, dataset, seed)
+    if kind == "untrained":
+        if model is None:
+            raise InputError("fitted representation 'untrained': needs the model to build")
+        torch.manual_seed(seed)
+        return memoised_run_encoder(model(), dataset, device)
+    raise InputError(f"fitted representation: unknown '{kind}' (expected one of {', '.join(FITTED)})")
 
 
 def evaluate_baselines(
