@@ -16,7 +16,7 @@ from disentangle.data import get_dataset
 from disentangle.errors import InputError
 from disentangle.models import MODELS
 from disentangle.models.info_vae import InfoVAE, InfoVAEConfig
-from disentangle.reproduce import BUDGETS, Method
+from disentangle.reproduce import Study, StudyBudget, StudyMethod, plan
 from disentangle.sweep import expand_sweep
 from disentangle.train import DataConfig, RunConfig, TrainConfig, read_run_config, train
 from disentangle.train.config import coerce, read_config_file
@@ -49,11 +49,12 @@ def test_every_source_gives_the_same_configuration(expected, tmp_path):
     (run,) = expand_sweep({"grid": {key: [value] for key, value in dotted.items()}, "evaluate": False})
     assert run.config == expected
 
-    method = Method("m", "m", (0.0, None), "trained", "info-vae",
-                    {key: value for key, value in SECTIONS["model"].items() if key != "name"},
-                    {"batch_size": 4, "learning_rate": 1e-3})
-    budget = dataclasses.replace(BUDGETS["cpu-small"], steps=3, checkpoint_every=expected.train.checkpoint_every)
-    assert method.run_config(budget, seed=2, device="cpu").model == expected.model
+    method = StudyMethod("m", "m", "info-vae", fixed={key: value for key, value in SECTIONS["model"].items()
+                                                      if key != "name"}, train={"batch_size": 4, "learning_rate": 1e-3})
+    budget = StudyBudget("b", seeds=(2,), steps=3, datasets=("digits",))
+    study = Study("s", "a test", "?", methods=(method,), metrics=(), scores=(), base={}, budgets={"b": budget})
+    (planned,) = plan(study, "b")  # a study checkpoints at least at its last step
+    assert planned.config == dataclasses.replace(expected, train=dataclasses.replace(expected.train, checkpoint_every=3))
 
     folder = train(tmp_path / "run", expected, progress=False)
     written, config = read_run_config(folder)
