@@ -74,7 +74,7 @@ def test_disentanglement_and_completeness_of_hand_made_importance_matrices():
 
 
 def test_a_single_code_raises_input_error(toy_data):
-    with pytest.raises(InputError, match="at least 2 codes"):
+    with pytest.raises(InputError, match="at least 2 code dimensions"):
         dci(toy_data([3, 4]), lambda x: x[:, :1], np.random.RandomState(0), num_train=50, num_test=20)
 
 

@@ -85,7 +85,7 @@ def test_positive_rescaling_and_permutations_of_codes_leave_it_unchanged(toy_dat
 
 
 def test_a_single_code_raises_input_error(toy_data, factors_as_codes):
-    with pytest.raises(InputError, match="at least 2 codes"):
+    with pytest.raises(InputError, match="at least 2 code dimensions"):
         jemmig(toy_data([3, 4]), lambda x: x[:, :1], np.random.RandomState(0), num_train=100)
 
 

@@ -3,7 +3,8 @@ import pytest
 
 from disentangle.errors import InputError
 from disentangle.metrics import CODES, METRICS, PRESETS
-from disentangle.metrics.presets import DLIB, FAST, resolve_settings
+
+DLIB, FAST = PRESETS["dlib"], PRESETS["fast"]
 
 #: the metrics of dlib's contract (codes in, scores out); the diagnostics take a posterior
 CODE_METRICS = sorted(name for name, metric in METRICS.items() if metric.needs == (CODES,))
@@ -32,7 +33,7 @@ def test_dlib_defaults_are_disentanglement_libs():
 
 
 def test_overrides_apply_on_top_of_the_preset_and_are_recorded():
-    settings = resolve_settings("dci", "fast", {"num_train": 123})
+    settings = METRICS["dci"].resolve("fast", {"num_train": 123})
     assert settings == {**FAST["dci"], "num_train": 123, "preset": "fast"}
 
 
@@ -51,21 +52,21 @@ def test_every_metric_returns_its_settings(name, toy_data, factors_as_codes):
 
 def test_unknown_preset_raises_input_error():
     with pytest.raises(InputError, match="unknown preset 'slow'"):
-        resolve_settings("mig", "slow", {})
+        METRICS["mig"].resolve("slow", {})
     assert set(PRESETS) == {"dlib", "fast"}
 
 
 def test_unknown_setting_raises_input_error():
     with pytest.raises(InputError, match="unknown setting"):
-        resolve_settings("mig", "dlib", {"num_points": 10})
+        METRICS["mig"].resolve("dlib", {"num_points": 10})
 
 
 @pytest.mark.parametrize("value", [0, -5, 2.5, "10", True])
 def test_non_positive_integer_counts_raise_input_error(value):
     with pytest.raises(InputError, match="num_train must be a positive integer"):
-        resolve_settings("sap", "dlib", {"num_train": value})
+        METRICS["sap"].resolve("dlib", {"num_train": value})
 
 
 def test_non_boolean_flag_raises_input_error():
     with pytest.raises(InputError, match="continuous_factors must be True or False"):
-        resolve_settings("sap", "dlib", {"continuous_factors": 1})
+        METRICS["sap"].resolve("dlib", {"continuous_factors": 1})

@@ -32,11 +32,9 @@ def test_the_removed_code_is_the_most_important_for_the_factor_of_interest():
     rng = np.random.RandomState(0)
     factors = np.stack([rng.randint(3, size=300), rng.randint(4, size=300)], axis=1)
     codes = np.c_[rng.randn(300), factors[:, 1], rng.randn(300), factors[:, 0]]
-    settings = {"num_factors_to_remove": 1, "n_jobs": 1}
-    kept = kept_codes(codes, factors, codes, factors, settings, np.random.RandomState(0))
+    kept = kept_codes(codes, factors, codes, factors, 1, 1, np.random.RandomState(0))
     assert kept[0].tolist() == [0, 1, 2] and kept[1].tolist() == [0, 2, 3]
-    kept = kept_codes(codes, factors, codes, factors, {**settings, "num_factors_to_remove": 3},
-                      np.random.RandomState(0))
+    kept = kept_codes(codes, factors, codes, factors, 3, 1, np.random.RandomState(0))
     assert kept[0].shape == (1,) and 3 not in kept[0] and 1 not in kept[1]
 
 

@@ -9,6 +9,7 @@ from disentangle.metrics.sampling import (
     excluded_factors,
     factor_sizes,
     sample_factor_codes,
+    sample_points,
 )
 
 #: the metrics of dlib's contract (codes in, scores out); the diagnostics take a posterior
@@ -35,6 +36,24 @@ def test_factor_codes_and_random_stream_match_dlibs_batch_loop(toy_data, factors
     np.testing.assert_array_equal(factors, expected_factors)
     np.testing.assert_array_equal(codes, expected_codes)
     assert ours_state.randint(10**9) == dlib_state.randint(10**9)
+
+
+def test_a_metrics_points_are_its_sets_drawn_one_after_the_other(toy_data, factors_as_codes):
+    data = toy_data([3, 40, 7])
+    ours_state, expected_state = np.random.RandomState(5), np.random.RandomState(5)
+    points = sample_points("m", data, factors_as_codes, ours_state, [100, 30], batch_size=16)
+    for (codes, factors), count in zip(points, (100, 30)):
+        expected_codes, expected_factors = sample_factor_codes(data, factors_as_codes, count, expected_state, 16)
+        np.testing.assert_array_equal(codes, expected_codes)
+        np.testing.assert_array_equal(factors, expected_factors)
+    assert ours_state.randint(10**9) == expected_state.randint(10**9)
+
+
+def test_a_metric_without_enough_factors_or_codes_raises_input_error_naming_it(toy_data, factors_as_codes):
+    with pytest.raises(InputError, match="^m: expected at least 2 factors, got 1$"):
+        sample_points("m", toy_data([3]), factors_as_codes, np.random.RandomState(0), [10], min_factors=2)
+    with pytest.raises(InputError, match="^m: expected at least 3 code dimensions, got 2$"):
+        sample_points("m", toy_data([3, 4]), factors_as_codes, np.random.RandomState(0), [10], min_codes=3)
 
 
 def test_encode_groups_equals_encoding_every_group_at_once(toy_data, factors_as_codes, monkeypatch):

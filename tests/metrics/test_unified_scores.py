@@ -7,7 +7,7 @@ from hypothesis.extra.numpy import arrays
 from disentangle.errors import InputError
 from disentangle.metrics import METRICS, dci, mig, modularity_explicitness, sap, unified_scores
 from disentangle.metrics.dci import completeness, disentanglement
-from disentangle.metrics.unified_scores import aggregate_matrix, connected_groups, precision_curve
+from disentangle.metrics.unified_scores import MATRICES, aggregate_matrix, connected_groups, precision_curve
 
 SMALL = {"num_train": 600, "num_test": 300}
 GBT = {"num_stages": 10, "n_jobs": 1}
@@ -100,6 +100,10 @@ def test_aggregations_agree_with_dci_and_are_invariant_to_permuting_codes(matrix
     assert scores["dci_disentanglement"] == disentanglement(matrix)
     assert scores["dci_completeness"] == completeness(matrix)
     assert 0 <= scores["max_precision"] <= min(matrix.shape)
+
+
+def test_every_matrix_is_aggregated_by_default():
+    assert METRICS["unified_scores"].settings["matrices"] == tuple(MATRICES)
 
 
 def test_unknown_matrix_is_refused(data):

@@ -10,12 +10,14 @@ preset="dlib", **settings) -> dict``:
   e.g. the posterior mean of an encoder, PCA, any transform;
 - ``random_state``: ``numpy.random.RandomState``, consumed as dlib consumes it.
 
-The result holds dlib's score names and, under ``"settings"``, every setting used.
-Defaults are dlib's (see :mod:`disentangle.metrics.presets`); ``preset="fast"`` is a
-cheaper approximation. Metrics know nothing of models: they only call these functions.
+The settings are the function's keyword-only parameters, with dlib's defaults (see
+``help(mig)``); ``preset="fast"`` is a cheaper approximation, and settings given by name
+override the preset's. The result holds dlib's score names and, under ``"settings"``,
+every setting used. Metrics know nothing of models: they only call these functions.
 
 ``METRICS`` maps each name to its descriptor (``Metric``: settings, presets, headline
-scores, needs); a descriptor is called like its function. Besides the metrics of
+scores, needs), which ``@metric`` builds from the function (see
+:mod:`disentangle.metrics.descriptor`); a descriptor is called like its function. Besides the metrics of
 dlib's contract it holds the diagnostics of a Gaussian posterior (``elbo_decomposition``,
 ``active_units``, ``iwae_bound``), whose functions take the posterior rather than the codes.
 ``udr`` (and its descriptor ``UDR``) compares several representations at once, so it is
@@ -60,7 +62,7 @@ METRICS: dict[str, Metric] = {
         ELBO_DECOMPOSITION, ACTIVE_UNITS, IWAE_BOUND,  # diagnostics of a Gaussian posterior
     )
 }
-#: preset name -> metric -> settings (see :mod:`disentangle.metrics.presets`)
+#: preset name -> metric -> settings (what ``fast`` changes, and what that moves: docs/metrics.md)
 PRESETS: dict[str, dict[str, dict]] = {
     preset: {name: metric.preset(preset) for name, metric in METRICS.items()} for preset in PRESET_NAMES
 }

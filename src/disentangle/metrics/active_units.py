@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import POSTERIOR, Inputs, Metric
+from disentangle.metrics.descriptor import POSTERIOR, Inputs, metric
 from disentangle.metrics.sampling import ENCODE_BATCH, check_codes
 
 
@@ -62,24 +62,19 @@ def active_units(
     }
 
 
-def _evaluate(inputs: Inputs, random_state: np.random.RandomState, settings: dict) -> dict:
+@metric("active_units", function=active_units, headline=("num_active_units",), needs=(POSTERIOR,))
+def _evaluate(inputs: Inputs, random_state: np.random.RandomState, *, threshold=0.01, num_samples=10_000) -> dict:
     """Active units of the posterior means over every observation of ``inputs.data``
-    (which must offer ``__len__`` and ``observations(indices)``, as a factor dataset does)."""
+    (which must offer ``__len__`` and ``observations(indices)``, as a factor dataset does).
+
+    Settings: ``threshold``, a unit is active when A_u exceeds it (Burda's 10⁻²);
+    ``num_samples``, observations the activity is estimated on.
+    """
     data = inputs.data
     return active_units(
         lambda indices: inputs.posterior_function(data.observations(indices)), len(data), random_state,
-        threshold=settings["threshold"], num_samples=settings["num_samples"],
+        threshold=threshold, num_samples=num_samples,
     )
 
 
-ACTIVE_UNITS = Metric(
-    name="active_units",
-    function=active_units,
-    settings={
-        "threshold": 0.01,  # a unit is active when A_u exceeds it (Burda's 10⁻²)
-        "num_samples": 10_000,  # observations the activity is estimated on
-    },
-    headline=("num_active_units",),
-    needs=(POSTERIOR,),
-    adapter=_evaluate,
-)
+ACTIVE_UNITS = _evaluate.metric

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.logistic import fit_logistic_regression
 from disentangle.metrics.sampling import (
     check_factors,
@@ -38,42 +38,61 @@ from disentangle.metrics.sampling import (
 )
 
 
+@metric("beta_vae", headline=("eval_accuracy",), fast={"num_train": 2_000, "num_eval": 1_000}, default=True)
 def beta_vae_score(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    batch_size=64,
+    num_train=10_000,
+    num_eval=5_000,
+    protocol="dlib",
+    exclude_factors=None,
+    classifier_steps=10_000,
+    classifier_batch_size=64,
+    learning_rate=0.01,
 ) -> dict:
     """BetaVAE score: ``{"train_accuracy", "eval_accuracy", "settings"}``, accuracies in [0, 1].
 
-    ``settings`` override the preset's (``BETA_VAE.settings``).
+    Settings (``preset="fast"``: 2,000 training and 1,000 evaluation points):
+
+    - ``batch_size``: pairs per point (L);
+    - ``num_train``, ``num_eval``: training and evaluation points;
+    - ``protocol``: ``"dlib"`` or ``"higgins"`` (see the module docstring);
+    - ``exclude_factors``: factor indices never chosen; ``None``: none (dlib), the shape (Higgins);
+    - ``classifier_steps``, ``classifier_batch_size``: Higgins: Adagrad's minibatches and
+      points per minibatch;
+    - ``learning_rate``: Higgins: Adagrad's step size.
     """
-    settings = BETA_VAE.resolve(preset, settings)
-    protocol = settings["protocol"]
     if protocol not in ("dlib", "higgins"):
         raise InputError(f"beta_vae_score: protocol must be 'dlib' or 'higgins', got {protocol!r}")
     sizes = factor_sizes(ground_truth_data)
-    excluded = excluded_factors(ground_truth_data, settings["exclude_factors"], protocol == "higgins")
+    excluded = excluded_factors(ground_truth_data, exclude_factors, protocol == "higgins")
     candidates = np.array([k for k in range(len(sizes)) if k not in excluded])
     if len(candidates) < 2:
         raise InputError(
             f"beta_vae_score: expected at least 2 factors to classify, got {candidates.tolist()}"
         )
-    settings["exclude_factors"] = excluded
 
     def points(num):
         return _generate_points(
-            ground_truth_data, representation_function, random_state, sizes, candidates, num,
-            settings["batch_size"],
+            ground_truth_data, representation_function, random_state, sizes, candidates, num, batch_size
         )
 
-    train_points, train_labels = points(settings["num_train"])
+    train_points, train_labels = points(num_train)
     if protocol == "dlib":
         model = fit_logistic_regression(train_points, train_labels, random_state=random_state)
         predict = model.predict
     else:
-        predict = _train_softmax(train_points, train_labels, candidates, random_state, settings)
+        predict = _train_softmax(
+            train_points, train_labels, candidates, random_state, classifier_steps, classifier_batch_size,
+            learning_rate,
+        )
     train_accuracy = float(np.mean(predict(train_points) == train_labels))
-    eval_points, eval_labels = points(settings["num_eval"])
+    eval_points, eval_labels = points(num_eval)
     eval_accuracy = float(np.mean(predict(eval_points) == eval_labels))
-    return {"train_accuracy": train_accuracy, "eval_accuracy": eval_accuracy, "settings": settings}
+    return {"train_accuracy": train_accuracy, "eval_accuracy": eval_accuracy, "settings": {"exclude_factors": excluded}}
 
 
 def _generate_points(data, representation_function, random_state, sizes, candidates, num_points, batch_size):
@@ -94,15 +113,15 @@ def _generate_points(data, representation_function, random_state, sizes, candida
     return encode_groups(data, representation_function, pairs, random_state, mean_abs_difference), labels
 
 
-def _train_softmax(points, labels, classes, random_state, settings):
-    """Higgins' classifier: linear softmax, Adagrad on minibatches; returns its ``predict``."""
+def _train_softmax(points, labels, classes, random_state, steps, batch, learning_rate):
+    """Higgins' classifier: linear softmax, Adagrad on ``steps`` minibatches of ``batch``
+    points at ``learning_rate``; returns its ``predict``."""
     targets = np.searchsorted(classes, labels)
-    batch = settings["classifier_batch_size"]
     weights = np.zeros((points.shape[1] + 1, len(classes)))
     squared_gradients = np.zeros_like(weights)
     inputs = np.hstack([points, np.ones((len(points), 1))])
     rows = np.arange(batch)
-    for _ in range(settings["classifier_steps"]):
+    for _ in range(steps):
         index = random_state.randint(len(points), size=batch)
         logits = inputs[index] @ weights
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -110,7 +129,7 @@ def _train_softmax(points, labels, classes, random_state, settings):
         probabilities[rows, targets[index]] -= 1.0
         gradient = inputs[index].T @ probabilities / batch
         squared_gradients += gradient**2
-        weights -= settings["learning_rate"] * gradient / (np.sqrt(squared_gradients) + 1e-10)
+        weights -= learning_rate * gradient / (np.sqrt(squared_gradients) + 1e-10)
 
     def predict(x):
         return classes[np.argmax(np.hstack([x, np.ones((len(x), 1))]) @ weights, axis=1)]
@@ -118,20 +137,5 @@ def _train_softmax(points, labels, classes, random_state, settings):
     return predict
 
 
-BETA_VAE = Metric(
-    name="beta_vae",
-    function=beta_vae_score,
-    settings={
-        "batch_size": 64,  # pairs per point (L)
-        "num_train": 10_000,  # training points
-        "num_eval": 5_000,  # evaluation points
-        "protocol": "dlib",  # or "higgins"
-        "exclude_factors": None,  # factor indices never chosen; None: none (dlib), shape (Higgins)
-        "classifier_steps": 10_000,  # Higgins: Adagrad minibatches
-        "classifier_batch_size": 64,  # Higgins: points per minibatch
-        "learning_rate": 0.01,  # Higgins: Adagrad's step size
-    },
-    fast={"num_train": 2_000, "num_eval": 1_000},
-    headline=("eval_accuracy",),
-    default=True,
-)
+
+BETA_VAE = beta_vae_score.metric

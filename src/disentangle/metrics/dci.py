@@ -41,65 +41,79 @@ from sklearn.ensemble import GradientBoostingClassifier
 
 from disentangle.errors import InputError
 from disentangle.metrics.estimators.dci_regression import REGRESSORS, importance_regression
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.gbt import fit_gradient_boosting
-from disentangle.metrics.sampling import factor_sizes, train_test_codes
-from disentangle.resources import available_cpus
+from disentangle.metrics.sampling import factor_sizes, sample_points
 
 PREDICTORS = ("gradient_boosting", *REGRESSORS)
 
 
-def dci(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+@metric(
+    "dci",
+    headline=("disentanglement", "completeness", "informativeness_test", "nrmse_test"),
+    fast={"num_train": 1_500, "num_test": 1_000, "num_stages": 15},
+    default=True,
+)
+def dci(
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    num_train=10_000,
+    num_test=5_000,
+    batch_size=16,
+    classifier="gbt",
+    num_stages=100,
+    n_jobs=None,
+    predictor="gradient_boosting",
+    alpha=0.02,
+    num_trees=10,
+) -> dict:
     """DCI: ``{"disentanglement", "completeness", "informativeness_train",
     "informativeness_test", "settings"}``, each in [0, 1]; with a regressor as
     ``predictor``, ``nrmse_train`` and ``nrmse_test`` (>= 0, lower is better) replace the
     informativeness accuracies.
 
-    ``settings`` override the preset's (``DCI.settings``).
+    Settings (``preset="fast"``: 1,500 / 1,000 points, 15 stages):
+
+    - ``num_train``, ``num_test``: training and test points, drawn ``batch_size`` at a time;
+    - ``classifier``: ``"gbt"`` (ours) or ``"sklearn"`` (scikit-learn's own boosting);
+    - ``num_stages``: boosting stages;
+    - ``n_jobs``: threads for the per-factor classifiers; ``None``: the CPUs available;
+    - ``predictor``: ``"gradient_boosting"`` (dlib's), or Eastwood & Williams' ``"lasso"``
+      or ``"random_forest"``;
+    - ``alpha``: the lasso's L1 weight (Eastwood & Williams');
+    - ``num_trees``: the random forest's trees (ours; scikit-learn's other defaults).
     """
-    settings = DCI.resolve(preset, settings)
-    if settings["classifier"] not in ("gbt", "sklearn"):
-        raise InputError(f"dci: classifier must be 'gbt' or 'sklearn', got {settings['classifier']!r}")
-    if settings["predictor"] not in PREDICTORS:
-        raise InputError(
-            f"dci: predictor must be one of {', '.join(PREDICTORS)}, got {settings['predictor']!r}"
-        )
-    n_jobs = available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise InputError(f"dci: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
-    settings["n_jobs"] = n_jobs
-    codes_train, factors_train, codes_test, factors_test = train_test_codes(
-        ground_truth_data, representation_function, random_state, settings
+    if classifier not in ("gbt", "sklearn"):
+        raise InputError(f"dci: classifier must be 'gbt' or 'sklearn', got {classifier!r}")
+    if predictor not in PREDICTORS:
+        raise InputError(f"dci: predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
+    (codes_train, factors_train), (codes_test, factors_test) = sample_points(
+        "dci", ground_truth_data, representation_function, random_state, [num_train, num_test], batch_size,
+        min_codes=2, min_factors=2,
     )
-    if codes_train.shape[1] < 2 or factors_train.shape[1] < 2:
-        raise InputError(
-            "dci: expected at least 2 codes and 2 factors, "
-            f"got {codes_train.shape[1]} and {factors_train.shape[1]}"
-        )
-    if settings["predictor"] in REGRESSORS:
+    if predictor in REGRESSORS:
         importance, nrmse_train, nrmse_test = importance_regression(
             codes_train, factors_train, codes_test, factors_test, factor_sizes(ground_truth_data),
-            random_state, settings,
+            random_state, {"predictor": predictor, "alpha": alpha, "num_trees": num_trees, "n_jobs": n_jobs},
         )
         return {
             "nrmse_train": float(np.mean(nrmse_train)),
             "nrmse_test": float(np.mean(nrmse_test)),
             "disentanglement": disentanglement(importance),
             "completeness": completeness(importance),
-            "settings": settings,
         }
     importance, train_accuracy, test_accuracy = importance_gbt(
-        codes_train, factors_train, codes_test, factors_test, random_state, settings
+        codes_train, factors_train, codes_test, factors_test, random_state,
+        {"classifier": classifier, "num_stages": num_stages, "n_jobs": n_jobs},
     )
     return {
         "informativeness_train": float(np.mean(train_accuracy)),
         "informativeness_test": float(np.mean(test_accuracy)),
         "disentanglement": disentanglement(importance),
         "completeness": completeness(importance),
-        "settings": settings,
     }
-
-
 
 
 def _fit_gbt(x_train, y_train, x_test, y_test, seed, classifier, num_stages, map_tasks, num_groups):
@@ -185,21 +199,5 @@ def completeness(importance: np.ndarray) -> float:
     return float(np.sum(per_factor * importance.sum(axis=0) / importance.sum()))
 
 
-DCI = Metric(
-    name="dci",
-    function=dci,
-    settings={
-        "num_train": 10_000,  # training points
-        "num_test": 5_000,  # test points
-        "batch_size": 16,  # points encoded at a time
-        "classifier": "gbt",  # or "sklearn"
-        "num_stages": 100,  # boosting stages
-        "n_jobs": None,  # threads for the per-factor classifiers; None: the CPUs available
-        "predictor": "gradient_boosting",  # dlib's; or "lasso", "random_forest" (Eastwood & Williams)
-        "alpha": 0.02,  # lasso: L1 weight (Eastwood & Williams)
-        "num_trees": 10,  # random_forest: trees (ours; scikit-learn's other defaults)
-    },
-    fast={"num_train": 1_500, "num_test": 1_000, "num_stages": 15},
-    headline=("disentanglement", "completeness", "informativeness_test", "nrmse_test"),
-    default=True,
-)
+
+DCI = dci.metric

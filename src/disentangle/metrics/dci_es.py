@@ -54,60 +54,78 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from disentangle.errors import InputError
 from disentangle.metrics.dci import completeness, disentanglement
-from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.sampling import factor_sizes, train_test_codes
-from disentangle.resources import available_cpus
+from disentangle.metrics.descriptor import metric
+from disentangle.metrics.sampling import factor_sizes, sample_points
 
 LOSS_FLOORS = ("curve", "zero")
 
 
+@metric(
+    "dci_es",
+    headline=("explicitness", "size", "disentanglement", "completeness", "informativeness_test"),
+    fast={"max_depths": (1, 2, 3, 4, 8, 16, 32), "num_trees": 20},
+)
 def dci_es(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    num_train=10_000,
+    num_test=5_000,
+    batch_size=16,
+    max_depths=(1, 2, 3, 4, 8, 10, 12, 14, 16, 18, 20, 32),
+    num_trees=100,
+    max_leaf_nodes=None,
+    categorical_factors=None,
+    loss_floor="curve",
+    n_jobs=None,
 ) -> dict:
     """DCI-ES: ``{"explicitness", "size", "disentanglement", "completeness",
     "informativeness_train", "informativeness_test", "best_max_depth", "settings"}``;
     ``settings["categorical_factors"]`` holds the factors that were classified.
 
-    ``settings`` override the preset's (``DCI_ES.settings``).
+    Settings (``preset="fast"``: 20 trees, depths 1, 2, 3, 4, 8, 16, 32):
+
+    - ``num_train``, ``num_test``: training and test points (dlib's DCI), drawn
+      ``batch_size`` at a time;
+    - ``max_depths``: the probes' capacities, at least 2 increasing depths (the reference's);
+    - ``num_trees``: trees per forest (the reference's);
+    - ``max_leaf_nodes``: leaves per tree at most; ``None``: no limit (the reference's);
+    - ``categorical_factors``: factors to classify; ``None``: the dataset's declaration
+      (all if none);
+    - ``loss_floor``: ``"curve"``, the area above the curve's lowest loss (the reference
+      code), or ``"zero"`` (l* = 0);
+    - ``n_jobs``: threads per forest; ``None``: the CPUs available (results do not depend on it).
     """
-    settings = DCI_ES.resolve(preset, settings)
-    depths = settings["max_depths"]
     if (
-        not isinstance(depths, (list, tuple)) or len(depths) < 2
-        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in depths)
-        or list(depths) != sorted(set(depths))
+        not isinstance(max_depths, (list, tuple)) or len(max_depths) < 2
+        or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in max_depths)
+        or list(max_depths) != sorted(set(max_depths))
     ):
         raise InputError(
-            f"dci_es: max_depths must be at least 2 increasing positive integers, got {depths!r}"
+            f"dci_es: max_depths must be at least 2 increasing positive integers, got {max_depths!r}"
         )
-    if settings["loss_floor"] not in LOSS_FLOORS:
+    if loss_floor not in LOSS_FLOORS:
+        raise InputError(f"dci_es: loss_floor must be one of {', '.join(LOSS_FLOORS)}, got {loss_floor!r}")
+    if max_leaf_nodes is not None and (
+        isinstance(max_leaf_nodes, bool) or not isinstance(max_leaf_nodes, (int, np.integer)) or max_leaf_nodes < 2
+    ):
         raise InputError(
-            f"dci_es: loss_floor must be one of {', '.join(LOSS_FLOORS)}, got {settings['loss_floor']!r}"
+            f"dci_es: max_leaf_nodes must be None or an integer of at least 2, got {max_leaf_nodes!r}"
         )
-    n_jobs = available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise InputError(f"dci_es: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
-    settings["n_jobs"] = n_jobs
-    leaves = settings["max_leaf_nodes"]
-    if leaves is not None and (isinstance(leaves, bool) or not isinstance(leaves, (int, np.integer)) or leaves < 2):
-        raise InputError(f"dci_es: max_leaf_nodes must be None or an integer of at least 2, got {leaves!r}")
     sizes = factor_sizes(ground_truth_data)
-    categorical = categorical_factor_mask(ground_truth_data, settings["categorical_factors"], len(sizes))
-    settings["categorical_factors"] = [int(k) for k in np.flatnonzero(categorical)]
-    codes_train, factors_train, codes_test, factors_test = train_test_codes(
-        ground_truth_data, representation_function, random_state, settings
+    categorical = categorical_factor_mask(ground_truth_data, categorical_factors, len(sizes))
+    (codes_train, factors_train), (codes_test, factors_test) = sample_points(
+        "dci_es", ground_truth_data, representation_function, random_state, [num_train, num_test], batch_size,
+        min_codes=2, min_factors=2,
     )
-    if codes_train.shape[1] < 2 or factors_train.shape[1] < 2:
-        raise InputError(
-            "dci_es: expected at least 2 codes and 2 factors, "
-            f"got {codes_train.shape[1]} and {factors_train.shape[1]}"
-        )
     importance, train_score, test_score = probe_forests(
-        codes_train, factors_train, codes_test, factors_test, sizes, categorical, random_state, settings
+        codes_train, factors_train, codes_test, factors_test, sizes, categorical, random_state,
+        {"max_depths": max_depths, "num_trees": num_trees, "max_leaf_nodes": max_leaf_nodes, "n_jobs": n_jobs},
     )
-    capacities, baseline = np.asarray(depths, dtype=np.float64), baseline_losses(sizes, categorical)
+    capacities, baseline = np.asarray(max_depths, dtype=np.float64), baseline_losses(sizes, categorical)
     explicitness = [
-        explicitness_from_curve(capacities, 1.0 - test_score[:, k], baseline[k], settings["loss_floor"])
+        explicitness_from_curve(capacities, 1.0 - test_score[:, k], baseline[k], loss_floor)
         for k in range(len(sizes))
     ]
     best = int(np.argmax(test_score.mean(axis=1)))
@@ -118,8 +136,8 @@ def dci_es(
         "completeness": completeness(importance[best]),
         "informativeness_train": float(train_score[best].mean()),
         "informativeness_test": float(test_score[best].mean()),
-        "best_max_depth": int(depths[best]),
-        "settings": settings,
+        "best_max_depth": int(max_depths[best]),
+        "settings": {"categorical_factors": [int(k) for k in np.flatnonzero(categorical)]},
     }
 
 
@@ -197,20 +215,5 @@ def explicitness_from_curve(
     return float(1.0 - area / ((capacities[-1] - capacities[0]) * baseline_loss / 2.0))
 
 
-DCI_ES = Metric(
-    name="dci_es",
-    function=dci_es,
-    settings={
-        "num_train": 10_000,  # training points (dlib's DCI)
-        "num_test": 5_000,  # test points (dlib's DCI)
-        "batch_size": 16,  # points drawn at a time (dlib)
-        "max_depths": (1, 2, 3, 4, 8, 10, 12, 14, 16, 18, 20, 32),  # probe capacities (the reference's)
-        "num_trees": 100,  # trees per forest (the reference's)
-        "max_leaf_nodes": None,  # leaves per tree at most; None: no limit (the reference's)
-        "categorical_factors": None,  # factors to classify; None: the dataset's declaration (all if none)
-        "loss_floor": "curve",  # area above the curve's lowest loss (reference code) or "zero" (l* = 0)
-        "n_jobs": None,  # threads per forest; None: the CPUs available (results do not depend on it)
-    },
-    fast={"max_depths": (1, 2, 3, 4, 8, 16, 32), "num_trees": 20},
-    headline=("explicitness", "size", "disentanglement", "completeness", "informativeness_test"),
-)
+
+DCI_ES = dci_es.metric

@@ -27,29 +27,31 @@ from __future__ import annotations
 
 import numpy as np
 
-from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.mutual_information import binned_for_zaidi, discrete_entropy, discrete_mutual_info
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import sample_points
 
 
+@metric("dcimig", headline=("dcimig",))
 def dcimig(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data, representation_function, random_state, *, num_train=10_000, batch_size=16, num_bins=10,
+    factor_bins=None,
 ) -> dict:
     """DCIMIG: ``{"dcimig", "settings"}``, in [0, 1].
 
-    ``settings`` override the preset's (``DCIMIG.settings``).
+    Settings (``preset="fast"`` changes none):
+
+    - ``num_train``, ``batch_size``: sampled points, drawn ``batch_size`` at a time (dlib's MIG);
+    - ``num_bins``: equal-width bins per code (Zaidi et al.'s reference);
+    - ``factor_bins``: ``None``: factors as their values; a number: bins per factor (the
+      reference's ``continuous_factors``).
     """
-    settings = DCIMIG.resolve(preset, settings)
-    codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state,
-        settings["batch_size"],
+    [(codes, factors)] = sample_points(
+        "dcimig", ground_truth_data, representation_function, random_state, [num_train], batch_size, min_factors=2
     )
-    if factors.shape[1] < 2:
-        raise InputError(f"dcimig: expected at least 2 factors, got {factors.shape[1]}")
-    codes, factors = binned_for_zaidi(codes, factors, settings, "dcimig")
+    codes, factors = binned_for_zaidi(codes, factors, num_bins, factor_bins, "dcimig")
     mutual_info = discrete_mutual_info(codes, factors)
-    return {"dcimig": dcimig_score(mutual_info, discrete_entropy(factors)), "settings": settings}
+    return {"dcimig": dcimig_score(mutual_info, discrete_entropy(factors))}
 
 
 def dcimig_score(mutual_info: np.ndarray, factor_entropy: np.ndarray) -> float:
@@ -63,14 +65,5 @@ def dcimig_score(mutual_info: np.ndarray, factor_entropy: np.ndarray) -> float:
     return float(best_gap.sum() / total_entropy) if total_entropy > 0 else 0.0
 
 
-DCIMIG = Metric(
-    name="dcimig",
-    function=dcimig,
-    settings={
-        "num_train": 10_000,  # sampled points (dlib's MIG)
-        "batch_size": 16,  # points drawn at a time (dlib's MIG)
-        "num_bins": 10,  # equal-width bins per code (Zaidi et al.'s reference)
-        "factor_bins": None,  # None: factors as their values; a number: bins per factor (the reference's continuous_factors)
-    },
-    headline=("dcimig",),
-)
+
+DCIMIG = dcimig.metric

@@ -22,45 +22,55 @@ from __future__ import annotations
 
 import numpy as np
 
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.predictors import (
     accuracies,
-    check_n_jobs,
     check_predictor,
     check_train_sizes,
     draw_seeds,
     fit_per_factor,
 )
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import sample_points
 
 
+@metric(
+    "downstream_task",
+    headline=("10000:mean_test_accuracy", "1000:mean_test_accuracy"),
+    fast={"num_train": (10, 100, 1_000), "num_test": 2_000},
+)
 def downstream_task(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    num_train=(10, 100, 1_000, 10_000),
+    num_test=5_000,
+    batch_size=16,
+    predictor="logistic_regression",
+    n_jobs=None,
 ) -> dict:
     """Accuracies per training size (see the module docstring), plus ``"settings"``.
 
-    ``settings`` override the preset's (``DOWNSTREAM_TASK.settings``).
+    Settings (``preset="fast"``: no 10,000-point task, 2,000 test points):
+
+    - ``num_train``: training-set sizes, each a separate task;
+    - ``num_test``: test points per training size; points are drawn ``batch_size`` at a time;
+    - ``predictor``: ``"logistic_regression"``, ``"boosted_trees"`` (or ``"boosted_trees_sklearn"``);
+    - ``n_jobs``: threads for the per-factor classifiers; ``None``: the CPUs available.
     """
-    settings = DOWNSTREAM_TASK.resolve(preset, settings)
-    train_sizes = check_train_sizes("downstream_task", settings["num_train"])
-    check_predictor("downstream_task", settings["predictor"])
-    settings["n_jobs"] = check_n_jobs("downstream_task", settings["n_jobs"])
-    samples = [
-        [
-            sample_factor_codes(
-                ground_truth_data, representation_function, num, random_state, settings["batch_size"]
-            )
-            for num in (size, settings["num_test"])
-        ]
-        for size in train_sizes
-    ]
+    train_sizes = check_train_sizes("downstream_task", num_train)
+    check_predictor("downstream_task", predictor)
+    points = sample_points(
+        "downstream_task", ground_truth_data, representation_function, random_state,
+        [count for size in train_sizes for count in (size, num_test)], batch_size,
+    )
     scores = {}
-    for size, ((codes, factors), (codes_test, factors_test)) in zip(train_sizes, samples):
+    for size, (codes, factors), (codes_test, factors_test) in zip(train_sizes, points[::2], points[1::2]):
         seeds = draw_seeds(random_state, factors.shape[1])
-        models = fit_per_factor(settings["predictor"], codes, factors, seeds, settings["n_jobs"])
-        scores.update(accuracy_scores(str(size), accuracies(models, codes, factors, settings["n_jobs"]),
-                                      accuracies(models, codes_test, factors_test, settings["n_jobs"])))
-    return {**scores, "settings": settings}
+        models = fit_per_factor(predictor, codes, factors, seeds, n_jobs)
+        scores.update(accuracy_scores(str(size), accuracies(models, codes, factors, n_jobs),
+                                      accuracies(models, codes_test, factors_test, n_jobs)))
+    return scores
 
 
 def accuracy_scores(prefix: str, train: np.ndarray, test: np.ndarray) -> dict:
@@ -77,16 +87,5 @@ def accuracy_scores(prefix: str, train: np.ndarray, test: np.ndarray) -> dict:
     return scores
 
 
-DOWNSTREAM_TASK = Metric(
-    name="downstream_task",
-    function=downstream_task,
-    settings={
-        "num_train": (10, 100, 1_000, 10_000),  # training-set sizes, each a separate task
-        "num_test": 5_000,  # test points per training size
-        "batch_size": 16,  # points encoded at a time
-        "predictor": "logistic_regression",  # or "boosted_trees" (or "boosted_trees_sklearn")
-        "n_jobs": None,  # threads for the per-factor classifiers; None: the CPUs available
-    },
-    fast={"num_train": (10, 100, 1_000), "num_test": 2_000},
-    headline=("10000:mean_test_accuracy", "1000:mean_test_accuracy"),
-)
+
+DOWNSTREAM_TASK = downstream_task.metric

@@ -51,7 +51,7 @@ from collections.abc import Callable
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import POSTERIOR, Inputs, Metric
+from disentangle.metrics.descriptor import POSTERIOR, Inputs, metric
 from disentangle.metrics.sampling import ENCODE_BATCH
 
 ESTIMATORS = ("exact", "mws", "mss")
@@ -278,14 +278,27 @@ def _minibatch_log_densities(z, mean, log_std, batches, log_weights):
     return log_joint, np.moveaxis(log_marginals, 0, 2)
 
 
-def _evaluate(inputs: Inputs, random_state: np.random.RandomState, settings: dict) -> dict:
+@metric(
+    "elbo_decomposition",
+    function=elbo_decomposition,
+    headline=("index_code_mi_mss", "total_correlation_mss", "dimwise_kl_mss"),
+    needs=(POSTERIOR,),
+)
+def _evaluate(
+    inputs: Inputs, random_state: np.random.RandomState, *, estimators=("mws", "mss"), num_samples=10_000,
+    batch_size=64,
+) -> dict:
     """The decomposition over every observation of ``inputs.data`` (which must offer
-    ``__len__`` and ``observations(indices)``) by each of ``settings["estimators"]``, each
-    from the same random state; the scores are suffixed ``_<estimator>``."""
+    ``__len__`` and ``observations(indices)``) by each of ``estimators``, each from the
+    same random state; the scores are suffixed ``_<estimator>``.
+
+    Settings: ``estimators``, each gives its own scores (``"exact"`` takes about 10 minutes
+    on dSprites); ``num_samples``, (n, z) pairs; ``batch_size``, B of the minibatch estimators.
+    """
     data, state = inputs.data, random_state.get_state()
-    options = {"num_samples": settings["num_samples"], "batch_size": settings["batch_size"]}
+    options = {"num_samples": num_samples, "batch_size": batch_size}
     result = {}
-    for estimator in settings["estimators"]:
+    for estimator in estimators:
         generator = np.random.RandomState()
         generator.set_state(state)
         values = elbo_decomposition(
@@ -293,18 +306,7 @@ def _evaluate(inputs: Inputs, random_state: np.random.RandomState, settings: dic
             estimator=estimator, **options,
         )
         result.update({f"{key}_{estimator}": value for key, value in values.items() if key != "settings"})
-    return {**result, "settings": {**options, "estimators": list(settings["estimators"])}}
+    return {**result, "settings": {**options, "estimators": list(estimators)}}
 
 
-ELBO_DECOMPOSITION = Metric(
-    name="elbo_decomposition",
-    function=elbo_decomposition,
-    settings={
-        "estimators": ("mws", "mss"),  # each gives its own scores; "exact" takes about 10 minutes on dSprites
-        "num_samples": 10_000,  # (n, z) pairs
-        "batch_size": 64,  # B of the minibatch estimators
-    },
-    headline=("index_code_mi_mss", "total_correlation_mss", "dimwise_kl_mss"),
-    needs=(POSTERIOR,),
-    adapter=_evaluate,
-)
+ELBO_DECOMPOSITION = _evaluate.metric

@@ -18,52 +18,68 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.sampling import check_factors, draw_factors, encode, encode_groups, factor_sizes
 
 
+@metric(
+    "factor_vae",
+    headline=("eval_accuracy",),
+    fast={"num_train": 2_000, "num_eval": 1_000, "num_variance_estimate": 5_000},
+    default=True,
+)
 def factor_vae_score(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    batch_size=64,
+    num_train=10_000,
+    num_eval=5_000,
+    num_variance_estimate=10_000,
+    prune_threshold=0.05,
 ) -> dict:
     """FactorVAE score: ``{"train_accuracy", "eval_accuracy", "num_active_dims", "settings"}``.
 
-    ``settings`` override the preset's (``FACTOR_VAE.settings``; ``batch_size`` at least 2).
-    With no active dimension both accuracies are 0, as in dlib.
-    ``num_active_dims`` counts the dimensions kept (dlib reports the total number of
-    dimensions there, ``len`` of its boolean mask).
+    With no active dimension both accuracies are 0, as in dlib. ``num_active_dims`` counts
+    the dimensions kept (dlib reports the total number of dimensions there, ``len`` of its
+    boolean mask). Settings (``preset="fast"``: 2,000 / 1,000 votes, 5,000 points for the
+    variances):
+
+    - ``batch_size``: points per vote (L), at least 2;
+    - ``num_train``, ``num_eval``: training and evaluation votes;
+    - ``num_variance_estimate``: points for the global variances;
+    - ``prune_threshold``: dimensions with a smaller global standard deviation are dropped.
     """
-    settings = FACTOR_VAE.resolve(preset, settings)
-    if settings["batch_size"] < 2:
+    if batch_size < 2:
         raise InputError(
-            "factor_vae_score: batch_size must be at least 2 (variances use ddof=1), "
-            f"got {settings['batch_size']}"
+            f"factor_vae_score: batch_size must be at least 2 (variances use ddof=1), got {batch_size}"
         )
     sizes = factor_sizes(ground_truth_data)
 
-    factors = draw_factors(ground_truth_data, settings["num_variance_estimate"], random_state)
+    factors = draw_factors(ground_truth_data, num_variance_estimate, random_state)
     codes = encode(ground_truth_data, representation_function, check_factors(factors, sizes), random_state)
     global_variances = np.var(codes, axis=0, ddof=1)
-    active = np.sqrt(global_variances) >= settings["prune_threshold"]
+    active = np.sqrt(global_variances) >= prune_threshold
     if not active.any():
-        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0, "settings": settings}
+        return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "num_active_dims": 0}
 
     def votes(num):
         return _generate_votes(
-            ground_truth_data, representation_function, random_state, sizes, num, settings["batch_size"],
-            global_variances, active,
+            ground_truth_data, representation_function, random_state, sizes, num, batch_size, global_variances,
+            active,
         )
 
-    train_votes = votes(settings["num_train"])
+    train_votes = votes(num_train)
     classifier = np.argmax(train_votes, axis=0)
     dims = np.arange(train_votes.shape[1])
     train_accuracy = train_votes[classifier, dims].sum() / train_votes.sum()
-    eval_votes = votes(settings["num_eval"])
+    eval_votes = votes(num_eval)
     eval_accuracy = eval_votes[classifier, dims].sum() / eval_votes.sum()
     return {
         "train_accuracy": float(train_accuracy),
         "eval_accuracy": float(eval_accuracy),
         "num_active_dims": int(active.sum()),
-        "settings": settings,
     }
 
 
@@ -93,17 +109,5 @@ def _generate_votes(
     return votes
 
 
-FACTOR_VAE = Metric(
-    name="factor_vae",
-    function=factor_vae_score,
-    settings={
-        "batch_size": 64,  # points per vote (L)
-        "num_train": 10_000,  # training votes
-        "num_eval": 5_000,  # evaluation votes
-        "num_variance_estimate": 10_000,  # points for the global variances
-        "prune_threshold": 0.05,  # dimensions with a smaller global std are dropped
-    },
-    fast={"num_train": 2_000, "num_eval": 1_000, "num_variance_estimate": 5_000},
-    headline=("eval_accuracy",),
-    default=True,
-)
+
+FACTOR_VAE = factor_vae_score.metric

@@ -30,34 +30,50 @@ from __future__ import annotations
 
 import numpy as np
 
-from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.estimators.predictors import check_n_jobs, check_predictor, draw_seeds, fit_per_factor
-from disentangle.metrics.sampling import check_factors, draw_factors, encode, factor_sizes, sample_factor_codes
+from disentangle.metrics.descriptor import metric
+from disentangle.metrics.estimators.predictors import check_predictor, draw_seeds, fit_per_factor
+from disentangle.metrics.sampling import check_factors, draw_factors, encode, factor_sizes, sample_points
 
 
-def fairness(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+@metric(
+    "fairness",
+    headline=("mean_fairness:mean_pred:mean_sens", "max_fairness:mean_pred:mean_sens"),
+    fast={"num_train": 2_000},
+)
+def fairness(
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    num_train=10_000,
+    num_test_points_per_class=100,
+    batch_size=16,
+    predictor="boosted_trees",
+    n_jobs=None,
+) -> dict:
     """Unfairness scores in [0, 1] under dlib's names (see the module docstring), plus
-    ``"settings"``. ``settings`` override the preset's (``FAIRNESS.settings``)."""
-    settings = FAIRNESS.resolve(preset, settings)
-    check_predictor("fairness", settings["predictor"])
-    settings["n_jobs"] = check_n_jobs("fairness", settings["n_jobs"])
+    ``"settings"``.
+
+    Settings (``preset="fast"``: 2,000 training points):
+
+    - ``num_train``, ``batch_size``: training points, drawn ``batch_size`` at a time;
+    - ``num_test_points_per_class``: test factor vectors per (target, sensitive) pair;
+    - ``predictor``: ``"boosted_trees"``, ``"logistic_regression"`` (or ``"boosted_trees_sklearn"``);
+    - ``n_jobs``: threads for the per-factor classifiers; ``None``: the CPUs available.
+    """
+    check_predictor("fairness", predictor)
+    [(codes, factors)] = sample_points(
+        "fairness", ground_truth_data, representation_function, random_state, [num_train], batch_size,
+        min_factors=2,
+    )
     sizes = factor_sizes(ground_truth_data)
     num_factors = len(sizes)
-    if num_factors < 2:
-        raise InputError(f"fairness: expected at least 2 factors, got {num_factors}")
-    codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state, settings["batch_size"]
-    )
     pairs = [(t, s) for t in range(num_factors) for s in range(num_factors) if s != t]
     tests = {
-        pair: check_factors(
-            draw_factors(ground_truth_data, settings["num_test_points_per_class"], random_state), sizes
-        )
+        pair: check_factors(draw_factors(ground_truth_data, num_test_points_per_class, random_state), sizes)
         for pair in pairs
     }
-    models = fit_per_factor(settings["predictor"], codes, factors, draw_seeds(random_state, num_factors),
-                            settings["n_jobs"])
+    models = fit_per_factor(predictor, codes, factors, draw_seeds(random_state, num_factors), n_jobs)
     mean_distance, max_distance = np.zeros((num_factors, num_factors)), np.zeros((num_factors, num_factors))
     for (t, s), test in tests.items():
         intervened = np.repeat(test[None], sizes[s], axis=0)  # (values of s, points, K)
@@ -67,11 +83,7 @@ def fairness(ground_truth_data, representation_function, random_state, preset: s
         ).reshape(sizes[s], -1)
         counts = np.stack([np.bincount(row, minlength=sizes[t]) for row in predictions.astype(np.int64)], axis=1)
         mean_distance[t, s], max_distance[t, s] = inter_group_fairness(counts)
-    return {
-        **fairness_scores(mean_distance, "mean_fairness"),
-        **fairness_scores(max_distance, "max_fairness"),
-        "settings": settings,
-    }
+    return {**fairness_scores(mean_distance, "mean_fairness"), **fairness_scores(max_distance, "max_fairness")}
 
 
 def inter_group_fairness(counts: np.ndarray) -> tuple[float, float]:
@@ -111,16 +123,5 @@ def fairness_scores(distance: np.ndarray, prefix: str) -> dict:
     return scores
 
 
-FAIRNESS = Metric(
-    name="fairness",
-    function=fairness,
-    settings={
-        "num_train": 10_000,  # training points
-        "num_test_points_per_class": 100,  # test factor vectors per (target, sensitive) pair
-        "batch_size": 16,  # points encoded at a time
-        "predictor": "boosted_trees",  # or "logistic_regression" (or "boosted_trees_sklearn")
-        "n_jobs": None,  # threads for the per-factor classifiers; None: the CPUs available
-    },
-    fast={"num_train": 2_000},
-    headline=("mean_fairness:mean_pred:mean_sens", "max_fairness:mean_pred:mean_sens"),
-)
+
+FAIRNESS = fairness.metric

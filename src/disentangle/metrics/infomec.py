@@ -39,41 +39,43 @@ from sklearn.feature_selection import mutual_info_classif
 from sklearn.metrics import log_loss
 from sklearn.preprocessing import OneHotEncoder
 
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.logistic import fit_logistic_regression
 from disentangle.metrics.estimators.mutual_information import discrete_entropy, discrete_mutual_info
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import sample_points
 
 #: an active code's range exceeds the largest range divided by this (the reference's 20)
 _ACTIVE_RANGE_DIVISOR = 20.0
 
 
+@metric("infomec", headline=("infom", "infoc", "infoe"))
 def infomec(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data, representation_function, random_state, *, num_train=10_000, batch_size=16, num_neighbors=10,
+    discrete_codes=False,
 ) -> dict:
     """InfoMEC: ``{"infom", "infoe", "infoc", "num_active_dims", "settings"}``, each in [0, 1].
 
-    ``settings`` override the preset's (``INFOMEC.settings``).
+    Settings (``preset="fast"`` changes none):
+
+    - ``num_train``, ``batch_size``: sampled points, drawn ``batch_size`` at a time (dlib's;
+      the reference scores its whole evaluation set);
+    - ``num_neighbors``: neighbours of the KSG estimator (the reference's);
+    - ``discrete_codes``: the codes are labels (quantised latents), as the reference's
+      ``discrete_latents``.
     """
-    settings = INFOMEC.resolve(preset, settings)
-    codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state,
-        settings["batch_size"],
+    [(codes, factors)] = sample_points(
+        "infomec", ground_truth_data, representation_function, random_state, [num_train], batch_size
     )
-    discrete = settings["discrete_codes"]
     ranges = np.ptp(codes, axis=0)
-    active = ranges > 0 if discrete else ranges > ranges.max() / _ACTIVE_RANGE_DIVISOR
+    active = ranges > 0 if discrete_codes else ranges > ranges.max() / _ACTIVE_RANGE_DIVISOR
     if not active.any():
-        return {"infom": 0.0, "infoe": 0.0, "infoc": 0.0, "num_active_dims": 0, "settings": settings}
-    nmi = normalised_mutual_info_matrix(
-        codes[:, active], factors, discrete, settings["num_neighbors"], random_state
-    )
+        return {"infom": 0.0, "infoe": 0.0, "infoc": 0.0, "num_active_dims": 0}
+    nmi = normalised_mutual_info_matrix(codes[:, active], factors, discrete_codes, num_neighbors, random_state)
     return {
         "infom": concentration(nmi, axis=0),
-        "infoe": float(np.mean(predictive_information(codes, factors, discrete))),
+        "infoe": float(np.mean(predictive_information(codes, factors, discrete_codes))),
         "infoc": concentration(nmi, axis=1),
         "num_active_dims": int(active.sum()),
-        "settings": settings,
     }
 
 
@@ -135,14 +137,5 @@ def _standardise(codes: np.ndarray) -> np.ndarray:
     return (codes - codes.mean(axis=0)) / np.where(std > 0, std, 1.0)
 
 
-INFOMEC = Metric(
-    name="infomec",
-    function=infomec,
-    settings={
-        "num_train": 10_000,  # sampled points (ours, dlib's; the reference scores its whole evaluation set)
-        "batch_size": 16,  # points drawn at a time (dlib)
-        "num_neighbors": 10,  # neighbours of the KSG estimator (the reference's)
-        "discrete_codes": False,  # codes are labels (quantised latents), as the reference's discrete_latents
-    },
-    headline=("infom", "infoc", "infoe"),
-)
+
+INFOMEC = infomec.metric

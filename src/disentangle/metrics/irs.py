@@ -22,32 +22,36 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.mutual_information import histogram_discretize
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import sample_points
 
 
-def irs(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+@metric("irs", headline=("IRS",))
+def irs(
+    ground_truth_data, representation_function, random_state, *, num_train=10_000, batch_size=16, num_bins=20,
+    diff_quantile=0.99,
+) -> dict:
     """IRS: ``{"IRS", "num_active_dims", "active_dims", "disentanglement_scores", "parents",
     "max_deviations", "settings"}``.
 
     ``IRS`` is at most 1 (0 when every code is constant); the lists hold one entry per
-    active code, listed in ``active_dims`` (indices into the codes). ``settings`` override
-    the preset's (``IRS.settings``).
+    active code, listed in ``active_dims`` (indices into the codes). Settings
+    (``preset="fast"`` changes none):
+
+    - ``num_train``, ``batch_size``: sampled points, drawn ``batch_size`` at a time;
+    - ``num_bins``: equal-width bins per factor;
+    - ``diff_quantile``: quantile of a code's deviations within a group (1: the paper's maximum).
     """
-    settings = IRS.resolve(preset, settings)
-    if not 0.0 <= settings["diff_quantile"] <= 1.0:
-        raise InputError(f"irs: diff_quantile must lie in [0, 1], got {settings['diff_quantile']!r}")
-    codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state, settings["batch_size"]
-    )
+    if not 0.0 <= diff_quantile <= 1.0:
+        raise InputError(f"irs: diff_quantile must lie in [0, 1], got {diff_quantile!r}")
+    [(codes, factors)] = sample_points("irs", ground_truth_data, representation_function, random_state, [num_train],
+                                       batch_size)
     active = np.flatnonzero(codes.var(axis=0) > 0.0)
     result = {"IRS": 0.0, "num_active_dims": len(active), "active_dims": active.tolist()}
     scores = {"disentanglement_scores": [], "parents": [], "max_deviations": []}
     if len(active):
-        matrix, max_deviations = irs_matrix(
-            histogram_discretize(factors, settings["num_bins"]), codes[:, active], settings["diff_quantile"]
-        )
+        matrix, max_deviations = irs_matrix(histogram_discretize(factors, num_bins), codes[:, active], diff_quantile)
         per_code = matrix.max(axis=1)
         result["IRS"] = float(np.average(per_code, weights=max_deviations))
         scores = {
@@ -55,7 +59,7 @@ def irs(ground_truth_data, representation_function, random_state, preset: str = 
             "parents": matrix.argmax(axis=1).tolist(),
             "max_deviations": max_deviations.tolist(),
         }
-    return {**result, **scores, "settings": settings}
+    return {**result, **scores}
 
 
 def irs_matrix(
@@ -74,14 +78,5 @@ def irs_matrix(
     return 1.0 - spread / max_deviations[:, None], max_deviations
 
 
-IRS = Metric(
-    name="irs",
-    function=irs,
-    settings={
-        "num_train": 10_000,  # sampled points
-        "batch_size": 16,  # points encoded at a time
-        "num_bins": 20,  # equal-width bins per factor
-        "diff_quantile": 0.99,  # quantile of a code's deviations within a group (1: the paper's maximum)
-    },
-    headline=("IRS",),
-)
+
+IRS = irs.metric

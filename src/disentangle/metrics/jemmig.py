@@ -33,35 +33,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.mutual_information import binned_for_zaidi, discrete_entropy, discrete_mutual_info
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import sample_points
 
 
+@metric("jemmig", headline=("normalized_jemmig",))
 def jemmig(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data, representation_function, random_state, *, num_train=10_000, batch_size=16, num_bins=10,
+    factor_bins=None,
 ) -> dict:
     """JEMMIG: ``{"jemmig", "normalized_jemmig", "settings"}``.
 
-    ``settings`` override the preset's (``JEMMIG.settings``).
+    Settings (``preset="fast"`` changes none):
+
+    - ``num_train``, ``batch_size``: sampled points, drawn ``batch_size`` at a time (dlib's MIG);
+    - ``num_bins``: equal-width bins per code (Zaidi et al.'s reference); B in the
+      normalisation;
+    - ``factor_bins``: ``None``: factors as their values; a number: bins per factor (the
+      reference's ``continuous_factors``).
     """
-    settings = JEMMIG.resolve(preset, settings)
-    codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state,
-        settings["batch_size"],
+    [(codes, factors)] = sample_points(
+        "jemmig", ground_truth_data, representation_function, random_state, [num_train], batch_size, min_codes=2
     )
-    binned, factors = binned_for_zaidi(codes, factors, settings, "jemmig")
-    if binned.shape[1] < 2:
-        raise InputError(f"jemmig: expected at least 2 codes, got {binned.shape[1]}")
+    binned, factors = binned_for_zaidi(codes, factors, num_bins, factor_bins, "jemmig")
     per_factor = jemmig_per_factor(
         discrete_mutual_info(binned, factors), discrete_entropy(factors), discrete_entropy(binned)
     )
-    normaliser = discrete_entropy(factors) + np.log(settings["num_bins"])
+    normaliser = discrete_entropy(factors) + np.log(num_bins)
     return {
         "jemmig": float(np.mean(per_factor)),
         "normalized_jemmig": float(1.0 - np.mean(per_factor / normaliser)),
-        "settings": settings,
     }
 
 
@@ -84,14 +86,5 @@ def jemmig_per_factor(
     return joint_entropy - top_info + mutual_info[second, columns]
 
 
-JEMMIG = Metric(
-    name="jemmig",
-    function=jemmig,
-    settings={
-        "num_train": 10_000,  # sampled points (dlib's MIG)
-        "batch_size": 16,  # points drawn at a time (dlib's MIG)
-        "num_bins": 10,  # equal-width bins per code (Zaidi et al.'s reference); B in the normalisation
-        "factor_bins": None,  # None: factors as their values; a number: bins per factor (the reference's continuous_factors)
-    },
-    headline=("normalized_jemmig",),
-)
+
+JEMMIG = jemmig.metric

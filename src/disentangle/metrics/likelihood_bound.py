@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import LIKELIHOOD, POSTERIOR, Inputs, Metric
+from disentangle.metrics.descriptor import LIKELIHOOD, POSTERIOR, Inputs, metric
 
 
 def importance_weighted_bound(
@@ -134,29 +134,24 @@ def _likelihood(output, rows: int, samples: int, device: torch.device) -> torch.
     return tensor
 
 
-def _evaluate(inputs: Inputs, random_state: np.random.RandomState, settings: dict) -> dict:
+@metric(
+    "iwae_bound", function=importance_weighted_bound, headline=("iwae_bound",), needs=(POSTERIOR, LIKELIHOOD)
+)
+def _evaluate(
+    inputs: Inputs, random_state: np.random.RandomState, *, num_observations=500, num_importance_samples=100
+) -> dict:
     """The bound on ``num_observations`` observations of ``inputs.data`` drawn without
-    replacement (``data`` must offer ``__len__`` and ``observations(indices)``)."""
+    replacement (``data`` must offer ``__len__`` and ``observations(indices)``), with
+    ``num_importance_samples`` (k) samples each."""
     data = inputs.data
-    count = min(settings["num_observations"], len(data))
+    count = min(num_observations, len(data))
     indices = random_state.choice(len(data), count, replace=False)
     values = importance_weighted_bound(
         inputs.posterior_function, inputs.log_likelihood, data.observations(indices), random_state,
-        num_importance_samples=settings["num_importance_samples"],
-        num_dimensions=int(np.prod(data.observation_shape)),
+        num_importance_samples=num_importance_samples, num_dimensions=int(np.prod(data.observation_shape)),
     )
     values["settings"]["num_observations"] = count
     return values
 
 
-IWAE_BOUND = Metric(
-    name="iwae_bound",
-    function=importance_weighted_bound,
-    settings={
-        "num_observations": 500,  # observations the bound is averaged over
-        "num_importance_samples": 100,  # k
-    },
-    headline=("iwae_bound",),
-    needs=(POSTERIOR, LIKELIHOOD),
-    adapter=_evaluate,
-)
+IWAE_BOUND = _evaluate.metric

@@ -45,60 +45,68 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import POSTERIOR, metric
 from disentangle.metrics.estimators.mutual_information import (
     discrete_entropy,
     discrete_mutual_info,
     histogram_discretize,
 )
-from disentangle.metrics.sampling import (
-    ENCODE_BATCH,
-    check_codes,
-    excluded_factors,
-    factor_sizes,
-    sample_factor_codes,
-)
+from disentangle.metrics.sampling import ENCODE_BATCH, check_codes, excluded_factors, factor_sizes, sample_points
 
 #: density evaluations per chunk of the Chen estimator (bounds its memory)
 _CHUNK = 2_000_000
 
 
+@metric("mig", headline=("discrete_mig", "mig"), uses=(POSTERIOR,), default=True)
 def mig(
     ground_truth_data,
     representation_function,
     random_state,
-    preset: str = "dlib",
     posterior_function=None,
-    **settings,
+    *,
+    estimator="dlib",
+    num_train=10_000,
+    batch_size=16,
+    num_bins=20,
+    num_samples=10_000,
+    num_components=10_000,
+    exclude_factors=None,
 ) -> dict:
     """MIG: ``{"discrete_mig", "settings"}`` (dlib) or ``{"mig", "settings"}`` (Chen), in [0, 1].
 
-    ``settings`` override the preset's (``MIG.settings``). ``posterior_function`` is used
-    by the Chen estimator only.
+    Settings (``preset="fast"`` changes none):
+
+    - ``estimator``: ``"dlib"`` or ``"chen"`` (see the module docstring);
+    - ``num_train``, ``batch_size``: dlib: sampled points, drawn ``batch_size`` at a time;
+    - ``num_bins``: dlib: equal-width bins per code;
+    - ``num_samples``: Chen: z samples;
+    - ``num_components``: Chen: mixture components;
+    - ``exclude_factors``: Chen: factor indices left out; ``None``: the shape factor.
+
+    ``posterior_function`` (observations -> ``(mean, logvar)``) is used by the Chen estimator only.
     """
-    settings = MIG.resolve(preset, settings)
-    if settings["estimator"] == "dlib":
-        codes, factors = sample_factor_codes(
-            ground_truth_data, representation_function, settings["num_train"], random_state,
-            settings["batch_size"],
+    if estimator == "dlib":
+        [(codes, factors)] = sample_points(
+            "mig", ground_truth_data, representation_function, random_state, [num_train], batch_size
         )
-        mutual_info = discrete_mutual_info(histogram_discretize(codes, settings["num_bins"]), factors)
+        mutual_info = discrete_mutual_info(histogram_discretize(codes, num_bins), factors)
         score = np.mean(_gaps(mutual_info) / discrete_entropy(factors))
-        return {"discrete_mig": float(score), "settings": settings}
-    if settings["estimator"] == "chen":
+        return {"discrete_mig": float(score)}
+    if estimator == "chen":
         if posterior_function is None:
             raise InputError(
                 "mig: estimator 'chen' needs posterior_function (observations -> (mean, logvar))"
             )
-        excluded = excluded_factors(ground_truth_data, settings["exclude_factors"], exclude_shape=True)
-        settings["exclude_factors"] = excluded
-        mutual_info, sizes = _chen_mutual_info(ground_truth_data, posterior_function, random_state, settings)
+        excluded = excluded_factors(ground_truth_data, exclude_factors, exclude_shape=True)
+        mutual_info, sizes = _chen_mutual_info(
+            ground_truth_data, posterior_function, random_state, num_samples, num_components
+        )
         kept = [k for k in range(len(sizes)) if k not in excluded]
         if not kept:
             raise InputError("mig: every factor is excluded")
         score = np.mean(_gaps(mutual_info[:, kept]) / np.log(sizes[kept]))
-        return {"mig": float(score), "settings": settings}
-    raise InputError(f"mig: estimator must be 'dlib' or 'chen', got {settings['estimator']!r}")
+        return {"mig": float(score), "settings": {"exclude_factors": excluded}}
+    raise InputError(f"mig: estimator must be 'dlib' or 'chen', got {estimator!r}")
 
 
 def _gaps(mutual_info: np.ndarray) -> np.ndarray:
@@ -162,17 +170,16 @@ def _log_mixture(z, own, mean, std, whole_size, exact):
     return np.logaddexp(own - np.log(whole_size), out + np.log1p(-1.0 / whole_size))
 
 
-def _chen_mutual_info(data, posterior_function, random_state, settings):
-    """``(I(z_j; v_k) (num_codes, num_factors) in nats, factor sizes)`` by the Chen estimator."""
+def _chen_mutual_info(data, posterior_function, random_state, num_samples, num_components):
+    """``(I(z_j; v_k) (num_codes, num_factors) in nats, factor sizes)`` by the Chen estimator
+    from ``num_samples`` z samples and mixtures of ``num_components`` posteriors."""
     sizes = factor_sizes(data)
     num_images = float(np.prod(sizes.astype(np.float64)))
-    for name in ("num_samples", "num_components"):
-        if settings[name] < sizes.max():
-            raise InputError(
-                f"mig: {name} must be at least the largest factor size {sizes.max()}, got {settings[name]}"
-            )
-    sample_factors, _ = _grid_or_hypercube(sizes, settings["num_samples"], random_state)
-    component_factors, exact = _grid_or_hypercube(sizes, settings["num_components"], random_state)
+    for name, count in (("num_samples", num_samples), ("num_components", num_components)):
+        if count < sizes.max():
+            raise InputError(f"mig: {name} must be at least the largest factor size {sizes.max()}, got {count}")
+    sample_factors, _ = _grid_or_hypercube(sizes, num_samples, random_state)
+    component_factors, exact = _grid_or_hypercube(sizes, num_components, random_state)
     sample_mean, sample_std = _posteriors(data, posterior_function, sample_factors, random_state)
     z = sample_mean + sample_std * random_state.standard_normal(sample_mean.shape)
     own = -np.log(sample_std) - 0.5 * np.log(2 * np.pi) - 0.5 * ((z - sample_mean) / sample_std) ** 2
@@ -195,19 +202,4 @@ def _chen_mutual_info(data, posterior_function, random_state, settings):
     return np.clip(mutual_info, 0.0, None), sizes
 
 
-MIG = Metric(
-    name="mig",
-    function=mig,
-    settings={
-        "estimator": "dlib",  # or "chen"
-        "num_train": 10_000,  # dlib: sampled points
-        "batch_size": 16,  # dlib: points encoded at a time
-        "num_bins": 20,  # dlib: equal-width bins per code
-        "num_samples": 10_000,  # Chen: z samples
-        "num_components": 10_000,  # Chen: mixture components
-        "exclude_factors": None,  # Chen: factor indices left out; None: the shape factor
-    },
-    headline=("discrete_mig", "mig"),
-    uses=("posterior",),
-    default=True,
-)
+MIG = mig.metric

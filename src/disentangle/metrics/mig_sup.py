@@ -28,34 +28,39 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.mutual_information import binned_for_zaidi, discrete_entropy, discrete_mutual_info
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import sample_points
 
 NORMALISATIONS = ("code", "factor")
 
 
+@metric("mig_sup", headline=("mig_sup",))
 def mig_sup(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data, representation_function, random_state, *, num_train=10_000, batch_size=16, num_bins=10,
+    factor_bins=None, normalise_by="code",
 ) -> dict:
     """MIG-sup: ``{"mig_sup", "settings"}``, in [0, 1].
 
-    ``settings`` override the preset's (``MIG_SUP.settings``).
+    Settings (``preset="fast"`` changes none):
+
+    - ``num_train``, ``batch_size``: sampled points, drawn ``batch_size`` at a time (dlib's MIG);
+    - ``num_bins``: equal-width bins per code (Zaidi et al.'s reference);
+    - ``factor_bins``: ``None``: factors as their values; a number: bins per factor (the
+      reference's ``continuous_factors``);
+    - ``normalise_by``: ``"code"``, I / H(z_j) (the reference's ``norm_factor='Y'``), or
+      ``"factor"``, I / H(v_k).
     """
-    settings = MIG_SUP.resolve(preset, settings)
-    if settings["normalise_by"] not in NORMALISATIONS:
+    if normalise_by not in NORMALISATIONS:
         raise InputError(
-            f"mig_sup: normalise_by must be one of {', '.join(NORMALISATIONS)}, got {settings['normalise_by']!r}"
+            f"mig_sup: normalise_by must be one of {', '.join(NORMALISATIONS)}, got {normalise_by!r}"
         )
-    codes, factors = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state,
-        settings["batch_size"],
+    [(codes, factors)] = sample_points(
+        "mig_sup", ground_truth_data, representation_function, random_state, [num_train], batch_size, min_factors=2
     )
-    if factors.shape[1] < 2:
-        raise InputError(f"mig_sup: expected at least 2 factors, got {factors.shape[1]}")
-    codes, factors = binned_for_zaidi(codes, factors, settings, "mig_sup")
-    normalised = normalised_shares(discrete_mutual_info(codes, factors), codes, factors, settings["normalise_by"])
-    return {"mig_sup": float(np.mean(code_gaps(normalised))), "settings": settings}
+    codes, factors = binned_for_zaidi(codes, factors, num_bins, factor_bins, "mig_sup")
+    normalised = normalised_shares(discrete_mutual_info(codes, factors), codes, factors, normalise_by)
+    return {"mig_sup": float(np.mean(code_gaps(normalised)))}
 
 
 def normalised_shares(mutual_info: np.ndarray, codes: np.ndarray, factors: np.ndarray, normalise_by: str) -> np.ndarray:
@@ -77,15 +82,5 @@ def code_gaps(normalised: np.ndarray) -> np.ndarray:
     return ordered[:, -1] - ordered[:, -2]
 
 
-MIG_SUP = Metric(
-    name="mig_sup",
-    function=mig_sup,
-    settings={
-        "num_train": 10_000,  # sampled points (dlib's MIG)
-        "batch_size": 16,  # points drawn at a time (dlib's MIG)
-        "num_bins": 10,  # equal-width bins per code (Zaidi et al.'s reference)
-        "factor_bins": None,  # None: factors as their values; a number: bins per factor (the reference's continuous_factors)
-        "normalise_by": "code",  # "code": I / H(z_j), the reference's norm_factor='Y'; "factor": I / H(v_k)
-    },
-    headline=("mig_sup",),
-)
+
+MIG_SUP = mig_sup.metric

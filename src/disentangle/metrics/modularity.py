@@ -23,27 +23,34 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.logistic import fit_logistic_regression
 from disentangle.metrics.estimators.mutual_information import discrete_mutual_info, histogram_discretize
-from disentangle.metrics.sampling import train_test_codes
+from disentangle.metrics.sampling import sample_points
 
 
+@metric(
+    "modularity_explicitness",
+    headline=("modularity_score", "explicitness_score_test"),
+    fast={"num_train": 5_000, "num_test": 2_000},
+    default=True,
+)
 def modularity_explicitness(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data, representation_function, random_state, *, num_train=10_000, num_test=5_000, batch_size=16,
+    num_bins=20,
 ) -> dict:
     """``{"modularity_score", "explicitness_score_train", "explicitness_score_test", "settings"}``, in [0, 1].
 
-    ``settings`` override the preset's (``MODULARITY_EXPLICITNESS.settings``).
+    Settings (``preset="fast"``: 5,000 / 2,000 points):
+
+    - ``num_train``, ``num_test``: training and test points, drawn ``batch_size`` at a time;
+    - ``num_bins``: equal-width bins per code for the mutual information.
     """
-    settings = MODULARITY_EXPLICITNESS.resolve(preset, settings)
-    codes, factors, codes_test, factors_test = train_test_codes(
-        ground_truth_data, representation_function, random_state, settings
+    (codes, factors), (codes_test, factors_test) = sample_points(
+        "modularity_explicitness", ground_truth_data, representation_function, random_state, [num_train, num_test],
+        batch_size, min_factors=2,
     )
-    if factors.shape[1] < 2:
-        raise InputError(f"modularity_explicitness: expected at least 2 factors, got {factors.shape[1]}")
-    mutual_info = discrete_mutual_info(histogram_discretize(codes, settings["num_bins"]), factors)
+    mutual_info = discrete_mutual_info(histogram_discretize(codes, num_bins), factors)
 
     mean, std = codes.mean(axis=0), codes.std(axis=0)
     std = np.where(std > 0, std, 1.0)
@@ -58,7 +65,6 @@ def modularity_explicitness(
         "modularity_score": modularity(mutual_info),
         "explicitness_score_train": float(np.mean(explicitness[:, 0])),
         "explicitness_score_test": float(np.mean(explicitness[:, 1])),
-        "settings": settings,
     }
 
 
@@ -84,16 +90,5 @@ def explicitness_per_factor(codes_train, factor_train, codes_test, factor_test) 
     return _auc(model, codes_train, factor_train), _auc(model, codes_test, factor_test)
 
 
-MODULARITY_EXPLICITNESS = Metric(
-    name="modularity_explicitness",
-    function=modularity_explicitness,
-    settings={
-        "num_train": 10_000,  # training points
-        "num_test": 5_000,  # test points
-        "batch_size": 16,  # points encoded at a time
-        "num_bins": 20,  # equal-width bins per code for the mutual information
-    },
-    fast={"num_train": 5_000, "num_test": 2_000},
-    headline=("modularity_score", "explicitness_score_test"),
-    default=True,
-)
+
+MODULARITY_EXPLICITNESS = modularity_explicitness.metric

@@ -29,69 +29,86 @@ import numpy as np
 
 from disentangle.errors import InputError
 from disentangle.metrics.dci import importance_gbt
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.predictors import (
     accuracies,
-    check_n_jobs,
     check_predictor,
     check_train_sizes,
     draw_seeds,
     fit_many,
 )
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import sample_points
 
 
+@metric(
+    "reduced_downstream_task",
+    headline=("1000:mean_test_accuracy_factor_of_interest", "1000:mean_test_accuracy_other_factors"),
+    fast={"num_train": (500,), "num_test": 2_000},
+)
 def reduced_downstream_task(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    num_train=(1_000,),
+    num_test=5_000,
+    batch_size=16,
+    num_factors_to_remove=1,
+    predictor="boosted_trees",
+    n_jobs=None,
 ) -> dict:
     """Accuracies per training size and factor of interest (see the module docstring),
-    plus ``"settings"``. ``settings`` override the preset's (``REDUCED_DOWNSTREAM_TASK.settings``)."""
-    settings = REDUCED_DOWNSTREAM_TASK.resolve(preset, settings)
-    train_sizes = check_train_sizes("reduced_downstream_task", settings["num_train"])
-    check_predictor("reduced_downstream_task", settings["predictor"])
-    settings["n_jobs"] = check_n_jobs("reduced_downstream_task", settings["n_jobs"])
-    samples = [
-        [
-            sample_factor_codes(
-                ground_truth_data, representation_function, num, random_state, settings["batch_size"]
-            )
-            for num in (size, settings["num_test"])
-        ]
-        for size in train_sizes
-    ]
-    num_codes = samples[0][0][0].shape[1]
-    if settings["num_factors_to_remove"] >= num_codes:
+    plus ``"settings"``.
+
+    Settings (``preset="fast"``: 500 training and 2,000 test points):
+
+    - ``num_train``: training-set sizes, each a separate task;
+    - ``num_test``: test points per training size; points are drawn ``batch_size`` at a time;
+    - ``num_factors_to_remove``: codes removed per factor of interest;
+    - ``predictor``: ``"boosted_trees"``, ``"logistic_regression"`` (or ``"boosted_trees_sklearn"``);
+    - ``n_jobs``: threads for the classifiers; ``None``: the CPUs available.
+    """
+    train_sizes = check_train_sizes("reduced_downstream_task", num_train)
+    check_predictor("reduced_downstream_task", predictor)
+    points = sample_points(
+        "reduced_downstream_task", ground_truth_data, representation_function, random_state,
+        [count for size in train_sizes for count in (size, num_test)], batch_size,
+    )
+    num_codes = points[0][0].shape[1]
+    if num_factors_to_remove >= num_codes:
         raise InputError(
             f"reduced_downstream_task: num_factors_to_remove must be below the number of codes "
-            f"({num_codes}), got {settings['num_factors_to_remove']}"
+            f"({num_codes}), got {num_factors_to_remove}"
         )
     scores = {}
-    for size, ((codes, factors), (codes_test, factors_test)) in zip(train_sizes, samples):
+    for size, (codes, factors), (codes_test, factors_test) in zip(train_sizes, points[::2], points[1::2]):
         num_factors = factors.shape[1]
-        kept = kept_codes(codes, factors, codes_test, factors_test, settings, random_state)
+        kept = kept_codes(codes, factors, codes_test, factors_test, num_factors_to_remove, n_jobs, random_state)
         problems = [(codes[:, kept[f]], factors[:, k]) for f in range(num_factors) for k in range(num_factors)]
         seeds = draw_seeds(random_state, len(problems))
-        models = fit_many(settings["predictor"], problems, seeds, settings["n_jobs"])
+        models = fit_many(predictor, problems, seeds, n_jobs)
         train, test = np.zeros((num_factors, num_factors)), np.zeros((num_factors, num_factors))
         for f in range(num_factors):
             row = models[f * num_factors : (f + 1) * num_factors]
-            train[f] = accuracies(row, codes[:, kept[f]], factors, settings["n_jobs"])
-            test[f] = accuracies(row, codes_test[:, kept[f]], factors_test, settings["n_jobs"])
+            train[f] = accuracies(row, codes[:, kept[f]], factors, n_jobs)
+            test[f] = accuracies(row, codes_test[:, kept[f]], factors_test, n_jobs)
         scores.update(reduced_scores(str(size), train, test))
-    return {**scores, "settings": settings}
+    return scores
 
 
-def kept_codes(codes, factors, codes_test, factors_test, settings: dict, random_state) -> list[np.ndarray]:
+def kept_codes(
+    codes, factors, codes_test, factors_test, num_factors_to_remove: int, n_jobs: int, random_state
+) -> list[np.ndarray]:
     """Per factor of interest f, the indices of the codes ``(N, D)`` left after removing,
-    ``settings["num_factors_to_remove"]`` times, the code most important for f among
-    those left (a column of DCI's importance matrix of the codes left)."""
-    dci_settings = {"classifier": "gbt", "num_stages": 100, "n_jobs": settings["n_jobs"]}
+    ``num_factors_to_remove`` times, the code most important for f among those left (a
+    column of DCI's importance matrix of the codes left, fitted in ``n_jobs`` threads)."""
+    dci_settings = {"classifier": "gbt", "num_stages": 100, "n_jobs": n_jobs}
     num_factors = factors.shape[1]
     # The first removal reads one importance matrix of all codes (dlib's factorwise_dci),
     # its factors fitted in parallel; later ones depend on what f has left.
     importance, _, _ = importance_gbt(codes, factors, codes_test, factors_test, random_state, dci_settings)
     kept = [np.delete(np.arange(codes.shape[1]), np.argmax(importance[:, f])) for f in range(num_factors)]
-    for _ in range(settings["num_factors_to_remove"] - 1):
+    for _ in range(num_factors_to_remove - 1):
         for f in range(num_factors):
             column, column_test = factors[:, f : f + 1], factors_test[:, f : f + 1]
             importance, _, _ = importance_gbt(
@@ -119,17 +136,5 @@ def reduced_scores(prefix: str, train: np.ndarray, test: np.ndarray) -> dict:
     return scores
 
 
-REDUCED_DOWNSTREAM_TASK = Metric(
-    name="reduced_downstream_task",
-    function=reduced_downstream_task,
-    settings={
-        "num_train": (1_000,),  # training-set sizes, each a separate task
-        "num_test": 5_000,  # test points per training size
-        "batch_size": 16,  # points encoded at a time
-        "num_factors_to_remove": 1,  # codes removed per factor of interest
-        "predictor": "boosted_trees",  # or "logistic_regression" (or "boosted_trees_sklearn")
-        "n_jobs": None,  # threads for the classifiers; None: the CPUs available
-    },
-    fast={"num_train": (500,), "num_test": 2_000},
-    headline=("1000:mean_test_accuracy_factor_of_interest", "1000:mean_test_accuracy_other_factors"),
-)
+
+REDUCED_DOWNSTREAM_TASK = reduced_downstream_task.metric

@@ -198,15 +198,32 @@ def excluded_factors(ground_truth_data, exclude_factors, exclude_shape: bool) ->
     return [int(k) for k in indices]
 
 
-def train_test_codes(
-    ground_truth_data, representation_function: Representation, random_state: np.random.RandomState, settings: dict
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(codes_train, factors_train, codes_test, factors_test)``: ``settings["num_train"]``
-    then ``settings["num_test"]`` points from ``sample_factor_codes``, in dlib's order."""
-    codes_train, factors_train = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state, settings["batch_size"]
-    )
-    codes_test, factors_test = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_test"], random_state, settings["batch_size"]
-    )
-    return codes_train, factors_train, codes_test, factors_test
+def sample_points(
+    metric: str,
+    ground_truth_data,
+    representation_function: Representation,
+    random_state: np.random.RandomState,
+    counts,
+    batch_size: int = 16,
+    *,
+    min_codes: int = 1,
+    min_factors: int = 1,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The points a metric scores: one ``(codes (N, D), factors (N, K))`` per count N of
+    ``counts``, by :func:`sample_factor_codes`, one set after the other (dlib's order: the
+    training set, then the test set).
+
+    ``InputError`` naming ``metric`` unless the dataset has ``min_factors`` factors (checked
+    before any draw) and the codes ``min_codes`` dimensions.
+    """
+    num_factors = len(factor_sizes(ground_truth_data))
+    if num_factors < min_factors:
+        raise InputError(f"{metric}: expected at least {min_factors} factors, got {num_factors}")
+    points = [
+        sample_factor_codes(ground_truth_data, representation_function, count, random_state, batch_size)
+        for count in counts
+    ]
+    num_codes = points[0][0].shape[1]
+    if num_codes < min_codes:
+        raise InputError(f"{metric}: expected at least {min_codes} code dimensions, got {num_codes}")
+    return points

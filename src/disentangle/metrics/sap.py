@@ -17,27 +17,31 @@ from __future__ import annotations
 import numpy as np
 from sklearn.svm import LinearSVC
 
-from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
-from disentangle.metrics.sampling import train_test_codes
+from disentangle.metrics.descriptor import metric
+from disentangle.metrics.sampling import sample_points
 
 
-def sap(ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings) -> dict:
+@metric("sap", headline=("SAP_score",), fast={"num_train": 5_000, "num_test": 2_000}, default=True)
+def sap(
+    ground_truth_data, representation_function, random_state, *, num_train=10_000, num_test=5_000, batch_size=16,
+    continuous_factors=False,
+) -> dict:
     """SAP: ``{"SAP_score", "settings"}``, in [0, 1].
 
-    ``settings`` override the preset's (``SAP.settings``).
+    Settings (``preset="fast"``: 5,000 / 2,000 points):
+
+    - ``num_train``, ``num_test``: training and test points, drawn ``batch_size`` at a time;
+    - ``continuous_factors``: squared correlations instead of SVM accuracies.
     """
-    settings = SAP.resolve(preset, settings)
-    codes, factors, codes_test, factors_test = train_test_codes(
-        ground_truth_data, representation_function, random_state, settings
+    (codes, factors), (codes_test, factors_test) = sample_points(
+        "sap", ground_truth_data, representation_function, random_state, [num_train, num_test], batch_size,
+        min_codes=2,
     )
-    if codes.shape[1] < 2:
-        raise InputError(f"sap: expected at least 2 code dimensions, got {codes.shape[1]}")
-    if settings["continuous_factors"]:
+    if continuous_factors:
         matrix = score_matrix_continuous(codes, factors)
     else:
         matrix = score_matrix_discrete(codes, factors, codes_test, factors_test)
-    return {"SAP_score": avg_diff_top_two(matrix), "settings": settings}
+    return {"SAP_score": avg_diff_top_two(matrix)}
 
 
 def score_matrix_continuous(codes: np.ndarray, factors: np.ndarray) -> np.ndarray:
@@ -68,16 +72,5 @@ def avg_diff_top_two(matrix: np.ndarray) -> float:
     return float(np.mean(ordered[-1] - ordered[-2]))
 
 
-SAP = Metric(
-    name="sap",
-    function=sap,
-    settings={
-        "num_train": 10_000,  # training points
-        "num_test": 5_000,  # test points
-        "batch_size": 16,  # points encoded at a time
-        "continuous_factors": False,  # squared correlations instead of SVM accuracies
-    },
-    fast={"num_train": 5_000, "num_test": 2_000},
-    headline=("SAP_score",),
-    default=True,
-)
+
+SAP = sap.metric

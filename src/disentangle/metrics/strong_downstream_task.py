@@ -27,10 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.predictors import (
     accuracies,
-    check_n_jobs,
     check_predictor,
     check_train_sizes,
     draw_seeds,
@@ -40,42 +39,59 @@ from disentangle.metrics.estimators.predictors import (
 from disentangle.metrics.sampling import check_factors, draw_factors, encode, factor_sizes
 
 
+@metric(
+    "strong_downstream_task",
+    headline=("1000:strong_generalization_gap", "1000:mean_strong_test_accuracy"),
+    fast={"num_test": 2_000, "n_experiment": 3},
+)
 def strong_downstream_task(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    num_train=(1_000,),
+    num_test=5_000,
+    n_experiment=10,
+    predictor="boosted_trees",
+    n_jobs=None,
 ) -> dict:
     """Accuracies with and without a shift per training size (see the module docstring),
-    plus ``"settings"``. ``settings`` override the preset's (``STRONG_DOWNSTREAM_TASK.settings``)."""
-    settings = STRONG_DOWNSTREAM_TASK.resolve(preset, settings)
-    train_sizes = check_train_sizes("strong_downstream_task", settings["num_train"])
-    check_predictor("strong_downstream_task", settings["predictor"])
-    settings["n_jobs"] = check_n_jobs("strong_downstream_task", settings["n_jobs"])
+    plus ``"settings"``.
+
+    Settings (``preset="fast"``: 2,000 test points, 3 shifts per factor):
+
+    - ``num_train``: training-set sizes, each a separate task;
+    - ``num_test``: test points per training size;
+    - ``n_experiment``: shifts per factor;
+    - ``predictor``: ``"boosted_trees"``, ``"logistic_regression"`` (or ``"boosted_trees_sklearn"``);
+    - ``n_jobs``: threads for the classifiers; ``None``: the CPUs available.
+    """
+    train_sizes = check_train_sizes("strong_downstream_task", num_train)
+    check_predictor("strong_downstream_task", predictor)
     sizes = factor_sizes(ground_truth_data)
     draws = [
-        [
-            check_factors(draw_factors(ground_truth_data, num, random_state), sizes)
-            for num in (size, settings["num_test"])
-        ]
+        [check_factors(draw_factors(ground_truth_data, num, random_state), sizes) for num in (size, num_test)]
         for size in train_sizes
     ]
     scores = {}
     for size, (factors, factors_test) in zip(train_sizes, draws):
         scores.update(
             shift_scores(str(size), ground_truth_data, representation_function, factors, factors_test, sizes,
-                         random_state, settings)
+                         random_state, n_experiment, predictor, n_jobs)
         )
-    return {**scores, "settings": settings}
+    return scores
 
 
 def shift_scores(prefix, ground_truth_data, representation_function, factors, factors_test, sizes, random_state,
-                 settings) -> dict:
+                 n_experiment, predictor, n_jobs) -> dict:
     """One training size's scores, prefixed ``prefix:``, from its training and test factors
-    ``(N, K)``, ``(M, K)``: the interventions, then the classifiers' seeds, drawn from
-    ``random_state``."""
+    ``(N, K)``, ``(M, K)``: ``n_experiment`` interventions per factor, then the seeds of the
+    ``predictor`` classifiers (fitted in ``n_jobs`` threads), drawn from ``random_state``."""
     num_factors = len(sizes)
     shifts = [
         (t, *intervene(factors, factors_test, t, sizes, random_state))
         for t in range(num_factors)
-        for _ in range(settings["n_experiment"])
+        for _ in range(n_experiment)
     ]
     codes, codes_test, shifted = (
         encode(ground_truth_data, representation_function, factors, random_state),
@@ -93,8 +109,7 @@ def shift_scores(prefix, ground_truth_data, representation_function, factors, fa
     problems = [(codes, factors[:, t]) for t in range(num_factors)]
     problems += [(train_codes, labels) for train_codes, _, labels, _ in shifted]
     seeds = draw_seeds(random_state, len(problems))
-    models = fit_many(settings["predictor"], problems, seeds, settings["n_jobs"])
-    n_jobs = settings["n_jobs"]
+    models = fit_many(predictor, problems, seeds, n_jobs)
     test_accuracy = float(np.mean(accuracies(models[:num_factors], codes_test, factors_test, n_jobs)))
     jobs = [(model, x) for model, (train_codes, test_codes, _, _) in zip(models[num_factors:], shifted)
             for x in (train_codes, test_codes)]
@@ -135,16 +150,5 @@ def intervene(
     return train, test
 
 
-STRONG_DOWNSTREAM_TASK = Metric(
-    name="strong_downstream_task",
-    function=strong_downstream_task,
-    settings={
-        "num_train": (1_000,),  # training-set sizes, each a separate task
-        "num_test": 5_000,  # test points per training size
-        "n_experiment": 10,  # shifts per factor
-        "predictor": "boosted_trees",  # or "logistic_regression" (or "boosted_trees_sklearn")
-        "n_jobs": None,  # threads for the classifiers; None: the CPUs available
-    },
-    fast={"num_test": 2_000, "n_experiment": 3},
-    headline=("1000:strong_generalization_gap", "1000:mean_strong_test_accuracy"),
-)
+
+STRONG_DOWNSTREAM_TASK = strong_downstream_task.metric

@@ -47,66 +47,92 @@ import scipy.stats
 from sklearn.linear_model import Lasso
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import POSTERIOR, Metric
+from disentangle.metrics.descriptor import POSTERIOR, metric
 from disentangle.metrics.sampling import ENCODE_BATCH, check_codes, check_factors, draw_factors, factor_sizes
 
 CORRELATION_MATRICES = ("lasso", "spearman")
 
 
+@metric("udr", headline=("model_scores",), needs=(POSTERIOR,))
 def udr(
     ground_truth_data,
     representation_functions: Sequence[Callable],
     random_state: np.random.RandomState,
-    preset: str = "dlib",
-    **settings,
+    *,
+    num_data_points=1_000,
+    batch_size=10,
+    correlation_matrix="lasso",
+    lasso_alpha=0.1,
+    filter_low_kl=True,
+    include_raw_correlations=True,
+    kl_filter_threshold=0.01,
 ) -> dict:
     """UDR of M >= 2 models: ``{"model_scores" (M,), "pairwise_disentanglement_scores" (M, M),
     "raw_correlations" (M, M, D, D) (with ``include_raw_correlations``), "kl_per_dim" (M, D),
     "settings"}``, as nested lists; scores in [0, 1].
 
     ``representation_functions``: observations -> ``(codes (N, D), kl_per_dim (D,))``, the
-    same D for every model. ``settings`` override the preset's (``UDR.settings``).
+    same D for every model. Settings (``preset="fast"`` changes none; see the module docstring):
+
+    - ``num_data_points``: observations every model encodes, a multiple of ``batch_size``;
+    - ``batch_size``: factors drawn at a time;
+    - ``correlation_matrix``: ``"lasso"`` or ``"spearman"``;
+    - ``lasso_alpha``: the Lasso's L1 weight (dlib's, fixed there);
+    - ``filter_low_kl``: score only latents with KL above the threshold;
+    - ``include_raw_correlations``: return the (M, M, D, D) similarity matrices;
+    - ``kl_filter_threshold``: nats; latents at or below are zeroed (and dropped when filtering).
     """
-    settings = resolve_settings(preset, settings)
+    _check(num_data_points, batch_size, correlation_matrix)
     functions = list(representation_functions)
     if len(functions) < 2:
         raise InputError(f"udr: expected at least 2 representation functions (models to compare), got {len(functions)}")
-    codes, kl_per_dim = sample_codes_and_kl(ground_truth_data, functions, random_state, settings)
-    pairwise, raw = pairwise_scores(codes, kl_per_dim, settings)
+    codes, kl_per_dim = sample_codes_and_kl(ground_truth_data, functions, random_state, num_data_points, batch_size)
+    pairwise, raw = pairwise_scores(
+        codes, kl_per_dim, correlation_matrix, lasso_alpha, filter_low_kl, kl_filter_threshold
+    )
     result = {
         "model_scores": model_scores(pairwise).tolist(),
         "pairwise_disentanglement_scores": pairwise.tolist(),
     }
-    if settings["include_raw_correlations"]:
+    if include_raw_correlations:
         result["raw_correlations"] = raw.tolist()
-    return {**result, "kl_per_dim": kl_per_dim.tolist(), "settings": settings}
+    return {**result, "kl_per_dim": kl_per_dim.tolist()}
+
+
+#: not in ``METRICS``: UDR scores several representations at once (``disentangle udr``),
+#: while ``evaluate`` scores one run; the descriptor holds its settings and checks them.
+UDR = udr.metric
 
 
 def resolve_settings(preset: str, overrides: dict) -> dict:
     """``UDR.resolve(preset, overrides)``, also checking the correlation matrix and that
     ``num_data_points`` is a multiple of ``batch_size`` (``InputError`` otherwise)."""
     settings = UDR.resolve(preset, overrides)
-    if settings["correlation_matrix"] not in CORRELATION_MATRICES:
-        raise InputError(
-            f"udr: correlation_matrix must be one of {', '.join(CORRELATION_MATRICES)}, "
-            f"got {settings['correlation_matrix']!r}"
-        )
-    if settings["num_data_points"] % settings["batch_size"]:
-        raise InputError(
-            f"udr: num_data_points ({settings['num_data_points']}) must be a multiple of batch_size "
-            f"({settings['batch_size']})"
-        )
+    _check(settings["num_data_points"], settings["batch_size"], settings["correlation_matrix"])
     return settings
 
 
-def sample_codes_and_kl(ground_truth_data, functions, random_state, settings) -> tuple[np.ndarray, np.ndarray]:
-    """``(codes (M, N, D), kl_per_dim (M, D))`` of every model on the same N observations.
+def _check(num_data_points: int, batch_size: int, correlation_matrix: str) -> None:
+    if correlation_matrix not in CORRELATION_MATRICES:
+        raise InputError(
+            f"udr: correlation_matrix must be one of {', '.join(CORRELATION_MATRICES)}, got {correlation_matrix!r}"
+        )
+    if num_data_points % batch_size:
+        raise InputError(
+            f"udr: num_data_points ({num_data_points}) must be a multiple of batch_size ({batch_size})"
+        )
+
+
+def sample_codes_and_kl(
+    ground_truth_data, functions, random_state, num_points: int, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes (M, N, D), kl_per_dim (M, D))`` of every model on the same N = ``num_points``
+    observations.
 
     Factors are drawn ``batch_size`` at a time as dlib draws them, then turned into
     observations and encoded in large batches; the KL of each batch is weighted by its size.
     """
     sizes = factor_sizes(ground_truth_data)
-    num_points, batch_size = settings["num_data_points"], settings["batch_size"]
     factors = check_factors(
         np.concatenate([draw_factors(ground_truth_data, batch_size, random_state) for _ in range(num_points // batch_size)]),
         sizes,
@@ -175,11 +201,14 @@ def relative_strength(matrix: np.ndarray) -> float:
     return float((strength(0) + strength(1)) / 2)
 
 
-def pairwise_scores(codes: np.ndarray, kl_per_dim: np.ndarray, settings: dict) -> tuple[np.ndarray, np.ndarray]:
+def pairwise_scores(
+    codes: np.ndarray, kl_per_dim: np.ndarray, correlation_matrix: str, lasso_alpha: float, filter_low_kl: bool,
+    kl_filter_threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(pairwise scores (M, M), raw similarity matrices (M, M, D, D))`` for codes ``(M, N, D)``
-    and ``kl_per_dim`` ``(M, D)``; the diagonals are 0."""
+    and ``kl_per_dim`` ``(M, D)`` (the settings as ``udr``'s); the diagonals are 0."""
     num_models, _, num_codes = codes.shape
-    active = kl_per_dim > settings["kl_filter_threshold"]
+    active = kl_per_dim > kl_filter_threshold
     standardised = [standardised_active_codes(codes[m], active[m]) for m in range(num_models)]
     pairwise = np.zeros((num_models, num_models))
     raw = np.zeros((num_models, num_models, num_codes, num_codes))
@@ -187,11 +216,11 @@ def pairwise_scores(codes: np.ndarray, kl_per_dim: np.ndarray, settings: dict) -
         for j in range(num_models):
             if i == j:
                 continue
-            if settings["correlation_matrix"] == "lasso":
-                raw[i, j] = lasso_correlation(standardised[i], standardised[j], settings["lasso_alpha"])
+            if correlation_matrix == "lasso":
+                raw[i, j] = lasso_correlation(standardised[i], standardised[j], lasso_alpha)
             else:
                 raw[i, j] = spearman_correlation(standardised[i], standardised[j])
-            kept = raw[i, j][active[i]][:, active[j]] if settings["filter_low_kl"] else raw[i, j]
+            kept = raw[i, j][active[i]][:, active[j]] if filter_low_kl else raw[i, j]
             pairwise[i, j] = relative_strength(kept)
     return pairwise, raw
 
@@ -200,21 +229,3 @@ def model_scores(pairwise: np.ndarray) -> np.ndarray:
     """Per model i, the median over j != i of ``pairwise[j, i]`` ``(M,)``."""
     return np.array([np.median(np.delete(pairwise[:, i], i)) for i in range(len(pairwise))])
 
-
-#: not in ``METRICS``: UDR scores several representations at once (``disentangle udr``),
-#: while ``evaluate`` scores one run; the descriptor holds its settings and checks them.
-UDR = Metric(
-    name="udr",
-    function=udr,
-    settings={
-        "num_data_points": 1_000,  # observations every model encodes
-        "batch_size": 10,  # factors drawn at a time
-        "correlation_matrix": "lasso",  # or "spearman"
-        "lasso_alpha": 0.1,  # Lasso's L1 weight (dlib's, fixed there)
-        "filter_low_kl": True,  # score only latents with KL above the threshold
-        "include_raw_correlations": True,  # return the (M, M, D, D) similarity matrices
-        "kl_filter_threshold": 0.01,  # nats; latents at or below are zeroed (and dropped when filtering)
-    },
-    headline=("model_scores",),
-    needs=(POSTERIOR,),
-)

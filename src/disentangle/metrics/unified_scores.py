@@ -49,48 +49,64 @@ import scipy.stats
 
 from disentangle.errors import InputError
 from disentangle.metrics.dci import completeness, disentanglement, importance_gbt
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.modularity import modularity
 from disentangle.metrics.estimators.mutual_information import discrete_entropy, discrete_mutual_info, histogram_discretize
-from disentangle.metrics.sampling import train_test_codes
+from disentangle.metrics.sampling import sample_points
 from disentangle.metrics.sap import avg_diff_top_two, score_matrix_discrete
-from disentangle.resources import available_cpus
 
 
+@metric(
+    "unified_scores",
+    headline=(
+        "importance_gbt_matrix.dci_disentanglement",
+        "mutual_information_matrix.mig",
+        "accuracy_svm_matrix.sap",
+        "mutual_information_matrix.modularity",
+    ),
+    fast={"num_train": 1_500, "num_test": 1_000, "num_stages": 15},
+)
 def unified_scores(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    num_train=10_000,
+    num_test=5_000,
+    batch_size=16,
+    matrices=("importance_gbt_matrix", "mutual_information_matrix", "accuracy_svm_matrix"),
+    num_bins=20,
+    classifier="gbt",
+    num_stages=100,
+    n_jobs=None,
 ) -> dict:
-    """``{"<matrix>.<score>": value, ..., "settings"}`` for every matrix of ``settings["matrices"]``.
+    """``{"<matrix>.<score>": value, ..., "settings"}`` for every matrix of ``matrices``.
 
-    ``settings`` override the preset's (``UNIFIED_SCORES.settings``).
+    Settings (``preset="fast"``: what DCI's fast preset changes, 1,500 / 1,000 points and
+    15 stages):
+
+    - ``num_train``, ``num_test``: training and test points (the accuracy matrix, and DCI's
+      fits), drawn ``batch_size`` at a time;
+    - ``matrices``: the matrices to aggregate, names of ``MATRICES``;
+    - ``num_bins``: equal-width bins per code for the mutual information;
+    - ``classifier``, ``num_stages``, ``n_jobs``: the importance matrix's, as :func:`~disentangle.metrics.dci.dci`'s.
     """
-    settings = UNIFIED_SCORES.resolve(preset, settings)
-    matrices = list(settings["matrices"]) if isinstance(settings["matrices"], (list, tuple)) else None
-    if not matrices or any(name not in MATRICES for name in matrices):
+    chosen = list(matrices) if isinstance(matrices, (list, tuple)) else None
+    if not chosen or any(name not in MATRICES for name in chosen):
         raise InputError(
-            f"unified_scores: matrices must be a non-empty list of {', '.join(MATRICES)}, got {settings['matrices']!r}"
+            f"unified_scores: matrices must be a non-empty list of {', '.join(MATRICES)}, got {matrices!r}"
         )
-    settings["matrices"] = matrices
-    n_jobs = available_cpus() if settings["n_jobs"] is None else settings["n_jobs"]
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise InputError(f"unified_scores: n_jobs must be a positive integer or None, got {settings['n_jobs']!r}")
-    settings["n_jobs"] = n_jobs
-    codes_train, factors_train, codes_test, factors_test = train_test_codes(
-        ground_truth_data, representation_function, random_state, settings
+    (codes_train, factors_train), (codes_test, factors_test) = sample_points(
+        "unified_scores", ground_truth_data, representation_function, random_state, [num_train, num_test],
+        batch_size, min_codes=2, min_factors=2,
     )
-    if codes_train.shape[1] < 2 or factors_train.shape[1] < 2:
-        raise InputError(
-            "unified_scores: expected at least 2 codes and 2 factors, "
-            f"got {codes_train.shape[1]} and {factors_train.shape[1]}"
-        )
+    options = {"num_bins": num_bins, "classifier": classifier, "num_stages": num_stages, "n_jobs": n_jobs}
     scores = {}
-    for name in matrices:
-        matrix = MATRICES[name](codes_train, factors_train, codes_test, factors_test, random_state, settings)
+    for name in chosen:
+        matrix = MATRICES[name](codes_train, factors_train, codes_test, factors_test, random_state, options)
         for key, value in aggregate_matrix(matrix, factors_train).items():
             scores[f"{name}.{key}"] = value
-    return {**scores, "settings": settings}
-
-
+    return {**scores, "settings": {"matrices": chosen}}
 
 
 def importance_gbt_matrix(codes_train, factors_train, codes_test, factors_test, random_state, settings):
@@ -173,24 +189,5 @@ def precision_curve(matrix: np.ndarray) -> dict[str, float]:
     return {"area_precision": area, "max_precision": float(counts.max())}
 
 
-UNIFIED_SCORES = Metric(
-    name="unified_scores",
-    function=unified_scores,
-    settings={
-        "num_train": 10_000,  # training points
-        "num_test": 5_000,  # test points (the accuracy matrix, and DCI's fits)
-        "batch_size": 16,  # points encoded at a time
-        "matrices": tuple(MATRICES),  # the matrices to aggregate
-        "num_bins": 20,  # equal-width bins per code for the mutual information
-        "classifier": "gbt",  # importance matrix: "gbt" or "sklearn" (see dci)
-        "num_stages": 100,  # importance matrix: boosting stages
-        "n_jobs": None,  # importance matrix: threads; None: the CPUs available
-    },
-    fast={"num_train": 1_500, "num_test": 1_000, "num_stages": 15},
-    headline=(
-        "importance_gbt_matrix.dci_disentanglement",
-        "mutual_information_matrix.mig",
-        "accuracy_svm_matrix.sap",
-        "mutual_information_matrix.modularity",
-    ),
-)
+
+UNIFIED_SCORES = unified_scores.metric

@@ -19,31 +19,31 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.estimators.mutual_information import discrete_mutual_info, histogram_discretize
-from disentangle.metrics.sampling import sample_factor_codes
+from disentangle.metrics.sampling import sample_points
 
 
+@metric("unsupervised_scores", headline=("gaussian_total_correlation",), default=True)
 def unsupervised_scores(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data, representation_function, random_state, *, num_train=10_000, batch_size=16, num_bins=20
 ) -> dict:
     """``{"gaussian_total_correlation", "gaussian_wasserstein_correlation",
     "gaussian_wasserstein_correlation_norm", "mutual_info_score", "settings"}``.
 
-    ``settings`` override the preset's (``UNSUPERVISED_SCORES.settings``).
+    Settings (``preset="fast"`` changes none):
+
+    - ``num_train``, ``batch_size``: sampled points, drawn ``batch_size`` at a time;
+    - ``num_bins``: equal-width bins per code for the mutual information.
     """
-    settings = UNSUPERVISED_SCORES.resolve(preset, settings)
-    codes, _ = sample_factor_codes(
-        ground_truth_data, representation_function, settings["num_train"], random_state,
-        settings["batch_size"],
+    [(codes, _)] = sample_points(
+        "unsupervised_scores", ground_truth_data, representation_function, random_state, [num_train], batch_size,
+        min_codes=2,
     )
     num_codes = codes.shape[1]
-    if num_codes < 2:
-        raise InputError(f"unsupervised_scores: expected at least 2 code dimensions, got {num_codes}")
     covariance = np.cov(codes, rowvar=False)
     wasserstein = gaussian_wasserstein_correlation(covariance)
-    discrete = histogram_discretize(codes, settings["num_bins"])
+    discrete = histogram_discretize(codes, num_bins)
     mutual_info = discrete_mutual_info(discrete, discrete)
     np.fill_diagonal(mutual_info, 0.0)
     return {
@@ -51,7 +51,6 @@ def unsupervised_scores(
         "gaussian_wasserstein_correlation": wasserstein,
         "gaussian_wasserstein_correlation_norm": wasserstein / float(np.trace(covariance)),
         "mutual_info_score": float(mutual_info.sum() / (num_codes**2 - num_codes)),
-        "settings": settings,
     }
 
 
@@ -66,14 +65,5 @@ def gaussian_wasserstein_correlation(covariance: np.ndarray) -> float:
     return float(np.real(2 * np.trace(covariance) - 2 * np.trace(root)))
 
 
-UNSUPERVISED_SCORES = Metric(
-    name="unsupervised_scores",
-    function=unsupervised_scores,
-    settings={
-        "num_train": 10_000,  # sampled points
-        "batch_size": 16,  # points encoded at a time
-        "num_bins": 20,  # equal-width bins per code for the mutual information
-    },
-    headline=("gaussian_total_correlation",),
-    default=True,
-)
+
+UNSUPERVISED_SCORES = unsupervised_scores.metric

@@ -32,55 +32,68 @@ from __future__ import annotations
 import numpy as np
 
 from disentangle.errors import InputError
-from disentangle.metrics.descriptor import Metric
+from disentangle.metrics.descriptor import metric
 from disentangle.metrics.sampling import check_factors, draw_factors, encode, encode_groups, factor_sizes
 
 
+@metric(
+    "z_max_var",
+    headline=("eval_accuracy_above_chance",),
+    fast={"num_train": 400, "num_eval": 400, "num_variance_estimate": 5_000},
+)
 def z_max_var(
-    ground_truth_data, representation_function, random_state, preset: str = "dlib", **settings
+    ground_truth_data,
+    representation_function,
+    random_state,
+    *,
+    batch_size=200,
+    num_train=800,
+    num_eval=800,
+    num_variance_estimate=10_000,
+    prune_threshold=0.05,
 ) -> dict:
     """Z-max-var: ``{"train_accuracy", "eval_accuracy", "eval_accuracy_above_chance",
     "num_active_dims", "settings"}``.
 
-    ``settings`` override the preset's (``Z_MAX_VAR.settings``; ``batch_size`` at least 2).
+    Settings, Zaidi et al.'s reference's (``preset="fast"``: 400 / 400 votes, 5,000 points
+    for the variances):
+
+    - ``batch_size``: points per vote, at least 2;
+    - ``num_train``, ``num_eval``: training and evaluation votes;
+    - ``num_variance_estimate``: points for the global variances;
+    - ``prune_threshold``: codes with a smaller global standard deviation are left out.
     """
-    settings = Z_MAX_VAR.resolve(preset, settings)
-    if settings["batch_size"] < 2:
-        raise InputError(
-            f"z_max_var: batch_size must be at least 2 (variances use ddof=1), got {settings['batch_size']}"
-        )
+    if batch_size < 2:
+        raise InputError(f"z_max_var: batch_size must be at least 2 (variances use ddof=1), got {batch_size}")
     sizes = factor_sizes(ground_truth_data)
     if len(sizes) < 2:
         raise InputError(f"z_max_var: expected at least 2 factors, got {len(sizes)}")
 
-    factors = draw_factors(ground_truth_data, settings["num_variance_estimate"], random_state)
+    factors = draw_factors(ground_truth_data, num_variance_estimate, random_state)
     codes = encode(ground_truth_data, representation_function, check_factors(factors, sizes), random_state)
     global_variances = np.var(codes, axis=0, ddof=1)
-    active = np.sqrt(global_variances) >= settings["prune_threshold"]
+    active = np.sqrt(global_variances) >= prune_threshold
     if not active.any():
         return {"train_accuracy": 0.0, "eval_accuracy": 0.0, "eval_accuracy_above_chance": 0.0,
-                "num_active_dims": 0, "settings": settings}
+                "num_active_dims": 0}
 
     def votes(num):
-        groups, labels = _varying_factor_groups(
-            ground_truth_data, sizes, num, settings["batch_size"], random_state
-        )
+        groups, labels = _varying_factor_groups(ground_truth_data, sizes, num, batch_size, random_state)
         winners = encode_groups(
             ground_truth_data, representation_function, groups, random_state,
             lambda codes: _most_relative_variance(codes, global_variances, active),
         )
         return vote_counts(labels, winners[:, 0], len(sizes), len(global_variances))
 
-    train_votes = votes(settings["num_train"])
+    train_votes = votes(num_train)
     classifier = np.argmax(train_votes, axis=0)
-    eval_accuracy = majority_vote_accuracy(votes(settings["num_eval"]), classifier)
+    eval_accuracy = majority_vote_accuracy(votes(num_eval), classifier)
     chance = 1.0 / len(sizes)
     return {
         "train_accuracy": majority_vote_accuracy(train_votes, classifier),
         "eval_accuracy": eval_accuracy,
         "eval_accuracy_above_chance": (eval_accuracy - chance) / (1.0 - chance),
         "num_active_dims": int(active.sum()),
-        "settings": settings,
     }
 
 
@@ -116,16 +129,5 @@ def majority_vote_accuracy(votes: np.ndarray, classifier: np.ndarray) -> float:
     return float(votes[classifier, np.arange(votes.shape[1])].sum() / votes.sum())
 
 
-Z_MAX_VAR = Metric(
-    name="z_max_var",
-    function=z_max_var,
-    settings={
-        "batch_size": 200,  # points per vote (Zaidi et al.'s reference)
-        "num_train": 800,  # training votes (the reference)
-        "num_eval": 800,  # evaluation votes (the reference)
-        "num_variance_estimate": 10_000,  # points for the global variances (the reference)
-        "prune_threshold": 0.05,  # codes with a smaller global std are left out (the reference)
-    },
-    fast={"num_train": 400, "num_eval": 400, "num_variance_estimate": 5_000},
-    headline=("eval_accuracy_above_chance",),
-)
+
+Z_MAX_VAR = z_max_var.metric

@@ -4,7 +4,6 @@ import pytest
 from disentangle.errors import InputError
 from disentangle.metrics.estimators.predictors import (
     ConstantPredictor,
-    check_n_jobs,
     check_predictor,
     check_train_sizes,
     fit_many,
@@ -46,11 +45,8 @@ def test_fits_come_back_in_the_order_of_the_problems_whatever_the_threads():
 
 def test_settings_are_checked():
     assert check_train_sizes("m", 5) == (5,) and check_train_sizes("m", [10, 100]) == (10, 100)
-    assert check_n_jobs("m", 3) == 3 and check_n_jobs("m", None) >= 1
     for bad in (0, [], [10, -1], "10", [True], None):
         with pytest.raises(InputError, match="m: num_train"):
             check_train_sizes("m", bad)
     with pytest.raises(InputError, match="m: predictor"):
         check_predictor("m", "svm")
-    with pytest.raises(InputError, match="m: n_jobs"):
-        check_n_jobs("m", 1.5)

@@ -48,13 +48,14 @@ def minmax_discretize(values: np.ndarray, num_bins: int = 10) -> np.ndarray:
     return np.digitize(scaled, np.linspace(0.0, 1.0, num_bins + 1)[:-1]).astype(np.int64)
 
 
-def binned_for_zaidi(codes: np.ndarray, factors: np.ndarray, settings: dict, metric: str) -> tuple[np.ndarray, np.ndarray]:
+def binned_for_zaidi(
+    codes: np.ndarray, factors: np.ndarray, num_bins: int, factor_bins: int | None, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
     """``(code labels, factor labels)`` as Zaidi et al.'s reference bins them: codes by
-    ``minmax_discretize`` into ``settings["num_bins"]``; factors kept as their integer
-    values (the reference's ``continuous_factors=False``) unless ``settings["factor_bins"]``
-    is a number of bins (``continuous_factors=True``, which bins them as the codes).
+    ``minmax_discretize`` into ``num_bins``; factors kept as their integer values (the
+    reference's ``continuous_factors=False``) unless ``factor_bins`` is a number of bins
+    (``continuous_factors=True``, which bins them as the codes).
     Bad bin counts raise ``InputError`` naming ``metric``."""
-    num_bins, factor_bins = settings["num_bins"], settings["factor_bins"]
     if num_bins < 2:
         raise InputError(f"{metric}: num_bins must be at least 2, got {num_bins}")
     if factor_bins is not None and (

@@ -30,7 +30,6 @@ from threadpoolctl import threadpool_limits
 from disentangle.errors import InputError
 from disentangle.metrics.estimators.gbt import fit_gradient_boosting
 from disentangle.metrics.estimators.logistic_cv import fit_logistic_regression_cv
-from disentangle.resources import available_cpus
 
 PREDICTORS = ("logistic_regression", "boosted_trees", "boosted_trees_sklearn")
 
@@ -50,15 +49,6 @@ def check_predictor(metric: str, predictor: str) -> str:
     if predictor not in PREDICTORS:
         raise InputError(f"{metric}: predictor must be one of {', '.join(PREDICTORS)}, got {predictor!r}")
     return predictor
-
-
-def check_n_jobs(metric: str, n_jobs) -> int:
-    """``n_jobs``, or the CPUs available when ``None``; a positive integer, else ``InputError``."""
-    if n_jobs is None:
-        return available_cpus()
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-        raise InputError(f"{metric}: n_jobs must be a positive integer or None, got {n_jobs!r}")
-    return int(n_jobs)
 
 
 def check_train_sizes(metric: str, num_train) -> tuple[int, ...]:
