@@ -131,6 +131,12 @@ class Player:
         parameters: the parameters this player's optimizer updates.
         loss_key: the key of ``Model.loss``'s result that this player minimises.
         learning_rate, betas: optimizer settings; ``None`` uses the run's settings.
+        weight_decay: decoupled weight decay (AdamW's: each step multiplies a decayed
+            parameter by 1 − learning_rate · weight_decay) of every parameter but
+            ``undecayed``; 0 for none. Under the ``adam`` optimizer only.
+        undecayed: the parameters the decay and ``gradient_clip`` leave alone (biases, codebooks).
+        gradient_clip: each gradient entry of the decayed parameters clipped to
+            [−gradient_clip, gradient_clip] before the step (optax's ``clip``); ``None``: not clipped.
     """
 
     name: str
@@ -138,6 +144,14 @@ class Player:
     loss_key: str = "loss"
     learning_rate: float | None = None
     betas: tuple[float, float] | None = None
+    weight_decay: float = 0.0
+    undecayed: tuple[nn.Parameter, ...] = ()
+    gradient_clip: float | None = None
+
+    def decayed(self) -> list[nn.Parameter]:
+        """``parameters`` but ``undecayed``, in order."""
+        skipped = {id(parameter) for parameter in self.undecayed}
+        return [parameter for parameter in self.parameters if id(parameter) not in skipped]
 
 
 #: the terms many models log, as their ``term_descriptions`` state them

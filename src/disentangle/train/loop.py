@@ -36,6 +36,7 @@ from disentangle.train.runtime import check_memory
 from disentangle.train.steps import (
     Cadence,
     build_model,
+    clip_gradients,
     holds_data_on_device,
     memory_format,
     place,
@@ -146,6 +147,7 @@ def _apply_gradients(
         optimizer.zero_grad(set_to_none=True)
         terms[players[0].loss_key].backward()
         processes.average_gradients(parameter.grad for parameter in players[0].parameters)
+        clip_gradients(players[0])
         optimizer.step()
         return
     gradients = [
@@ -155,7 +157,9 @@ def _apply_gradients(
         processes.average_gradients(grads)
         for parameter, grad in zip(player.parameters, grads):
             parameter.grad = grad
+        clip_gradients(player)
         optimizer.step()
+
 
 
 def _loop(
@@ -250,13 +254,13 @@ def _train_from_step_0(out: Path, config: RunConfig, progress: bool, restarted: 
         run_folder.atomic_write_json(out / run_folder.CONFIG, written)
 
     with processes.joined():
+        optimizers = _optimizers(network, settings)  # an optimizer the model refuses fails before any write
         if processes.is_main and not restart:
             out.mkdir(parents=True, exist_ok=True)
             start_writing()
         generator = torch.Generator().manual_seed(settings.seed)
         state = TrainingState(step=0, data_generator=generator)
         processes.seed_noise(settings.seed, state.step)
-        optimizers = _optimizers(network, settings)
         _loop(out, network, dataset, settings, precision, optimizers, state, progress, processes,
               on_first_step=start_writing if restart else None)
     return out

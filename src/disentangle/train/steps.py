@@ -15,6 +15,7 @@ import torch
 
 from disentangle import run_folder
 from disentangle.data import ImageDataset
+from disentangle.errors import SettingError
 from disentangle.models import Model, Player
 from disentangle.train.checkpoint import TrainingState, save_checkpoint
 from disentangle.train.config import RunConfig, TrainConfig
@@ -64,12 +65,31 @@ def holds_data_on_device(device: str) -> bool:
 
 
 def player_optimizer(player: Player, parameters, settings: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer of ``player`` over ``parameters`` (its own, or a packed group's stacked ones)."""
+    """The optimizer of ``player`` over ``parameters`` (its own, or a packed group's stacked ones):
+    Adagrad, Adam, or AdamW with two groups (decayed, then ``undecayed``) for a player with
+    weight decay, which takes its own parameters only."""
     lr = player.learning_rate or settings.learning_rate
+    if player.weight_decay and settings.optimizer != "adam":
+        raise SettingError("optimizer", f"adam for a model whose player '{player.name}' has weight decay",
+                           settings.optimizer)
     if settings.optimizer == "adagrad":
         return torch.optim.Adagrad(parameters, lr=lr)
     betas = player.betas or (settings.adam_beta1, settings.adam_beta2)
-    return torch.optim.Adam(parameters, lr=lr, betas=betas, eps=settings.adam_eps)
+    if not player.weight_decay:
+        return torch.optim.Adam(parameters, lr=lr, betas=betas, eps=settings.adam_eps)
+    parameters = list(parameters)
+    if [id(p) for p in parameters] != [id(p) for p in player.parameters]:
+        raise ValueError(f"player '{player.name}': weight decay needs the player's own parameters, not stacked ones")
+    skipped = {id(parameter) for parameter in player.undecayed}
+    groups = [{"params": player.decayed(), "weight_decay": player.weight_decay},
+              {"params": [p for p in player.parameters if id(p) in skipped], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=settings.adam_eps)
+
+
+def clip_gradients(player: Player) -> None:
+    """Clip each gradient entry of ``player``'s decayed parameters to ±``gradient_clip``, where it has one."""
+    if player.gradient_clip is not None:
+        torch.nn.utils.clip_grad_value_([p for p in player.decayed() if p.grad is not None], player.gradient_clip)
 
 
 class StepWork(NamedTuple):
