@@ -44,7 +44,9 @@ def test_the_prior_declared_is_the_one_the_model_draws_from(name):
     expected = name in {"vae", "beta-vae", "annealed-vae", "beta-tcvae", "dip-vae-i", "dip-vae-ii", "info-vae",
                         "factor-vae", "vae-gan", "iwae", "dc-ign", "avb", "draw",
                         "group-vae", "ml-vae", "ada-gvae", "ada-ml-vae",
-                        "s2-beta-vae", "s2-factor-vae", "s2-dip-vae-i", "s2-dip-vae-ii", "s2-beta-tcvae"}
+                        "s2-beta-vae", "s2-factor-vae", "s2-dip-vae-i", "s2-dip-vae-ii", "s2-beta-tcvae",
+                        "linear-flow-vae", "iaf-vae", "miwae", "ciwae", "piwae", "tvae", "ada-tvae",
+                        "wae-mmd", "aae", "aae-deterministic", "tc-wae-mws", "tc-wae-gan"}
     assert model.capabilities.standard_normal_prior == expected
     if expected:
         with torch.no_grad():
@@ -53,7 +55,7 @@ def test_the_prior_declared_is_the_one_the_model_draws_from(name):
 
 #: the models whose batches are structured (one varied factor, a second batch, pairs, labelled images)
 STRUCTURED = {"dc-ign", "factor-vae", "group-vae", "ml-vae", "ada-gvae", "ada-ml-vae", "s2-beta-vae",
-              "s2-factor-vae", "s2-dip-vae-i", "s2-dip-vae-ii", "s2-beta-tcvae", "supervised-vae"}
+              "s2-factor-vae", "s2-dip-vae-i", "s2-dip-vae-ii", "s2-beta-tcvae", "supervised-vae", "tvae", "ada-tvae"}
 
 
 @pytest.mark.parametrize("name", sorted(set(MODELS) - STRUCTURED))

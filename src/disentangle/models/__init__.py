@@ -10,19 +10,29 @@ import dataclasses
 
 from disentangle.errors import InputError
 from disentangle.models.autoencoders import Autoencoder, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
+from disentangle.models.aae import AAE, DeterministicAAE
 from disentangle.models.avb import AVB
 from disentangle.models.base import Batch, Capabilities, Model, ModelConfig, Player
 from disentangle.models.dc_ign import DCIGN
 from disentangle.models.dip_vae import DIPVAEI, DIPVAEII
 from disentangle.models.draw import DRAW
 from disentangle.models.factor_vae import FactorVAE
+from disentangle.models.flow_vae import IAFVAE, LinearFlowVAE
 from disentangle.models.info_vae import InfoVAE
 from disentangle.models.infogan import InfoGAN
 from disentangle.models.iwae import IWAE
+from disentangle.models.iwae_variants import CIWAE, MIWAE, PIWAE
+from disentangle.models.latent_quantization import QLAE
+from disentangle.models.rae import RAEGP, RAEL2
+from disentangle.models.svae import HypersphericalVAE
+from disentangle.models.tc_wae import TCWAEGAN, TCWAEMWS
 from disentangle.models.tcvae import BetaTCVAE
+from disentangle.models.triplet import AdaTripletVAE, TripletVAE
 from disentangle.models.vae import VAE, AnnealedVAE, BetaVAE, GaussianVAE
 from disentangle.models.vae_gan import VAEGAN
+from disentangle.models.vamp import VampPriorVAE
 from disentangle.models.vq_vae import VQVAE
+from disentangle.models.wae import WAEMMD
 from disentangle.models.semi_supervised import S2BetaTCVAE, S2BetaVAE, S2DIPVAEI, S2DIPVAEII, S2FactorVAE, SupervisedVAE
 from disentangle.models.weak import MLVAE, AdaGVAE, AdaMLVAE, GroupVAE
 
@@ -35,7 +45,12 @@ MODELS: dict[str, type[Model]] = {
         BetaTCVAE, DIPVAEI, DIPVAEII, InfoVAE,
         FactorVAE,
         VAEGAN, AVB, VQVAE, IWAE, InfoGAN, DCIGN, DRAW,
+        MIWAE, CIWAE, PIWAE,
+        VampPriorVAE, LinearFlowVAE, IAFVAE,
+        HypersphericalVAE, WAEMMD, RAEL2, RAEGP, AAE, DeterministicAAE,
+        QLAE, TCWAEMWS, TCWAEGAN,
         GroupVAE, MLVAE, AdaGVAE, AdaMLVAE,
+        TripletVAE, AdaTripletVAE,
         S2BetaVAE, S2FactorVAE, S2DIPVAEI, S2DIPVAEII, S2BetaTCVAE, SupervisedVAE,
     )
 }

@@ -21,6 +21,12 @@ from disentangle.models.gaussian import LOG_2PI, elbo_terms, gaussian_kl_per_dim
 from disentangle.models.vae import GaussianVAE
 
 
+def importance_weighted_bound(log_w: Tensor) -> Tensor:
+    """log (1/k) Σ_i w_i over the last dimension of ``log_w`` (its size is k): the k-sample
+    bound of each row, e.g. ``(N, k)`` → ``(N,)``."""
+    return torch.logsumexp(log_w, -1) - math.log(log_w.shape[-1])
+
+
 @dataclass(frozen=True)
 class IWAEConfig(ModelConfig):
     """``num_samples`` is k, the importance samples per observation (paper: 1, 5, 50)."""
@@ -51,15 +57,22 @@ class IWAE(GaussianVAE):
         log_qz = -0.5 * (noise.square() + logvar[:, None] + LOG_2PI).sum(2)
         return log_px + log_pz - log_qz, log_px
 
-    def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
+    def sample_log_weights(self, x: Tensor, num_samples: int) -> tuple[Tensor, dict[str, Tensor]]:
+        """log w ``(N, num_samples)`` of as many draws z_i ~ q(z|x) per observation, and the
+        terms every bound of this family logs from them: ``recon`` (−log p(x|z_i) averaged
+        over the draws and the batch), the analytic ``kl`` and ``kl_per_dim``, and ``elbo``
+        (the mean of log w)."""
         mean, logvar = self.posterior(x)
         batch, latent = mean.shape
-        noise = torch.randn(batch, self.config.num_samples, latent, dtype=mean.dtype, device=mean.device)
+        noise = torch.randn(batch, num_samples, latent, dtype=mean.dtype, device=mean.device)
         log_w, log_px = self.log_weights(x, mean, logvar, noise)
-        bound = (torch.logsumexp(log_w, 1) - math.log(self.config.num_samples)).mean()
         kl_per_dim = gaussian_kl_per_dim(mean, logvar).mean(0)
-        terms = elbo_terms(-log_px.mean(), kl_per_dim.sum(), kl_per_dim)
-        return {"loss": -bound, "iwae_bound": bound, **terms, "elbo": log_w.mean()}
+        return log_w, {**elbo_terms(-log_px.mean(), kl_per_dim.sum(), kl_per_dim), "elbo": log_w.mean()}
+
+    def loss(self, x: Tensor, step: int) -> dict[str, Tensor]:
+        log_w, terms = self.sample_log_weights(x, self.config.num_samples)
+        bound = importance_weighted_bound(log_w).mean()
+        return {"loss": -bound, "iwae_bound": bound, **terms}
 
     def term_descriptions(self) -> dict[str, str]:
         return {
