@@ -7,6 +7,7 @@ import pytest
 from disentangle.cli import main
 from disentangle.errors import InputError
 from disentangle.scoring.evaluate import evaluate
+from disentangle.sweep import expand_sweep
 from disentangle.train import train
 
 FAST = {"preset": "fast", "progress": None}
@@ -105,6 +106,19 @@ def test_diagnostics_and_the_sampled_representation_need_a_gaussian_posterior(tm
         evaluate(run, metrics=["active_units"])
     with pytest.raises(InputError, match="sampled needs a Gaussian posterior q\\(z\\|x\\); model 'ae' has none"):
         evaluate(run, metrics=["mig"], representation="sampled")
+
+
+def test_the_diagnostics_that_take_an_n01_prior_refuse_a_model_with_another(tmp_path):
+    """The VampPrior VAE has a Gaussian posterior but a mixture prior: the ELBO decomposition and
+    the importance-weighted bound, whose formulas take p(z) = N(0, I), are refused (before any
+    encoding), while the active units, which read the posterior alone, are scored."""
+    run = train(tmp_path / "vamp", "vamp-vae", "dsprites", steps=1, batch_size=4, number_components=2, progress=False)
+    for name in ("elbo_decomposition", "iwae_bound"):
+        with pytest.raises(InputError, match=f"--metrics: {name} take the prior to be N\\(0, I\\); model 'vamp-vae'"):
+            evaluate(run, metrics=[name])
+    assert "active_units" in evaluate(run, metrics=["active_units"])["results"]
+    with pytest.raises(InputError, match="elbo_decomposition take the prior to be N\\(0, I\\); vamp-vae's is another"):
+        expand_sweep({"grid": {"model.name": ["vamp-vae"]}, "evaluate": {"metrics": ["elbo_decomposition"]}})
 
 
 @pytest.fixture

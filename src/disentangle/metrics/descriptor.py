@@ -89,6 +89,9 @@ class Metric:
         needs: what it cannot run without (``NEEDS``).
         uses: what it uses when offered (MIG's Chen estimator: the posterior).
         default: whether ``evaluate`` runs it when no metrics are named (dlib's seven).
+        standard_normal_prior: whether its formulas take the model's prior to be
+            p(z) = N(0, I) (the ELBO decomposition, the importance-weighted bound); a model
+            declaring another prior is refused.
         adapter: how ``evaluate`` calls a function outside dlib's contract:
             ``adapter(inputs, random_state, **settings)`` with the resolved ``settings``.
             Without one the call is ``function(data, representation_function,
@@ -104,6 +107,7 @@ class Metric:
     uses: tuple[str, ...] = ()
     default: bool = False
     adapter: Callable[[Inputs, np.random.RandomState, dict], dict] | None = None
+    standard_normal_prior: bool = False
 
     def __post_init__(self):
         unknown = sorted(set(self.fast) - set(self.settings))
@@ -179,6 +183,7 @@ def metric(
     uses: tuple[str, ...] = (),
     default: bool = False,
     function: Callable[..., dict] | None = None,
+    standard_normal_prior: bool = False,
 ) -> Callable:
     """Declare a metric: its settings are the decorated function's keyword-only parameters
     and their defaults; the other arguments are ``Metric``'s (see the module docstring).
@@ -193,9 +198,8 @@ def metric(
         parameters = inspect.signature(defined).parameters.values()
         settings = {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY}
         if function is not None:
-            defined.metric = Metric(
-                name, function, settings, headline, dict(fast or {}), needs, uses, default, adapter=defined
-            )
+            defined.metric = Metric(name, function, settings, headline, dict(fast or {}), needs, uses, default,
+                                    adapter=defined, standard_normal_prior=standard_normal_prior)
             return defined
         # The inputs (data, representation, random state, ...) with ``preset`` after the required ones.
         inputs = [p for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD]
@@ -220,7 +224,8 @@ def metric(
         resolved.__signature__ = inspect.signature(defined).replace(
             parameters=[*inputs, *(p for p in parameters if p.kind is p.KEYWORD_ONLY)]
         )
-        descriptor = Metric(name, resolved, settings, headline, dict(fast or {}), needs, uses, default)
+        descriptor = Metric(name, resolved, settings, headline, dict(fast or {}), needs, uses, default,
+                            standard_normal_prior=standard_normal_prior)
         resolved.metric = descriptor
         return resolved
 

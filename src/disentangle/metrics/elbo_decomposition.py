@@ -281,6 +281,7 @@ def _minibatch_log_densities(z, mean, log_std, batches, log_weights):
 @metric(
     "elbo_decomposition",
     function=elbo_decomposition,
+    standard_normal_prior=True,
     headline=("index_code_mi_mss", "total_correlation_mss", "dimwise_kl_mss"),
     needs=(POSTERIOR,),
 )

@@ -135,7 +135,8 @@ def _likelihood(output, rows: int, samples: int, device: torch.device) -> torch.
 
 
 @metric(
-    "iwae_bound", function=importance_weighted_bound, headline=("iwae_bound",), needs=(POSTERIOR, LIKELIHOOD)
+    "iwae_bound", function=importance_weighted_bound, headline=("iwae_bound",), needs=(POSTERIOR, LIKELIHOOD),
+    standard_normal_prior=True,
 )
 def _evaluate(
     inputs: Inputs, random_state: np.random.RandomState, *, num_observations=500, num_importance_samples=100

@@ -230,6 +230,13 @@ def evaluate(
                 f"--metrics: {', '.join(needing)} need a Gaussian posterior q(z|x); "
                 f"model '{loaded.settings.model_name}' has none"
             )
+    if not model.capabilities.standard_normal_prior:
+        assuming = [name for name in metrics if METRICS[name].standard_normal_prior]
+        if assuming:
+            raise InputError(
+                f"--metrics: {', '.join(assuming)} take the prior to be N(0, I); model "
+                f"'{loaded.settings.model_name}' has another"
+            )
     gaussian = model.capabilities.gaussian_posterior
     if representation == "sampled":
         if not gaussian:

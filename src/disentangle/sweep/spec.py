@@ -319,18 +319,24 @@ def _run(number: int, width: int, base: dict, choices, evaluation, where: str) -
 
 def _check_evaluation(config: RunConfig, evaluation: Evaluation) -> None:
     """Refuse, before anything trains, a run whose scoring cannot work: the metrics need a
-    dataset with ground-truth factors, and the diagnostics a model with a Gaussian posterior."""
+    dataset with ground-truth factors, and the diagnostics a model with a Gaussian posterior
+    (and with an N(0, I) prior, for those that take it)."""
     dataset = DATASETS[config.data.name]
     if not (isinstance(dataset, type) and issubclass(dataset, FactorDataset)):
         raise InputError(
             f"evaluate: dataset '{config.data.name}' has no ground-truth factors, which the metrics need "
             "(use a factor dataset, or evaluate: false to train only)"
         )
+    capabilities = MODELS[config.model_name].capabilities
     needing = [name for name in evaluation.metrics if POSTERIOR in METRICS[name].needs]
-    if needing and not MODELS[config.model_name].capabilities.gaussian_posterior:
+    if needing and not capabilities.gaussian_posterior:
         raise InputError(
             f"evaluate.metrics: {', '.join(needing)} cannot score {config.model_name}, which has no Gaussian posterior"
         )
+    assuming = [name for name in evaluation.metrics if METRICS[name].standard_normal_prior]
+    if assuming and not capabilities.standard_normal_prior:
+        raise InputError(f"evaluate.metrics: {', '.join(assuming)} take the prior to be N(0, I); "
+                         f"{config.model_name}'s is another")
 
 
 def _dotted(sections: dict) -> dict:
