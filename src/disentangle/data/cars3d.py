@@ -25,7 +25,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from disentangle.data.base import DataFiles, absolute_path
 from disentangle.data.cache import cache_path, load_or_convert
@@ -60,6 +59,8 @@ def object_files(folder: Path) -> list[Path]:
 
 def read_mesh(path: Path) -> np.ndarray:
     """``im`` of one car's file, uint8 ``(128, 128, 3, 24, 4)``, checked."""
+    import scipy.io  # here, not with the datasets: it costs every command a quarter of a second to start
+
     try:
         content = scipy.io.loadmat(path, variable_names=["im"])
     except (ValueError, OSError, NotImplementedError, TypeError) as error:
