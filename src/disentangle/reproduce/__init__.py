@@ -12,6 +12,7 @@ declaring a ``Study`` plus one line in ``STUDIES``.
 
 from disentangle.reproduce.chen2018 import CHEN_2018
 from disentangle.reproduce.higgins2017 import HIGGINS_2017
+from disentangle.reproduce.hsu2023 import HSU_2023
 from disentangle.reproduce.kim_mnih2018 import KIM_MNIH_2018
 from disentangle.reproduce.locatello2019 import LOCATELLO_2019
 from disentangle.reproduce.locatello2020_weak import LOCATELLO_2020_WEAK
@@ -20,7 +21,8 @@ from disentangle.reproduce.study import Published, Study, StudyBudget, StudyMeth
 
 #: study name -> declaration, in the order ``--list`` prints them
 STUDIES: dict[str, Study] = {
-    study.name: study for study in (LOCATELLO_2019, LOCATELLO_2020_WEAK, CHEN_2018, KIM_MNIH_2018, HIGGINS_2017)
+    study.name: study
+    for study in (LOCATELLO_2019, LOCATELLO_2020_WEAK, CHEN_2018, KIM_MNIH_2018, HIGGINS_2017, HSU_2023)
 }
 #: other names of studies at the command line -> their name in ``STUDIES``
 ALIASES = {"higgins": "higgins2017"}

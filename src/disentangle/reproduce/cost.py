@@ -31,12 +31,13 @@ TRAINING_IMAGES_PER_SECOND = {"conv-2x2": 1_180.0, "conv": 1_090.0, "mlp": 1_500
 ENCODING_IMAGES_PER_SECOND = {"mlp": 23_451.0, "conv-2x2": 13_152.0, "conv": 11_287.0, "auto": 11_287.0}
 #: scoring a run of Higgins' MLP nets with one metric alone, by preset and metric: (seconds
 #: encoding the images the metric asks for, seconds of the metric's own work);
-#: ``benchmarks/scoring_cost.py``, 2026-12-03, docs/benchmarks.md
+#: ``benchmarks/scoring_cost.py``, 2026-12-03, docs/benchmarks.md; InfoMEC's on 2026-12-08 on another
+#: machine, its encoding at this table's MLP rate (docs/benchmarks.md)
 SCORING = {
     "fast": {"beta_vae": (12.56, 0.61), "factor_vae": (7.40, 0.42), "mig": (0.49, 0.26), "dci": (0.11, 0.24),
-             "sap": (0.32, 0.59), "modularity_explicitness": (0.34, 0.99)},
+             "sap": (0.32, 0.59), "modularity_explicitness": (0.34, 0.99), "infomec": (0.42, 3.32)},
     "dlib": {"beta_vae": (31.45, 1.92), "factor_vae": (22.65, 1.11), "mig": (0.43, 0.26), "dci": (0.69, 6.41),
-             "sap": (0.62, 0.86), "modularity_explicitness": (0.61, 1.67)},
+             "sap": (0.62, 0.86), "modularity_explicitness": (0.61, 1.67), "infomec": (0.42, 3.31)},
 }
 #: extra seconds per run: UDR (10 runs in 9 s, docs/benchmarks.md); Chen et al.'s MIG
 #: (10,000 × 10,000 posterior densities per factor value: 12 runs of chen2018's cpu-small in
