@@ -5,10 +5,12 @@
 #
 #   RUN=runs/quickstart   the run folder (default); run again to resume it
 #   STEPS=N               train (or resume) to N steps instead of the recipe's
+#   METRICS=a,b           score these metrics instead of mig,dci,beta_vae
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/setup.sh"
 run="${RUN:-$repo/runs/quickstart}"
+metrics="${METRICS:-mig,dci,beta_vae}"
 steps=()
 if [ -n "${STEPS:-}" ]; then steps=(--steps "$STEPS"); fi
 disentangle="$venv/bin/disentangle"
@@ -19,6 +21,6 @@ else
   "$disentangle" train --config "$repo/configs/quickstart-dsprites.yaml" "${steps[@]}" --out "$run"
 fi
 "$disentangle" traverse "$run" >/dev/null
-"$disentangle" evaluate "$run" --metrics mig,dci,beta_vae --preset fast --quiet >/dev/null
+"$disentangle" evaluate "$run" --metrics "$metrics" --preset fast --quiet >/dev/null
 "$disentangle" report "$run" >/dev/null
 "$disentangle" summary "$run" --seconds "$((SECONDS - start))"
